@@ -1,0 +1,353 @@
+"""File formats and command-line plumbing shared by the pipeline's scripts.
+
+Every file that crosses a step boundary of the guide (info file, label file, benchmark dump files, perf files)
+is named, written and read here, once, so that our scripts and Huawei's tools stay interchangeable.
+The formats are those of ``shared/reference/formats.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+
+# The model's contract with ATC and the benchmark tool.
+INPUT_NAME = "image"
+OUTPUT_NAME = "class"
+IMAGE_SIZE = 224
+CHANNELS = 3
+NUM_CLASSES = 1000
+BIN_BYTES = CHANNELS * IMAGE_SIZE * IMAGE_SIZE * 4  # raw float32, CHW: 602112
+
+IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp"})
+
+SMALL_CHECKPOINT_NAME = "ShuffleNetV2+.Small.pth.tar"
+SMALL_CHECKPOINT_MD5 = "1d6611049e6ef03f1d6afa11f6f9023e"
+
+# Published figures from the guide: accuracy of the OM model and of the open-source checkpoint (top-1, top-5, %),
+# and the Interface throughputRate of one Ascend 310 chip per batch size. A 310 card has 4 chips.
+PUBLISHED_OM_ACCURACY = (74.06, 91.67)
+PUBLISHED_OPEN_SOURCE_ACCURACY = (74.1, 91.7)
+ACCURACY_TOLERANCE_POINTS = 1.0
+PUBLISHED_INTERFACE_FPS = {1: 147.93, 4: 363.812, 8: 437.088, 16: 491.668, 32: 475.038}
+CHIPS_PER_310_CARD = 4
+
+
+class PipelineError(Exception):
+    """A user's mistake (bad file, bad argument): reported as one line on stderr, never as a traceback."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Scripts report on stderr through logging; stdout stays free for results."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def run_cli(main: Callable[[Sequence[str] | None], int]) -> None:
+    """Run a script's ``main`` and turn a PipelineError into one stderr line and its exit status."""
+    prog = Path(sys.argv[0]).name
+    try:
+        status = main(None)
+    except PipelineError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        status = exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Atomic output: write to a temporary name beside the target, rename when complete.
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it to ``path``, on any error remove it.
+
+    A reader never sees a half-written ``path``, and an interrupted run leaves no file under that name.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_output(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_output(path, "wb") as handle:
+        handle.write(data)
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Fail early, naming the file, when an output file's folder is missing or not writable."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise PipelineError(f"{target}: output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PipelineError(f"{target}: output folder {folder} is not writable")
+    if target.is_dir():
+        raise PipelineError(f"{target}: is a folder, expected a file name")
+    return target
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Keys: an image is known everywhere by its file name without extension.
+
+
+def file_key(name: str | os.PathLike[str]) -> str:
+    """``ILSVRC2012_val_00000001.JPEG`` -> ``ILSVRC2012_val_00000001`` (also for .bin files and full paths)."""
+    return Path(name).stem
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    name = Path(path).name
+    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Info file: "<index> <path> <width> <height>", one line per input.
+
+
+class InfoEntry(NamedTuple):
+    index: int
+    path: str
+    width: int
+    height: int
+
+
+def format_info(entries: Iterable[InfoEntry]) -> str:
+    return "".join(f"{e.index} {e.path} {e.width} {e.height}\n" for e in entries)
+
+
+def write_info(path: str | os.PathLike[str], entries: Iterable[InfoEntry]) -> None:
+    atomic_write_text(path, format_info(entries))
+
+
+def read_info(path: str | os.PathLike[str]) -> list[InfoEntry]:
+    """Read an info file; a malformed line is a PipelineError naming the file and line number."""
+    entries = []
+    for line_number, line in enumerate(_read_text_lines(path, "info file"), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            if len(fields) != 4:
+                raise ValueError
+            entry = InfoEntry(int(fields[0]), fields[1], int(fields[2]), int(fields[3]))
+        except ValueError:
+            raise PipelineError(
+                f"{path}:{line_number}: malformed info line {line.strip()!r}, "
+                "expected '<index> <path> <width> <height>'"
+            ) from None
+        entries.append(entry)
+    return entries
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Labels: "<file name> <class index>", one line per image.
+
+
+def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Read val_label.txt into {key: class index}; a malformed line is a PipelineError with its line number."""
+    labels: dict[str, int] = {}
+    for line_number, line in enumerate(_read_text_lines(path, "label file"), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            if len(fields) != 2:
+                raise ValueError
+            label = int(fields[1])
+        except ValueError:
+            raise PipelineError(
+                f"{path}:{line_number}: malformed label line {line.strip()!r}, expected '<file name> <class index>'"
+            ) from None
+        if label < 0:
+            raise PipelineError(f"{path}:{line_number}: negative class index {label}")
+        labels[file_key(fields[0])] = label
+    return labels
+
+
+def format_labels(labels: dict[str, int], extension: str = ".JPEG") -> str:
+    return "".join(f"{key}{extension} {label}\n" for key, label in labels.items())
+
+
+def _read_text_lines(path: str | os.PathLike[str], what: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise PipelineError(f"{path}: is a folder, expected a {what}") from None
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: not a text {what}") from None
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Benchmark dump: result/dumpOutput_device<id>/<key>_<k>.txt (one line of values) or .bin (raw float32).
+
+DUMP_NAME_PATTERN = re.compile(r"^(?P<key>.+)_(?P<output>\d+)\.(?P<ext>txt|bin)$")
+
+
+def dump_dir(result_dir: str | os.PathLike[str], device_id: int) -> Path:
+    return Path(result_dir) / f"dumpOutput_device{device_id}"
+
+
+def dump_file_name(key: str, binary: bool, output_number: int = 1) -> str:
+    return f"{key}_{output_number}.{'bin' if binary else 'txt'}"
+
+
+def parse_dump_file_name(name: str) -> tuple[str, int, bool] | None:
+    """``<key>_<k>.txt`` -> (key, k, binary); None for a name that is not a dump file."""
+    match = DUMP_NAME_PATTERN.match(name)
+    if match is None:
+        return None
+    return match["key"], int(match["output"]), match["ext"] == "bin"
+
+
+def format_dump_line(values: np.ndarray) -> str:
+    # 9 significant digits read back as the very same float32.
+    return " ".join(map("{:.9g}".format, np.asarray(values, dtype=np.float32).ravel().tolist())) + "\n"
+
+
+def write_dump(path: str | os.PathLike[str], values: np.ndarray, binary: bool) -> None:
+    if binary:
+        atomic_write_bytes(path, np.ascontiguousarray(values, dtype=np.float32).tobytes())
+    else:
+        atomic_write_text(path, format_dump_line(values))
+
+
+def read_dump(path: str | os.PathLike[str]) -> np.ndarray:
+    """One output of one image as float32, from a ``.bin`` or a ``.txt`` dump file."""
+    path = Path(path)
+    try:
+        if path.suffix == ".bin":
+            data = path.read_bytes()
+            if len(data) % 4:
+                raise PipelineError(f"{path}: size {len(data)} bytes is not a whole number of float32 values")
+            return np.frombuffer(data, dtype=np.float32)
+        with open(path, encoding="ascii") as handle:
+            text = handle.readline()
+        return np.array(text.split(), dtype=np.float32)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: dump file not found") from None
+    except (ValueError, UnicodeDecodeError):
+        raise PipelineError(f"{path}: not a dump file of space-separated numbers") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Perf files of the benchmark tool.
+
+PERF_NAME_PATTERN = re.compile(r"^perf_vision_batchsize_(?P<batch>\d+)_device_(?P<device>\d+)\.txt$")
+PURE_INFER_NAME_PATTERN = re.compile(r"^PureInfer_perf_of_(?P<model>.+)_in_device_(?P<device>\d+)\.txt$")
+
+
+def perf_file_name(batch_size: int, device_id: int) -> str:
+    return f"perf_vision_batchsize_{batch_size}_device_{device_id}.txt"
+
+
+def pure_infer_perf_file_name(model_stem: str, device_id: int) -> str:
+    return f"PureInfer_perf_of_{model_stem}_in_device_{device_id}.txt"
+
+
+def _g(value: float) -> str:
+    # The tool prints with C++ ostream defaults: 6 significant digits.
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class DatasetPerf:
+    """The five lines of ``perf_vision_batchsize_<B>_device_<D>.txt`` (rates per second, latencies in ms)."""
+
+    e2e_throughput: float
+    e2e_latency_ms: float
+    read_throughput: float
+    read_latency_ms: float
+    preprocess_throughput: float
+    preprocess_latency_ms: float
+    infer_throughput: float
+    interface_throughput: float
+    infer_latency_ms: float
+    post_throughput: float
+    post_latency_ms: float
+
+    def format(self) -> str:
+        return (
+            f"[e2e] throughputRate: {_g(self.e2e_throughput)}, latency: {_g(self.e2e_latency_ms)}\n"
+            f"[data read] throughputRate: {_g(self.read_throughput)}, moduleLatency: {_g(self.read_latency_ms)}\n"
+            f"[preprocess] throughputRate: {_g(self.preprocess_throughput)}, "
+            f"moduleLatency: {_g(self.preprocess_latency_ms)}\n"
+            f"[infer] throughputRate: {_g(self.infer_throughput)}, "
+            f"Interface throughputRate: {_g(self.interface_throughput)}, moduleLatency: {_g(self.infer_latency_ms)}\n"
+            f"[post] throughputRate: {_g(self.post_throughput)}, moduleLatency: {_g(self.post_latency_ms)}\n"
+        )
+
+
+_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)"
+_DATASET_PERF_PATTERN = re.compile(
+    rf"\[e2e\] throughputRate: {_NUMBER}, latency: {_NUMBER}\s*\n"
+    rf"\[data read\] throughputRate: {_NUMBER}, moduleLatency: {_NUMBER}\s*\n"
+    rf"\[preprocess\] throughputRate: {_NUMBER}, moduleLatency: {_NUMBER}\s*\n"
+    rf"\[infer\] throughputRate: {_NUMBER}, Interface throughputRate: {_NUMBER}, moduleLatency: {_NUMBER}\s*\n"
+    rf"\[post\] throughputRate: {_NUMBER}, moduleLatency: {_NUMBER}"
+)
+_PURE_INFER_PATTERN = re.compile(
+    rf"ave_throughputRate\s*=\s*{_NUMBER}\s*samples/s,\s*ave_latency\s*=\s*{_NUMBER}\s*ms"
+)
+
+
+@dataclass(frozen=True)
+class PureInferPerf:
+    """``PureInfer_perf_of_<model>_in_device_<D>.txt``: samples/s on one chip and ms per batch."""
+
+    throughput: float
+    latency_ms: float
+
+    def format(self) -> str:
+        return f"ave_throughputRate = {_g(self.throughput)}samples/s, ave_latency = {_g(self.latency_ms)}ms\n"
+
+
+def parse_dataset_perf(text: str) -> DatasetPerf | None:
+    match = _DATASET_PERF_PATTERN.search(text)
+    return None if match is None else DatasetPerf(*map(float, match.groups()))
+
+
+def parse_pure_infer_perf(text: str) -> PureInferPerf | None:
+    match = _PURE_INFER_PATTERN.search(text)
+    return None if match is None else PureInferPerf(*map(float, match.groups()))
