@@ -201,8 +201,8 @@ def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
     return labels
 
 
-def format_labels(labels: dict[str, int], extension: str = ".JPEG") -> str:
-    return "".join(f"{key}{extension} {label}\n" for key, label in labels.items())
+def format_labels(labels_by_file_name: dict[str, int]) -> str:
+    return "".join(f"{name} {label}\n" for name, label in labels_by_file_name.items())
 
 
 def _read_text_lines(path: str | os.PathLike[str], what: str) -> list[str]:

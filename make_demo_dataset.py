@@ -1,0 +1,122 @@
+"""Generate a small, deterministic stand-in for the ImageNet val folder and its val_label.txt.
+
+ImageNet cannot be downloaded here, so the embedded demo of ``run_all.sh`` (and the preprocessing benchmark) run
+on generated pictures: smooth colour fields with noise, saved in the formats and modes that real collections
+contain (RGB, grayscale and CMYK JPEG; palette, RGBA and 16-bit PNG; images smaller than the 224 crop).
+The labels are random class indices: accuracy on the demo is meaningless, only the plumbing is exercised.
+
+    python make_demo_dataset.py demo            # demo/val/*.JPEG|png and demo/val_label.txt
+    python make_demo_dataset.py demo --count 64 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from ascend_io import NUM_CLASSES, PipelineError, atomic_write_text, format_labels, run_cli, setup_logging
+
+LOG = logging.getLogger(Path(__file__).stem)
+
+# (width, height, PIL mode, file extension): the variety the demo cycles through.
+DEMO_VARIANTS: tuple[tuple[int, int, str, str], ...] = (
+    (500, 375, "RGB", ".JPEG"),
+    (375, 500, "RGB", ".JPEG"),
+    (500, 333, "L", ".JPEG"),
+    (341, 256, "RGB", ".JPEG"),
+    (257, 300, "CMYK", ".JPEG"),
+    (640, 480, "P", ".png"),
+    (300, 300, "RGBA", ".png"),
+    (320, 240, "I;16", ".png"),
+    (200, 150, "RGB", ".JPEG"),
+    (800, 600, "RGB", ".JPEG"),
+)
+
+# ImageNet val is mostly ~500x375 colour JPEG, some portrait, a few grayscale.
+IMAGENET_LIKE_VARIANTS: tuple[tuple[int, int, str, str], ...] = (
+    (500, 375, "RGB", ".JPEG"),
+    (500, 333, "RGB", ".JPEG"),
+    (375, 500, "RGB", ".JPEG"),
+    (500, 375, "RGB", ".JPEG"),
+    (500, 400, "L", ".JPEG"),
+    (450, 300, "RGB", ".JPEG"),
+)
+
+
+def make_picture(rng: np.random.Generator, width: int, height: int, mode: str) -> Image.Image:
+    """A smooth random colour field with noise (compresses like a photo), converted to ``mode``."""
+    coarse = rng.integers(0, 256, size=(4, 4, 3)).astype(np.uint8)
+    field = np.asarray(Image.fromarray(coarse).resize((width, height), Image.BICUBIC), dtype=np.int16)
+    noise = rng.integers(-20, 21, size=field.shape, dtype=np.int16)
+    rgb = Image.fromarray(np.clip(field + noise, 0, 255).astype(np.uint8))
+    if mode == "I;16":
+        return Image.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257).astype(np.uint16))
+    if mode == "P":
+        return rgb.convert("P", palette=Image.ADAPTIVE, colors=64)
+    if mode == "RGBA":
+        alpha = Image.fromarray(rng.integers(0, 256, size=(height, width), dtype=np.uint8))
+        return Image.merge("RGBA", (*rgb.split(), alpha))
+    return rgb.convert(mode)
+
+
+def write_images(
+    dst_dir: Path,
+    count: int,
+    seed: int = 0,
+    variants: Sequence[tuple[int, int, str, str]] = DEMO_VARIANTS,
+    prefix: str = "demo_val",
+) -> dict[str, int]:
+    """Write ``count`` pictures into ``dst_dir``; return {file name: random class index}."""
+    rng = np.random.default_rng(seed)
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    labels = {}
+    for number in range(1, count + 1):
+        width, height, mode, extension = variants[(number - 1) % len(variants)]
+        name = f"{prefix}_{number:08d}{extension}"
+        picture = make_picture(rng, width, height, mode)
+        picture.save(dst_dir / name, quality=90) if extension == ".JPEG" else picture.save(dst_dir / name)
+        labels[name] = int(rng.integers(0, NUM_CLASSES))
+    return labels
+
+
+def make_demo_dataset(dst: Path, count: int, seed: int) -> tuple[Path, Path]:
+    """Build ``dst/val/`` and ``dst/val_label.txt``; return their paths. Built aside, then moved in place."""
+    val_dir, label_file = dst / "val", dst / "val_label.txt"
+    if val_dir.exists() or label_file.exists():
+        raise PipelineError(f"{dst}: already holds a demo dataset (val/ or val_label.txt); remove it first")
+    dst.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".val.", dir=dst))
+    try:
+        labels = write_images(staging, count, seed)
+        staging.rename(val_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    atomic_write_text(label_file, format_labels(labels))
+    return val_dir, label_file
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dst", type=Path, help="folder to create val/ and val_label.txt in")
+    parser.add_argument("--count", type=int, default=40, help="number of images (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of pictures and labels (default: %(default)s)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    if args.count < 1:
+        raise PipelineError(f"--count must be at least 1, got {args.count}")
+    val_dir, label_file = make_demo_dataset(args.dst, args.count, args.seed)
+    LOG.info("demo dataset: %d images in %s, labels in %s (random labels: accuracy is meaningless)",
+             args.count, val_dir, label_file)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
