@@ -8,6 +8,7 @@ The formats are those of ``shared/reference/formats.md``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -351,3 +352,39 @@ def parse_dataset_perf(text: str) -> DatasetPerf | None:
 def parse_pure_infer_perf(text: str) -> PureInferPerf | None:
     match = _PURE_INFER_PATTERN.search(text)
     return None if match is None else PureInferPerf(*map(float, match.groups()))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Accuracy JSON of imagenet_acc_eval.py: {"title": ..., "value": [{"key": "Number of images", "value": "50000"}, ...]}
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    images: int
+    classes: int
+    top_k_percent: tuple[float, ...]  # cumulative: top_k_percent[0] is top-1
+
+
+def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyResult:
+    """Read the guide's accuracy JSON; anything else is a PipelineError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+        values = {item["key"]: item["value"] for item in document["value"]}
+        top_k = []
+        while f"Top{len(top_k) + 1} accuracy" in values:
+            top_k.append(float(values[f"Top{len(top_k) + 1} accuracy"].rstrip("%")))
+        return AccuracyResult(int(values["Number of images"]), int(values["Number of classes"]), tuple(top_k))
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: accuracy file not found") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise PipelineError(f"{path}: not an accuracy JSON of imagenet_acc_eval.py") from None
+
+
+def meets_accuracy_rule(
+    measured: Sequence[float],
+    reference: Sequence[float] = PUBLISHED_OPEN_SOURCE_ACCURACY,
+    tolerance_points: float = ACCURACY_TOLERANCE_POINTS,
+) -> bool:
+    """The guide's rule: every measured figure (top-1, top-5 in %) at most ``tolerance_points`` below the reference."""
+    return all(ref - got <= tolerance_points + 1e-9 for got, ref in zip(measured, reference, strict=True))
