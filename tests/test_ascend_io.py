@@ -1,0 +1,176 @@
+"""The shared file formats: what every script reads and writes must match formats.md to the byte."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ascend_io
+from ascend_io import (
+    DatasetPerf,
+    InfoEntry,
+    PipelineError,
+    PureInferPerf,
+    atomic_output,
+    dump_file_name,
+    file_key,
+    format_dump_line,
+    meets_accuracy_rule,
+    parse_dataset_perf,
+    parse_dump_file_name,
+    parse_pure_infer_perf,
+    read_dump,
+    read_info,
+    read_labels,
+    write_dump,
+    write_info,
+)
+from conftest import REPO_ROOT
+
+GUIDE_PERF_BS1 = (
+    "[e2e] throughputRate: 117.471, latency: 425636\n"
+    "[data read] throughputRate: 124.47, moduleLatency: 8.03407\n"
+    "[preprocess] throughputRate: 124.375, moduleLatency: 8.04019\n"
+    "[infer] throughputRate: 117.823, Interface throughputRate: 147.93, moduleLatency: 7.93347\n"
+    "[post] throughputRate: 117.822, moduleLatency: 8.48734\n"
+)
+
+
+def test_constants_match_the_formats():
+    assert ascend_io.BIN_BYTES == 602112
+    assert (ascend_io.INPUT_NAME, ascend_io.OUTPUT_NAME) == ("image", "class")
+    assert {b: round(fps * ascend_io.CHIPS_PER_310_CARD, 3) for b, fps in ascend_io.PUBLISHED_INTERFACE_FPS.items()} == {
+        1: 591.72, 4: 1455.248, 8: 1748.352, 16: 1966.672, 32: 1900.152}
+
+
+def test_atomic_output_renames_on_success_and_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_output(target, "w") as handle:
+        handle.write("complete")
+        assert not target.exists()  # nobody sees it before it is whole
+    assert target.read_text() == "complete"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "broken.bin") as handle:
+        handle.write(b"half")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_keys_and_image_files():
+    assert file_key("ILSVRC2012_val_00000001.JPEG") == "ILSVRC2012_val_00000001"
+    assert file_key("./prep_dataset/ILSVRC2012_val_00000001.bin") == "ILSVRC2012_val_00000001"
+    assert [ascend_io.is_image_file(n) for n in ("a.JPEG", "b.Png", "c.webp", "d.txt", ".e.jpg", "f.bin")] == [
+        True, True, True, False, False, False]
+
+
+def test_info_file_round_trip_and_exact_format(tmp_path):
+    entries = [InfoEntry(0, "./prep_dataset/a.bin", 224, 224), InfoEntry(1, "./prep_dataset/b.bin", 224, 224)]
+    path = tmp_path / "x.info"
+    write_info(path, entries)
+    assert path.read_text() == "0 ./prep_dataset/a.bin 224 224\n1 ./prep_dataset/b.bin 224 224\n"
+    assert read_info(path) == entries
+
+
+@pytest.mark.parametrize("line", ["0 a.bin 224", "x a.bin 224 224", "0 a.bin 224 224 9"])
+def test_malformed_info_line_names_file_and_line(tmp_path, line):
+    path = tmp_path / "bad.info"
+    path.write_text(f"0 ok.bin 224 224\n{line}\n")
+    with pytest.raises(PipelineError, match=r"bad\.info:2: malformed info line"):
+        read_info(path)
+
+
+def test_labels(tmp_path):
+    path = tmp_path / "val_label.txt"
+    path.write_text("ILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 970\n\n")
+    assert read_labels(path) == {"ILSVRC2012_val_00000001": 65, "ILSVRC2012_val_00000002": 970}
+    path.write_text("a.JPEG 1\nb.JPEG\n")
+    with pytest.raises(PipelineError, match=r"val_label\.txt:2: malformed label line"):
+        read_labels(path)
+    with pytest.raises(PipelineError, match="label file not found"):
+        read_labels(tmp_path / "missing.txt")
+
+
+def test_dump_names():
+    assert dump_file_name("ILSVRC2012_val_00000001", binary=False) == "ILSVRC2012_val_00000001_1.txt"
+    assert dump_file_name("k", binary=True) == "k_1.bin"
+    assert parse_dump_file_name("ILSVRC2012_val_00000001_1.txt") == ("ILSVRC2012_val_00000001", 1, False)
+    assert parse_dump_file_name("a_b_2.bin") == ("a_b", 2, True)
+    assert parse_dump_file_name("notes.txt") is None
+
+
+def test_txt_dump_reads_back_as_the_same_float32(tmp_path):
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.standard_normal(996).astype(np.float32) * 10.0 ** rng.integers(-8, 8, 996),
+                             np.float32([0.0, -0.0, 3.4028235e38, 1.4e-45])]).astype(np.float32)
+    line = format_dump_line(values)
+    assert line.endswith("\n") and "\n" not in line[:-1] and len(line.split(" ")) == 1000
+    for binary in (False, True):
+        path = tmp_path / dump_file_name("k", binary)
+        write_dump(path, values, binary)
+        assert np.array_equal(read_dump(path), values)
+    assert (tmp_path / "k_1.bin").stat().st_size == 4000
+
+
+def test_perf_files_parse_and_format_as_the_tool_writes_them():
+    perf = parse_dataset_perf(GUIDE_PERF_BS1)
+    assert perf == DatasetPerf(117.471, 425636, 124.47, 8.03407, 124.375, 8.04019, 117.823, 147.93, 7.93347,
+                               117.822, 8.48734)
+    assert perf.format() == GUIDE_PERF_BS1
+    pure = "ave_throughputRate = 379.467samples/s, ave_latency = 2.63527ms\n"
+    assert parse_pure_infer_perf(pure) == PureInferPerf(379.467, 2.63527)
+    assert PureInferPerf(379.467, 2.63527).format() == pure
+    assert parse_dataset_perf("something else") is None and parse_pure_infer_perf(GUIDE_PERF_BS1) is None
+
+
+def test_accuracy_rule_is_one_point_below_the_reference():
+    assert meets_accuracy_rule((74.06, 91.67))
+    assert meets_accuracy_rule((73.1, 90.7))  # exactly 1 point below still passes
+    assert not meets_accuracy_rule((73.09, 91.7))
+    assert not meets_accuracy_rule((74.1, 90.69))
+    assert meets_accuracy_rule((80.0, 95.0))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# env.sh
+
+
+def source_env(tmp_path: Path, ascend_root: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
+    script = f'set -euo pipefail; source "{REPO_ROOT}/env.sh"; source "{REPO_ROOT}/env.sh"; {extra}'
+    env = {"PATH": os.environ["PATH"], "ASCEND_ROOT": str(ascend_root), "HOME": str(tmp_path)}
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_env_sh_without_cann_changes_nothing(tmp_path):
+    result = source_env(tmp_path, tmp_path / "none", 'echo "PATH=$PATH"; echo "LD=${LD_LIBRARY_PATH:-unset}"')
+    assert result.returncode == 0, result.stderr
+    assert f"PATH={os.environ['PATH']}\n" in result.stdout and "LD=unset" in result.stdout
+    assert result.stderr.count("no CANN toolkit") == 2 and len(result.stderr.splitlines()) == 2
+
+
+def test_env_sh_with_cann_501_tree_sets_the_variables_once(tmp_path):
+    latest = tmp_path / "Ascend" / "ascend-toolkit" / "latest"
+    (latest / "atc" / "bin").mkdir(parents=True)
+    result = source_env(tmp_path, tmp_path / "Ascend",
+                        'echo "$PATH"; echo "$LD_LIBRARY_PATH"; echo "$PYTHONPATH"; echo "$ASCEND_OPP_PATH"')
+    assert result.returncode == 0, result.stderr
+    path, ld_library_path, python_path, opp = result.stdout.splitlines()
+    assert path.split(":")[:2] == [f"{latest}/atc/bin", f"{latest}/atc/ccec_compiler/bin"]
+    assert path.count(f"{latest}/atc/bin") == 1  # sourced twice, added once
+    assert ld_library_path == f"{latest}/atc/lib64:{latest}/acllib/lib64"
+    assert python_path == f"{latest}/atc/python/site-packages"
+    assert opp == f"{latest}/opp"
+
+
+def test_env_sh_sources_newer_cann_set_env_under_set_u(tmp_path):
+    toolkit = tmp_path / "Ascend" / "ascend-toolkit"
+    toolkit.mkdir(parents=True)
+    # Vendor scripts read unset variables; env.sh must shield them from `set -u` and restore it.
+    (toolkit / "set_env.sh").write_text('export MARKER="seen ${SOME_UNSET_VARIABLE}"\n')
+    result = source_env(tmp_path, tmp_path / "Ascend", 'echo "$MARKER"; case "$-" in *u*) echo nounset;; esac')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["seen ", "nounset"]
+    assert "set_env.sh" in result.stderr
