@@ -207,9 +207,14 @@ def format_labels(labels_by_file_name: dict[str, int]) -> str:
 
 
 def _read_text_lines(path: str | os.PathLike[str], what: str) -> list[str]:
+    return read_text(path, what).splitlines()
+
+
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """A whole UTF-8 text file; a missing, unreadable or binary file is a PipelineError naming it and ``what``."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read().splitlines()
+            return handle.read()
     except FileNotFoundError:
         raise PipelineError(f"{path}: {what} not found") from None
     except IsADirectoryError:
