@@ -1,0 +1,567 @@
+"""Offline inference anywhere: an onnxruntime stand-in for Huawei's benchmark tool (the guide's step 5.2).
+
+On an Ascend host the guide runs ``benchmark.x86_64`` on the OM model. Everywhere else this script takes its
+place: it accepts the same flags (gflags style), runs the ONNX model that the OM was converted from, and writes
+the very same files, relative to the current directory, so the accuracy and performance steps cannot tell the
+two apart:
+
+    result/dumpOutput_device<id>/<key>_1.txt     one line of the image's output values (or <key>_1.bin, raw
+                                                 float32, with -output_binary=True)
+    result/perf_vision_batchsize_<B>_device_<id>.txt                  dataset mode, five lines
+    result/PureInfer_perf_of_<model stem>_in_device_<id>.txt          pure-inference mode (-round=N)
+
+The guide's command line, with the ONNX file in place of the OM file:
+
+    python benchmark_ort.py -model_type=vision -device_id=0 -batch_size=1 -om_path=shufflenetv2_bs1.onnx \\
+        -input_text_path=./shufflenetv2_prep_bin.info -input_width=224 -input_height=224 \\
+        -output_binary=False -useDvpp=False
+    python benchmark_ort.py -round=20 -om_path=shufflenetv2_bs1.onnx -device_id=0 -batch_size=1
+
+What the perf figures mean for the stand-in (onnxruntime on this machine's CPU, not an Ascend chip):
+  [e2e]        throughputRate: images / wall time of the whole dataset run; latency: that wall time in ms.
+  [data read]  images / time spent reading the .bin files; moduleLatency = ms per image.
+  [preprocess] images / time spent assembling the batch arrays (and padding); moduleLatency = ms per image.
+  [infer]      throughputRate: images / wall time of the inference stage, waiting for batches included;
+               Interface throughputRate: samples the model ran (padding included) / time inside session.run;
+               moduleLatency: ms per image from taking a batch to handing its outputs on.
+  [post]       batches / time spent writing the dump files (the tool counts batches here); moduleLatency = ms
+               per batch.
+Reading, inference and writing run in three threads that overlap; one untimed warm-up run precedes the clock.
+Pure-inference mode: ave_throughputRate = samples / time inside session.run, ave_latency = ms per batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+import platform
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ascend_io import (
+    DatasetPerf,
+    PipelineError,
+    PureInferPerf,
+    atomic_write_text,
+    dump_dir,
+    dump_file_name,
+    file_key,
+    perf_file_name,
+    pure_infer_perf_file_name,
+    read_info,
+    run_cli,
+    setup_logging,
+    write_dump,
+)
+
+LOG = logging.getLogger(Path(__file__).stem)
+
+RESULT_DIR = Path("result")
+PREFETCH_BATCHES = 4
+_TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
+_HELP_FLAGS = frozenset({"h", "help", "helpfull", "helpshort"})
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Flags: the benchmark tool's gflags command line.
+
+
+@dataclass(frozen=True)
+class BenchmarkFlags:
+    model_type: str = "vision"
+    device_id: int = 0
+    batch_size: int = 1
+    om_path: str = ""
+    input_text_path: str = ""
+    input_width: int = 0
+    input_height: int = 0
+    output_binary: bool = False
+    useDvpp: bool = False  # noqa: N815 -- the tool's own flag name
+    round: int = 0
+    threads: int = 0
+
+
+FLAG_HELP: dict[str, str] = {
+    "model_type": "kind of model; the tool's 'vision' (image classification) is the only one supported",
+    "device_id": "Ascend device id; the stand-in only uses it in the result file names (dumpOutput_device<id>, "
+                 "..._device_<id>.txt)",
+    "batch_size": "images per inference; must equal a static-batch model's batch, any value for a dynamic batch",
+    "om_path": "the model: the .onnx file the OM was converted from (an .om file needs the Ascend tool)",
+    "input_text_path": "info file listing the preprocessed .bin inputs ('<index> <path> <width> <height>' lines, "
+                       "paths relative to the current folder); given: dataset mode",
+    "input_width": "width W of each input; every .bin must hold 3*H*W float32 values (default: the model's)",
+    "input_height": "height H of each input (default: the model's)",
+    "output_binary": "True: dump raw float32 <key>_1.bin files; False: one text line <key>_1.txt per image",
+    "useDvpp": "decode JPEGs on the Ascend DVPP; only False is possible here (inputs are preprocessed .bin files)",
+    "round": "pure-inference mode (without -input_text_path): number of timed runs on random input",
+    "threads": "stand-in only: onnxruntime intra-op threads (default 0: one per available core)",
+}
+
+
+def format_help() -> str:
+    lines = [
+        "usage: benchmark_ort.py -flag=value ...   (also --flag=value and -flag value; booleans True/False/1/0)",
+        "",
+        "onnxruntime stand-in for Huawei's benchmark tool: writes the same result/ files. Flags:",
+    ]
+    for field in dataclasses.fields(BenchmarkFlags):
+        default = field.default
+        shown = f"{default!r}" if isinstance(default, str) else str(default)
+        lines.append(f"  -{field.name} ({_flag_kind(field.name).__name__}, default {shown})")
+        lines.append(f"      {FLAG_HELP[field.name]}")
+    lines.append("  -help")
+    lines.append("      show this help and exit")
+    return "\n".join(lines) + "\n"
+
+
+def _flag_kind(name: str) -> type:
+    return type(getattr(BenchmarkFlags(), name))
+
+
+def _convert_flag(name: str, text: str) -> object:
+    kind = _flag_kind(name)
+    if kind is bool:
+        word = text.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise PipelineError(f"-{name}={text}: expected True or False")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise PipelineError(f"-{name}={text}: expected an integer") from None
+    return text
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    return any(token.startswith("-") and token.lstrip("-") in _HELP_FLAGS for token in argv)
+
+
+def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
+    """Parse ``-flag=value``, ``--flag=value``, ``-flag value`` (and ``-flag`` / ``-noflag`` for booleans)."""
+    names = {field.name for field in dataclasses.fields(BenchmarkFlags)}
+    values: dict[str, object] = {}
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        position += 1
+        if not token.startswith("-") or token.strip("-") == "":
+            raise PipelineError(f"unexpected argument {token!r}: the tool takes only flags, written -name=value")
+        name, has_value, text = token.lstrip("-").partition("=")
+        if name not in names and name.startswith("no") and name[2:] in names and _flag_kind(name[2:]) is bool \
+                and not has_value:
+            values[name[2:]] = False
+            continue
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=1)
+            hint = f" (did you mean -{close[0]}?)" if close else ""
+            raise PipelineError(f"unknown flag {token!r}{hint}; see -help")
+        if not has_value:
+            if _flag_kind(name) is bool:
+                next_word = argv[position].lower() if position < len(argv) else ""
+                if next_word in _TRUE_WORDS | _FALSE_WORDS:
+                    text = argv[position]
+                    position += 1
+                else:
+                    text = "true"
+            elif position < len(argv):
+                text = argv[position]
+                position += 1
+            else:
+                raise PipelineError(f"flag {token!r} needs a value")
+        values[name] = _convert_flag(name, text)
+    return BenchmarkFlags(**values)  # type: ignore[arg-type]
+
+
+def check_flags(flags: BenchmarkFlags) -> None:
+    """Reject what the stand-in cannot do, before loading anything."""
+    if flags.model_type != "vision":
+        raise PipelineError(f"-model_type={flags.model_type}: the stand-in supports only -model_type=vision")
+    if not flags.om_path:
+        raise PipelineError("-om_path is required (the .onnx model)")
+    if Path(flags.om_path).suffix.lower() == ".om":
+        raise PipelineError(
+            f"{flags.om_path}: an OM model runs only on an Ascend device with Huawei's benchmark tool "
+            f"(benchmark.{platform.machine()}); give the stand-in the ONNX file it was converted from, "
+            f"e.g. -om_path={Path(flags.om_path).with_suffix('.onnx')}"
+        )
+    if flags.useDvpp:
+        raise PipelineError("-useDvpp=True decodes JPEGs on the Ascend's DVPP; the stand-in reads preprocessed "
+                            ".bin files only: pass -useDvpp=False")
+    if flags.batch_size < 1:
+        raise PipelineError(f"-batch_size={flags.batch_size}: must be at least 1")
+    if flags.device_id < 0:
+        raise PipelineError(f"-device_id={flags.device_id}: must be 0 or more")
+    if flags.input_width < 0 or flags.input_height < 0:
+        raise PipelineError("-input_width and -input_height must be positive")
+    if flags.threads < 0:
+        raise PipelineError(f"-threads={flags.threads}: must be 0 (one per core) or more")
+    if not flags.input_text_path and flags.round < 1:
+        raise PipelineError("give -input_text_path=<info file> (dataset mode) or -round=<N> (pure inference)")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The model.
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The model's single input: name and NCHW dimensions (None where the model leaves a dimension dynamic)."""
+
+    name: str
+    batch: int | None
+    channels: int | None
+    height: int | None
+    width: int | None
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def open_session(model_path: str | os.PathLike[str], threads: int = 0) -> Any:
+    """An onnxruntime CPU session tuned for throughput: all graph optimisations, sequential execution,
+    one intra-op thread per core (the caller's thread counts as one)."""
+    import onnxruntime as ort
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: model file not found")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PipelineError(f"{path}: not a model onnxruntime can load: {first_line}") from None
+
+
+def _static(dimension: object) -> int | None:
+    return dimension if isinstance(dimension, int) and dimension > 0 else None
+
+
+def describe_input(session: Any, model_path: str | os.PathLike[str]) -> ModelInput:
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise PipelineError(f"{model_path}: has {len(inputs)} inputs; a vision model has one (NCHW image)")
+    model_input = inputs[0]
+    if model_input.type != "tensor(float)":
+        raise PipelineError(f"{model_path}: input {model_input.name!r} is {model_input.type}, expected float32")
+    if len(model_input.shape) != 4:
+        raise PipelineError(f"{model_path}: input {model_input.name!r} has shape {model_input.shape}, expected NCHW")
+    return ModelInput(model_input.name, *(_static(d) for d in model_input.shape))
+
+
+def resolve_input_shape(model_input: ModelInput, flags: BenchmarkFlags, model_path: str) -> tuple[int, int, int]:
+    """(C, H, W) of one input; the flags must agree with the model, and the batch with a static batch."""
+    if model_input.batch is not None and model_input.batch != flags.batch_size:
+        raise PipelineError(
+            f"{model_path}: the model has a static batch of {model_input.batch} but -batch_size={flags.batch_size}; "
+            f"pass -batch_size={model_input.batch} or export the model for batch {flags.batch_size}"
+        )
+    height = flags.input_height or model_input.height
+    width = flags.input_width or model_input.width
+    if height is None or width is None:
+        raise PipelineError(f"{model_path}: the model's input size is dynamic: give -input_height and -input_width")
+    if (model_input.height not in (None, height)) or (model_input.width not in (None, width)):
+        raise PipelineError(
+            f"-input_height={height} -input_width={width} disagree with the model {model_path}, whose input "
+            f"{model_input.name!r} is {model_input.height}x{model_input.width} (height x width)"
+        )
+    return model_input.channels or 3, height, width
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Dataset mode.
+
+
+@dataclass(frozen=True)
+class Sample:
+    key: str
+    path: Path
+
+
+def load_samples(info_path: str | os.PathLike[str], sample_bytes: int, shape_text: str) -> list[Sample]:
+    """The info file's inputs, each checked up front: present, the right size, one key per input."""
+    entries = read_info(info_path)
+    if not entries:
+        raise PipelineError(f"{info_path}: no inputs listed")
+    samples = []
+    seen: dict[str, str] = {}
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise PipelineError(f"{info_path}: input {entry.path} (index {entry.index}) not found") from None
+        except OSError as exc:
+            raise PipelineError(f"{info_path}: input {entry.path} (index {entry.index}): {exc.strerror}") from None
+        if not path.is_file():
+            raise PipelineError(f"{info_path}: input {entry.path} (index {entry.index}) is not a file")
+        if size != sample_bytes:
+            raise PipelineError(_size_message(path, size, sample_bytes, shape_text))
+        key = file_key(path)
+        if key in seen:
+            raise PipelineError(f"{info_path}: inputs {seen[key]} and {entry.path} have the same key {key!r}, "
+                                "their outputs would overwrite each other")
+        seen[key] = entry.path
+        samples.append(Sample(key, path))
+    return samples
+
+
+def _size_message(path: Path, size: int, expected: int, shape_text: str) -> str:
+    return (f"{path}: {size} bytes, expected {shape_text} float32 values = {expected} bytes "
+            "(check -input_height/-input_width and the preprocessing)")
+
+
+def read_sample(sample: Sample, sample_bytes: int, shape_text: str) -> bytes:
+    try:
+        with open(sample.path, "rb") as handle:
+            data = handle.read(sample_bytes + 1)
+    except OSError as exc:
+        raise PipelineError(f"{sample.path}: cannot read the input: {exc.strerror or exc}") from None
+    if len(data) != sample_bytes:
+        raise PipelineError(_size_message(sample.path, len(data), sample_bytes, shape_text))
+    return data
+
+
+@dataclass
+class _Batch:
+    keys: list[str]
+    data: np.ndarray
+
+
+@dataclass
+class _StageClock:
+    """Seconds a stage spent on its own work; wall-clock span where the stage waits on others."""
+
+    busy: float = 0.0
+    first: float = 0.0
+    last: float = 0.0
+
+
+class _Pipeline:
+    """Reader thread -> inference (calling thread) -> writer thread, joined by bounded queues.
+
+    onnxruntime releases the GIL inside ``run``, so reading the next batches and writing the previous outputs
+    overlap with inference. The first failure stops every stage; it is re-raised in the calling thread.
+    """
+
+    _END = object()
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+
+    def put(self, channel: queue.Queue, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                channel.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, channel: queue.Queue) -> object:
+        while not self.stop.is_set():
+            try:
+                return channel.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return self._END
+
+    def fail(self, error: BaseException) -> None:
+        self.errors.append(error)
+        self.stop.set()
+
+    def thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as error:  # handed to the calling thread, which re-raises it
+                self.fail(error)
+
+        return threading.Thread(target=guarded, name=name, daemon=True)
+
+
+def run_dataset(
+    session: Any,
+    input_name: str,
+    samples: Sequence[Sample],
+    batch_size: int,
+    shape: tuple[int, int, int],
+    output_dir: Path,
+    binary: bool,
+    progress: bool = True,
+) -> DatasetPerf:
+    """Infer every sample, write one dump file per image and output, and measure each stage."""
+    from tqdm import tqdm
+
+    sample_bytes = 4 * int(np.prod(shape))
+    shape_text = "*".join(map(str, shape))
+    batches = [list(samples[start:start + batch_size]) for start in range(0, len(samples), batch_size)]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = _Pipeline()
+    to_infer: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
+    to_write: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
+    read_clock, preprocess_clock, infer_clock, run_clock, post_clock = (_StageClock() for _ in range(5))
+
+    def read_batches() -> None:
+        for chunk in batches:
+            started = time.perf_counter()
+            raw = [read_sample(sample, sample_bytes, shape_text) for sample in chunk]
+            read_done = time.perf_counter()
+            data = np.empty((batch_size, *shape), dtype=np.float32)
+            for slot, payload in enumerate(raw):
+                data[slot] = np.frombuffer(payload, dtype=np.float32).reshape(shape)
+            data[len(raw):] = 0.0  # the last batch is padded; its padded outputs are dropped
+            read_clock.busy += read_done - started
+            preprocess_clock.busy += time.perf_counter() - read_done
+            if not pipeline.put(to_infer, _Batch([sample.key for sample in chunk], data)):
+                return
+        pipeline.put(to_infer, _Pipeline._END)
+
+    def write_outputs() -> None:
+        while (item := pipeline.get(to_write)) is not _Pipeline._END:
+            keys, outputs = item
+            started = time.perf_counter()
+            for slot, key in enumerate(keys):
+                for number, output in enumerate(outputs, start=1):
+                    path = output_dir / dump_file_name(key, binary, number)
+                    try:
+                        write_dump(path, output[slot], binary)
+                    except OSError as exc:
+                        raise PipelineError(f"{path}: cannot write the dump file: {exc.strerror or exc}") from None
+            post_clock.busy += time.perf_counter() - started
+
+    reader = pipeline.thread(read_batches, "bin-reader")
+    writer = pipeline.thread(write_outputs, "dump-writer")
+    # Untimed warm-up: onnxruntime allocates and plans on the first run.
+    session.run(None, {input_name: np.zeros((batch_size, *shape), dtype=np.float32)})
+    bar = tqdm(total=len(samples), unit="img", desc="inference", disable=None if progress else True)
+    wall_start = infer_clock.first = time.perf_counter()
+    reader.start()
+    writer.start()
+    try:
+        while (item := pipeline.get(to_infer)) is not _Pipeline._END:
+            started = time.perf_counter()
+            outputs = session.run(None, {input_name: item.data})
+            run_clock.busy += time.perf_counter() - started
+            if not pipeline.put(to_write, (item.keys, [np.asarray(out, dtype=np.float32) for out in outputs])):
+                break
+            infer_clock.busy += time.perf_counter() - started
+            bar.update(len(item.keys))
+        infer_clock.last = time.perf_counter()
+        pipeline.put(to_write, _Pipeline._END)
+        writer.join()
+    except BaseException as error:
+        pipeline.fail(error)
+        raise
+    finally:
+        pipeline.stop.set()
+        bar.close()
+        reader.join()
+        writer.join()
+    if pipeline.errors:
+        raise pipeline.errors[0]
+    wall = time.perf_counter() - wall_start
+    images = len(samples)
+    samples_run = len(batches) * batch_size
+    return DatasetPerf(
+        e2e_throughput=images / wall,
+        e2e_latency_ms=wall * 1000.0,
+        read_throughput=_rate(images, read_clock.busy),
+        read_latency_ms=_per_item_ms(read_clock.busy, images),
+        preprocess_throughput=_rate(images, preprocess_clock.busy),
+        preprocess_latency_ms=_per_item_ms(preprocess_clock.busy, images),
+        infer_throughput=_rate(images, infer_clock.last - infer_clock.first),
+        interface_throughput=_rate(samples_run, run_clock.busy),
+        infer_latency_ms=_per_item_ms(infer_clock.busy, images),
+        post_throughput=_rate(len(batches), post_clock.busy),
+        post_latency_ms=_per_item_ms(post_clock.busy, len(batches)),
+    )
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / max(seconds, 1e-9)
+
+
+def _per_item_ms(seconds: float, count: int) -> float:
+    return 1000.0 * seconds / max(count, 1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Pure-inference mode.
+
+
+def run_pure_inference(session: Any, input_name: str, batch_size: int, shape: tuple[int, int, int],
+                       rounds: int) -> PureInferPerf:
+    """``rounds`` timed runs on seeded random input (0..255, like the preprocessed images), after one warm-up."""
+    batch = np.random.default_rng(0).uniform(0.0, 255.0, size=(batch_size, *shape)).astype(np.float32)
+    session.run(None, {input_name: batch})
+    busy = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        session.run(None, {input_name: batch})
+        busy += time.perf_counter() - started
+    return PureInferPerf(throughput=_rate(rounds * batch_size, busy), latency_ms=_per_item_ms(busy, rounds))
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if wants_help(argv):
+        sys.stdout.write(__doc__ + "\n" + format_help())
+        return 0
+    setup_logging()
+    flags = parse_flags(argv)
+    check_flags(flags)
+    session = open_session(flags.om_path, flags.threads)
+    model_input = describe_input(session, flags.om_path)
+    shape = resolve_input_shape(model_input, flags, flags.om_path)
+
+    if not flags.input_text_path:
+        perf = run_pure_inference(session, model_input.name, flags.batch_size, shape, flags.round)
+        RESULT_DIR.mkdir(exist_ok=True)
+        perf_path = RESULT_DIR / pure_infer_perf_file_name(Path(flags.om_path).stem, flags.device_id)
+        atomic_write_text(perf_path, perf.format())
+        sys.stdout.write(perf.format())
+        LOG.info("wrote %s", perf_path)
+        return 0
+
+    if flags.round:
+        LOG.warning("-round=%d is ignored in dataset mode (-input_text_path given)", flags.round)
+    samples = load_samples(flags.input_text_path, 4 * int(np.prod(shape)), "*".join(map(str, shape)))
+    output_dir = dump_dir(RESULT_DIR, flags.device_id)
+    LOG.info("%d inputs, batch %d, model %s -> %s", len(samples), flags.batch_size, flags.om_path, output_dir)
+    perf = run_dataset(session, model_input.name, samples, flags.batch_size, shape, output_dir, flags.output_binary)
+    perf_path = RESULT_DIR / perf_file_name(flags.batch_size, flags.device_id)
+    atomic_write_text(perf_path, perf.format())
+    sys.stdout.write(perf.format())
+    LOG.info("wrote %d outputs to %s and %s", len(samples), output_dir, perf_path)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,270 @@
+"""benchmark_ort.py: the stand-in writes the benchmark tool's files (formats.md) and rejects bad input cleanly."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import benchmark_ort
+from ascend_io import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    InfoEntry,
+    PipelineError,
+    parse_dataset_perf,
+    parse_pure_infer_perf,
+    read_dump,
+    write_info,
+)
+
+HEIGHT, WIDTH = 32, 24  # not square: a swapped height and width must be caught
+STATIC_BATCH = 4
+IMAGES = 10  # not a multiple of the batch: the last batch is padded
+
+
+class TinyClassifier(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2)
+        self.fc = torch.nn.Linear(8, 1000)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(image)).mean((2, 3)))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """tiny_bs4.onnx (static batch 4) and tiny_dynamic.onnx (dynamic batch), input 'image' [B,3,32,24]."""
+    folder = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    model = TinyClassifier().eval()
+    paths = {"static": folder / f"tiny_bs{STATIC_BATCH}.onnx", "dynamic": folder / "tiny_dynamic.onnx"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter, which opset 11 needs
+        torch.onnx.export(model, torch.zeros(STATIC_BATCH, 3, HEIGHT, WIDTH), str(paths["static"]),
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=11, dynamo=False)
+        torch.onnx.export(model, torch.zeros(1, 3, HEIGHT, WIDTH), str(paths["dynamic"]),
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=11, dynamo=False,
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+    return paths
+
+
+def make_dataset(folder: Path, count: int = IMAGES) -> tuple[Path, np.ndarray]:
+    """``count`` preprocessed inputs under folder/prep_dataset and the info file listing them (relative paths)."""
+    rng = np.random.default_rng(0)
+    (folder / "prep_dataset").mkdir()
+    images = rng.uniform(0, 255, size=(count, 3, HEIGHT, WIDTH)).astype(np.float32)
+    entries = []
+    for index, image in enumerate(images):
+        relative = f"./prep_dataset/ILSVRC2012_val_{index + 1:08d}.bin"
+        image.tofile(folder / relative)
+        entries.append(InfoEntry(index, relative, WIDTH, HEIGHT))
+    write_info(folder / "prep_bin.info", entries)
+    return folder / "prep_bin.info", images
+
+
+def guide_flags(model: Path, batch_size: int = STATIC_BATCH, device_id: int = 0, binary: bool = False) -> list[str]:
+    return ["-model_type=vision", f"-device_id={device_id}", f"-batch_size={batch_size}", f"-om_path={model}",
+            "-input_text_path=./prep_bin.info", f"-input_width={WIDTH}", f"-input_height={HEIGHT}",
+            f"-output_binary={binary}", "-useDvpp=False"]
+
+
+def onnxruntime_outputs(model: Path, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """The model's outputs for ``images``, batched and padded as the stand-in batches them."""
+    session = benchmark_ort.open_session(model)
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = np.zeros((batch_size, *images.shape[1:]), dtype=np.float32)
+        chunk = images[start:start + batch_size]
+        batch[:len(chunk)] = chunk
+        outputs.append(session.run(None, {INPUT_NAME: batch})[0][:len(chunk)])
+    return np.concatenate(outputs)
+
+
+FIVE_LINES = re.compile(
+    r"\[e2e\] throughputRate: \S+, latency: \S+\n"
+    r"\[data read\] throughputRate: \S+, moduleLatency: \S+\n"
+    r"\[preprocess\] throughputRate: \S+, moduleLatency: \S+\n"
+    r"\[infer\] throughputRate: \S+, Interface throughputRate: \S+, moduleLatency: \S+\n"
+    r"\[post\] throughputRate: \S+, moduleLatency: \S+\n\Z"
+)
+
+
+def test_dataset_mode_writes_the_tools_files(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
+    _, images = make_dataset(tmp_path)
+    result = run_script("benchmark_ort.py", *guide_flags(models["static"], device_id=3))
+    assert result.returncode == 0, result.stderr
+
+    keys = [f"ILSVRC2012_val_{index + 1:08d}" for index in range(IMAGES)]
+    dump = tmp_path / "result" / "dumpOutput_device3"
+    assert sorted(path.name for path in (tmp_path / "result").iterdir()) == [
+        "dumpOutput_device3", "perf_vision_batchsize_4_device_3.txt"]
+    assert sorted(path.name for path in dump.iterdir()) == [f"{key}_1.txt" for key in keys]  # padding dropped
+
+    expected = onnxruntime_outputs(models["static"], images, STATIC_BATCH)
+    for key, values in zip(keys, expected):
+        text = (dump / f"{key}_1.txt").read_text()
+        assert text.count("\n") == 1 and text.endswith("\n") and len(text.split(" ")) == 1000
+        np.testing.assert_array_equal(read_dump(dump / f"{key}_1.txt"), values)
+
+    perf_text = (tmp_path / "result" / "perf_vision_batchsize_4_device_3.txt").read_text()
+    assert FIVE_LINES.match(perf_text), perf_text
+    assert result.stdout == perf_text
+    perf = parse_dataset_perf(perf_text)
+    assert perf is not None
+    # Relations between the figures that hold by their definitions (not timings): e2e x latency = images,
+    # the [post] rate counts batches (3 for 10 images of batch 4), ms per item = 1000 / rate.
+    assert perf.e2e_throughput * perf.e2e_latency_ms / 1000 == pytest.approx(IMAGES, rel=1e-4)
+    assert perf.post_throughput * perf.post_latency_ms == pytest.approx(1000, rel=1e-4)
+    assert perf.read_throughput * perf.read_latency_ms == pytest.approx(1000, rel=1e-4)
+    assert perf.interface_throughput > perf.infer_throughput  # inside session.run only vs the stage's wall time
+
+
+def test_binary_outputs_are_raw_float32(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
+    _, images = make_dataset(tmp_path)
+    result = run_script("benchmark_ort.py", *guide_flags(models["static"], binary=True))
+    assert result.returncode == 0, result.stderr
+    dump = tmp_path / "result" / "dumpOutput_device0"
+    expected = onnxruntime_outputs(models["static"], images, STATIC_BATCH)
+    names = sorted(path.name for path in dump.iterdir())
+    assert names == [f"ILSVRC2012_val_{index + 1:08d}_1.bin" for index in range(IMAGES)]
+    for name, values in zip(names, expected):
+        assert (dump / name).stat().st_size == 4000
+        np.testing.assert_array_equal(np.fromfile(dump / name, dtype=np.float32), values)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_dynamic_batch_model_serves_any_batch(tmp_path: Path, run_script, models: dict[str, Path],
+                                             batch_size: int) -> None:
+    _, images = make_dataset(tmp_path)
+    result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=batch_size))
+    assert result.returncode == 0, result.stderr
+    dump = tmp_path / "result" / "dumpOutput_device0"
+    assert len(list(dump.iterdir())) == IMAGES
+    assert (tmp_path / "result" / f"perf_vision_batchsize_{batch_size}_device_0.txt").is_file()
+    last = read_dump(dump / f"ILSVRC2012_val_{IMAGES:08d}_1.txt")
+    np.testing.assert_allclose(last, onnxruntime_outputs(models["dynamic"], images, batch_size)[-1], rtol=1e-6)
+
+
+def test_pure_inference_mode(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
+    result = run_script("benchmark_ort.py", "-round=3", f"-om_path={models['static']}", "-device_id=2",
+                        "-batch_size=4")
+    assert result.returncode == 0, result.stderr
+    assert [path.name for path in (tmp_path / "result").iterdir()] == ["PureInfer_perf_of_tiny_bs4_in_device_2.txt"]
+    text = (tmp_path / "result" / "PureInfer_perf_of_tiny_bs4_in_device_2.txt").read_text()
+    assert re.fullmatch(r"ave_throughputRate = [0-9.e+]+samples/s, ave_latency = [0-9.e+-]+ms\n", text), text
+    perf = parse_pure_infer_perf(text)
+    assert perf is not None
+    assert perf.throughput * perf.latency_ms / 1000 == pytest.approx(STATIC_BATCH, rel=1e-4)  # samples per batch
+
+
+def test_flag_forms() -> None:
+    flags = benchmark_ort.parse_flags(["-model_type=vision", "--device_id=1", "-batch_size", "16",
+                                       "--om_path", "m.onnx", "-output_binary=true", "-useDvpp", "0"])
+    assert (flags.model_type, flags.device_id, flags.batch_size, flags.om_path) == ("vision", 1, 16, "m.onnx")
+    assert (flags.output_binary, flags.useDvpp) == (True, False)
+    for words, expected in [(["-output_binary=False"], False), (["-output_binary=TRUE"], True),
+                            (["-output_binary=1"], True), (["-output_binary", "false"], False),
+                            (["-output_binary"], True), (["-nooutput_binary"], False)]:
+        assert benchmark_ort.parse_flags(words).output_binary is expected, words
+    assert benchmark_ort.parse_flags(["-output_binary", "-round=2"]).round == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-om_pth=m.onnx"], "unknown flag '-om_pth=m.onnx' (did you mean -om_path?)"),
+    (["-batch_size=two"], "-batch_size=two: expected an integer"),
+    (["-output_binary=maybe"], "-output_binary=maybe: expected True or False"),
+    (["-batch_size"], "flag '-batch_size' needs a value"),
+    (["m.onnx"], "unexpected argument 'm.onnx'"),
+])
+def test_bad_flags(argv: list[str], message: str) -> None:
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        benchmark_ort.parse_flags(argv)
+
+
+@pytest.mark.parametrize("flag", ["-help", "--help", "-h"])
+def test_help_explains_every_flag(run_script, flag: str) -> None:
+    result = run_script("benchmark_ort.py", flag)
+    assert result.returncode == 0
+    for name in ("model_type", "device_id", "batch_size", "om_path", "input_text_path", "input_width",
+                 "input_height", "output_binary", "useDvpp", "round"):
+        assert f"  -{name} (" in result.stdout
+    assert "Interface throughputRate" in result.stdout  # what the perf figures mean
+
+
+def _truncate_one_bin(folder: Path) -> None:
+    path = folder / "prep_dataset" / "ILSVRC2012_val_00000003.bin"
+    path.write_bytes(path.read_bytes()[:-4])
+
+
+def _corrupt_info_line(folder: Path) -> None:
+    info = folder / "prep_bin.info"
+    lines = info.read_text().splitlines(keepends=True)
+    lines[4] = "4 ./prep_dataset/ILSVRC2012_val_00000005.bin 24\n"
+    info.write_text("".join(lines))
+
+
+def _remove_one_bin(folder: Path) -> None:
+    (folder / "prep_dataset" / "ILSVRC2012_val_00000007.bin").unlink()
+
+
+INPUT_ERRORS = {
+    "truncated bin": (_truncate_one_bin, {}, "ILSVRC2012_val_00000003.bin: 9212 bytes, expected 3*32*24 float32 "
+                                             "values = 9216 bytes"),
+    "malformed info line": (_corrupt_info_line, {}, "prep_bin.info:5: malformed info line"),
+    "missing bin": (_remove_one_bin, {}, "input ./prep_dataset/ILSVRC2012_val_00000007.bin (index 6) not found"),
+    "swapped height and width": (None, {"-input_width": HEIGHT, "-input_height": WIDTH},
+                                 "-input_height=24 -input_width=32 disagree with the model"),
+    "static batch mismatch": (None, {"-batch_size": 8}, "static batch of 4 but -batch_size=8"),
+    "om file": (None, {"-om_path": "shufflenetv2_bs4.om"}, "shufflenetv2_bs4.om: an OM model runs only on an Ascend"),
+    "missing model": (None, {"-om_path": "nowhere.onnx"}, "nowhere.onnx: model file not found"),
+    "not a model": (None, {"-om_path": "prep_bin.info"}, "prep_bin.info: not a model onnxruntime can load"),
+    "missing info file": (None, {"-input_text_path": "nowhere.info"}, "nowhere.info: info file not found"),
+    "dvpp": (None, {"-useDvpp": True}, "-useDvpp=True decodes JPEGs"),
+    "model type": (None, {"-model_type": "nlp"}, "supports only -model_type=vision"),
+}
+
+
+@pytest.mark.parametrize("case", INPUT_ERRORS, ids=list(INPUT_ERRORS))
+def test_input_errors_exit_2_without_perf_file(tmp_path: Path, run_script, models: dict[str, Path],
+                                               case: str) -> None:
+    spoil, overrides, message = INPUT_ERRORS[case]
+    make_dataset(tmp_path)
+    if spoil is not None:
+        spoil(tmp_path)
+    argv = [flag for flag in guide_flags(models["static"]) if flag.split("=")[0] not in overrides]
+    argv += [f"{name}={value}" for name, value in overrides.items()]
+    result = run_script("benchmark_ort.py", *argv)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("benchmark_ort.py: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "result").exists()
+
+
+def test_neither_dataset_nor_rounds_is_an_error(run_script, models: dict[str, Path]) -> None:
+    result = run_script("benchmark_ort.py", f"-om_path={models['static']}", "-batch_size=4")
+    assert result.returncode == 2 and "-input_text_path=<info file> (dataset mode) or -round=<N>" in result.stderr
+
+
+def test_a_failure_during_the_run_stops_every_stage(tmp_path: Path, models: dict[str, Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reader or writer failing mid-run: the error reaches the caller (no hang), named; no perf figures."""
+    make_dataset(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    session = benchmark_ort.open_session(models["dynamic"])
+    shape = (3, HEIGHT, WIDTH)
+    samples = benchmark_ort.load_samples(tmp_path / "prep_bin.info", 4 * 3 * HEIGHT * WIDTH, "3*32*24")
+    samples[7].path.unlink()
+    with pytest.raises(PipelineError, match="ILSVRC2012_val_00000008.bin: cannot read the input"):
+        benchmark_ort.run_dataset(session, INPUT_NAME, samples, 2, shape, tmp_path / "dump_a", False, progress=False)
+
+    (tmp_path / "dump_b" / "ILSVRC2012_val_00000002_1.txt").mkdir(parents=True)  # a folder where a file must go
+    with pytest.raises(PipelineError, match="ILSVRC2012_val_00000002_1.txt: cannot write the dump file"):
+        benchmark_ort.run_dataset(session, INPUT_NAME, samples[:5], 2, shape, tmp_path / "dump_b", False,
+                                  progress=False)
+    assert not any(path.name.startswith(".") for path in (tmp_path / "dump_b").iterdir())  # no temporary left
