@@ -1,0 +1,135 @@
+"""The ShuffleNetV2+ model (ShuffleNet-Series/ShuffleNetV2+/network.py, blocks.py) against the reference facts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import shufflenetv2_pth2onnx as pth2onnx
+from blocks import HS, Shufflenet, hard_sigmoid, hard_swish, split_channels_by_parity
+from network import MODEL_SIZES, PUBLISHED_ARCHITECTURE, ShuffleNetV2_Plus
+from tests.conftest import SHARED_REFERENCE
+
+PARAMETERS = {"Small": 5_137_116, "Medium": 5_679_840, "Large": 6_768_220}
+STATE_DICT_ENTRIES = 549
+REFERENCE_JSON = SHARED_REFERENCE / "shufflenetv2plus_state_dict.json"
+
+
+def reference_json() -> dict:
+    if not REFERENCE_JSON.is_file():
+        pytest.skip(f"reference facts not present at {REFERENCE_JSON} (CI has them)")
+    return json.loads(REFERENCE_JSON.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("model_size", MODEL_SIZES)
+def test_parameter_count_and_state_dict_size(model_size: str) -> None:
+    model = ShuffleNetV2_Plus(model_size=model_size)
+    assert sum(parameter.numel() for parameter in model.parameters()) == PARAMETERS[model_size]
+    assert len(model.state_dict()) == STATE_DICT_ENTRIES
+
+
+@pytest.mark.parametrize("model_size", MODEL_SIZES)
+def test_state_dict_keys_shapes_dtypes_and_order_match_reference(model_size: str) -> None:
+    reference = reference_json()["models"][model_size]
+    model = ShuffleNetV2_Plus(architecture=pth2onnx.ARCHITECTURE, model_size=model_size)
+    ours = [[key, list(value.shape), str(value.dtype).removeprefix("torch.")]
+            for key, value in model.state_dict().items()]
+    assert ours == reference["state_dict"]
+    assert reference["parameters"] == PARAMETERS[model_size]
+
+
+def test_architecture_is_the_guides() -> None:
+    assert list(PUBLISHED_ARCHITECTURE) == pth2onnx.ARCHITECTURE
+    assert reference_json()["architecture"] == pth2onnx.ARCHITECTURE
+
+
+def test_default_architecture_is_the_published_one() -> None:
+    default = ShuffleNetV2_Plus(model_size="Small").state_dict()
+    explicit = ShuffleNetV2_Plus(architecture=pth2onnx.ARCHITECTURE, model_size="Small").state_dict()
+    assert [(k, v.shape) for k, v in default.items()] == [(k, v.shape) for k, v in explicit.items()]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"model_size": "Tiny"}, "unknown model size 'Tiny'"),
+    ({"input_size": 200}, "multiple of 32"),
+    ({"n_class": 0}, "n_class"),
+    ({"architecture": [0] * 19}, "needs 20 block choices, got 19"),
+    ({"architecture": [0] * 19 + [4]}, r"architecture\[19\] = 4"),
+    ({"architecture": [0] * 4 + [3] + [0] * 15}, "cannot be an Xception block"),
+])
+def test_constructor_rejects_bad_arguments_with_value_error(kwargs: dict, message: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match=message):
+        ShuffleNetV2_Plus(**kwargs)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_construction_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    ShuffleNetV2_Plus(model_size="Small")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_hard_swish_is_the_reference_expression_bit_for_bit() -> None:
+    x = torch.linspace(-8, 8, 100_001)
+    assert torch.equal(hard_swish(x), x * torch.clamp(x + 3, 0, 6) / 6)
+    assert torch.equal(HS()(x), x * torch.clamp(x + 3, 0, 6) / 6)
+    assert torch.equal(hard_sigmoid(x), torch.clamp(x + 3, 0, 6) / 6)
+    assert hard_swish(torch.tensor([-4.0, 0.0, 1.0, 4.0])).tolist() == pytest.approx([0.0, 0.0, 4 / 6, 4.0])
+
+
+def test_channel_split_is_even_then_odd_channels() -> None:
+    x = torch.arange(2 * 6 * 2 * 2, dtype=torch.float32).reshape(2, 6, 2, 2)
+    even, odd = split_channels_by_parity(x)
+    assert torch.equal(even, x[:, [0, 2, 4]])
+    assert torch.equal(odd, x[:, [1, 3, 5]])
+
+
+def test_stride1_block_passes_even_channels_and_transforms_odd_ones() -> None:
+    block = Shufflenet(8, 16, 8, ksize=5, stride=1, activation="HS", useSE=False).eval()
+    pth2onnx.randomize_weights_(block, seed=3)
+    x = torch.randn(2, 16, 7, 7, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = block(x)
+        assert torch.equal(y[:, :8], x[:, 0::2])
+        assert torch.equal(y[:, 8:], block.branch_main(x[:, 1::2]))
+        # The even channels must not reach branch_main.
+        x_changed = x.clone()
+        x_changed[:, 0::2] += 1.0
+        assert torch.equal(block(x_changed)[:, 8:], y[:, 8:])
+
+
+def test_each_image_is_computed_independently_of_the_batch() -> None:
+    model = pth2onnx.randomize_weights_(pth2onnx.build_model("Small"), seed=1)
+    images = pth2onnx.random_images(3, seed=2)
+    with torch.no_grad():
+        together = model(images)
+        alone = torch.cat([model(images[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5 * float(alone.abs().max()))
+    assert together.shape == (3, 1000)
+
+
+def test_default_initialisation_gives_near_zero_logits_and_random_weights_real_spread() -> None:
+    images = pth2onnx.random_images(4, seed=5)
+    model = pth2onnx.build_model("Small")
+    with torch.no_grad():
+        assert float(model(images).std()) < 1e-3  # why parity checks need randomised weights
+        pth2onnx.randomize_weights_(model, seed=0)
+        logits = model(images)
+    assert float(logits.std()) > 1.0
+    assert float(logits.std(dim=1).min()) > 1.0
+    assert float((logits - logits.mean(dim=0)).abs().max()) > 0.5, "logits should depend on the image"
+
+
+@pytest.mark.parametrize("model_size", MODEL_SIZES)
+def test_random_weights_are_deterministic_per_seed(model_size: str) -> None:
+    first = pth2onnx.randomize_weights_(pth2onnx.build_model(model_size), seed=7).state_dict()
+    again = pth2onnx.randomize_weights_(pth2onnx.build_model(model_size), seed=7).state_dict()
+    other = pth2onnx.randomize_weights_(pth2onnx.build_model(model_size), seed=8).state_dict()
+    assert all(torch.equal(first[key], again[key]) for key in first)
+    assert not torch.equal(first["classifier.0.weight"], other["classifier.0.weight"])
+    running_vars = [value for key, value in first.items() if key.endswith("running_var")]
+    assert len(running_vars) == 89 and all(bool((value > 0).all()) for value in running_vars)
+    running_means = [value for key, value in first.items() if key.endswith("running_mean")]
+    assert all(float(value.abs().max()) > 0 for value in running_means)

@@ -1,0 +1,174 @@
+"""A checkpoint saved from an independent implementation of the reference architecture loads strictly into our
+model and gives the same outputs, in PyTorch and through the exported ONNX file.
+
+The implementation below is written again from ``shared/reference/shufflenetv2plus.md`` in a deliberately
+different style, the one of Megvii's original code: the stride-1 channel split is a reshape/permute over
+batch * channels, Hard-Swish and squeeze-excitation are separate modules, layers are listed one by one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import shufflenetv2_pth2onnx as pth2onnx
+
+
+class HardSwishRef(nn.Module):
+    def forward(self, x):
+        return x * torch.clamp(x + 3, 0, 6) / 6
+
+
+class SqueezeExciteRef(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.SE_opr = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(c, c // 4, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(c // 4),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c // 4, c, 1, 1, 0, bias=False),
+        )
+
+    def forward(self, x):
+        a = self.SE_opr(x)
+        a = torch.clamp(a + 3, 0, 6) / 6
+        return x * a
+
+
+def act_ref(kind):
+    return HardSwishRef() if kind == "HS" else nn.ReLU(inplace=False)
+
+
+def channel_shuffle_ref(x):
+    b, c, h, w = x.shape
+    x = x.reshape(b * c // 2, 2, h * w)
+    x = x.permute(1, 0, 2)
+    x = x.reshape(2, -1, c // 2, h, w)
+    return x[0], x[1]
+
+
+class UnitRef(nn.Module):
+    """Both block kinds; ``xception`` selects the main branch."""
+
+    def __init__(self, inp, oup, k, stride, kind, se, xception):
+        super().__init__()
+        self.stride = stride
+        mid = oup // 2
+        outputs = oup - inp
+        if xception:
+            main = [
+                nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act_ref(kind),
+                nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
+                nn.Conv2d(mid, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act_ref(kind),
+                nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
+                nn.Conv2d(mid, outputs, 1, 1, 0, bias=False), nn.BatchNorm2d(outputs), act_ref(kind),
+            ]
+        else:
+            main = [
+                nn.Conv2d(inp, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act_ref(kind),
+                nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid, bias=False), nn.BatchNorm2d(mid),
+                nn.Conv2d(mid, outputs, 1, 1, 0, bias=False), nn.BatchNorm2d(outputs), act_ref(kind),
+            ]
+        if se:
+            main.append(SqueezeExciteRef(outputs))
+        self.branch_main = nn.Sequential(*main)
+        if stride == 2:
+            self.branch_proj = nn.Sequential(
+                nn.Conv2d(inp, inp, k, 2, k // 2, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, inp, 1, 1, 0, bias=False), nn.BatchNorm2d(inp), act_ref(kind),
+            )
+
+    def forward(self, old_x):
+        if self.stride == 1:
+            x_proj, x = channel_shuffle_ref(old_x)
+            return torch.cat((x_proj, self.branch_main(x)), 1)
+        return torch.cat((self.branch_proj(old_x), self.branch_main(old_x)), 1)
+
+
+class ShuffleNetV2PlusRef(nn.Module):
+    WIDTHS = {"Large": [-1, 16, 68, 168, 336, 672, 1280], "Medium": [-1, 16, 48, 128, 256, 512, 1280],
+              "Small": [-1, 16, 36, 104, 208, 416, 1280]}
+
+    def __init__(self, architecture, size, n_class=1000):
+        super().__init__()
+        widths = self.WIDTHS[size]
+        c = widths[1]
+        self.first_conv = nn.Sequential(nn.Conv2d(3, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), HardSwishRef())
+        units = []
+        n = 0
+        for stage, repeat in enumerate([4, 4, 8, 4]):
+            out = widths[stage + 2]
+            for i in range(repeat):
+                choice = architecture[n]
+                n += 1
+                units.append(UnitRef(c if i == 0 else c // 2, out, [3, 5, 7, 3][choice], 2 if i == 0 else 1,
+                                     "HS" if stage >= 1 else "ReLU", stage >= 2, choice == 3))
+                c = out
+        self.features = nn.Sequential(*units)
+        self.conv_last = nn.Sequential(nn.Conv2d(c, 1280, 1, 1, 0, bias=False), nn.BatchNorm2d(1280),
+                                       HardSwishRef())
+        self.globalpool = nn.AvgPool2d(7)
+        self.LastSE = SqueezeExciteRef(1280)
+        self.fc = nn.Sequential(nn.Linear(1280, 1280, bias=False), HardSwishRef())
+        self.dropout = nn.Dropout(0.2)
+        self.classifier = nn.Sequential(nn.Linear(1280, n_class, bias=False))
+
+    def forward(self, x):
+        x = self.conv_last(self.features(self.first_conv(x)))
+        x = self.LastSE(self.globalpool(x))
+        x = x.contiguous().view(-1, 1280)
+        return self.classifier(self.dropout(self.fc(x)))
+
+
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def reference_model() -> nn.Module:
+    model = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, "Small").eval()
+    return pth2onnx.randomize_weights_(model, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def official_checkpoint(reference_model: nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference's weights as Megvii publishes them: {'state_dict': {'module.<key>': tensor}}."""
+    path = tmp_path_factory.mktemp("independent") / "ShuffleNetV2+.Small.pth.tar"
+    state_dict = {"module." + key: value for key, value in reference_model.state_dict().items()}
+    torch.save({"state_dict": state_dict}, path)
+    return path
+
+
+def test_independent_checkpoint_loads_strictly_and_gives_the_same_outputs(
+        reference_model: nn.Module, official_checkpoint: Path) -> None:
+    ours = pth2onnx.build_model("Small")
+    state_dict = pth2onnx.read_checkpoint(official_checkpoint)
+    pth2onnx.load_weights(ours, state_dict, official_checkpoint, "Small")
+    images = pth2onnx.random_images(4, seed=3)
+    with torch.no_grad():
+        expected = reference_model(images)
+        got = ours(images)
+    assert float(expected.std()) > 1.0
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * float(expected.abs().max()))
+    assert torch.equal(got.topk(5).indices, expected.topk(5).indices)
+
+
+def test_independent_checkpoint_exports_to_an_equivalent_onnx_file(
+        reference_model: nn.Module, official_checkpoint: Path, run_script, tmp_path: Path) -> None:
+    onnx_path = tmp_path / "shufflenetv2_bs4.onnx"
+    result = run_script("shufflenetv2_pth2onnx.py", official_checkpoint, onnx_path, 4, "--verify")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "relative error" in result.stdout
+    images = pth2onnx.random_images(4, seed=4)
+    with torch.no_grad():
+        expected = reference_model(images).numpy()
+    parity = pth2onnx.compare_outputs(expected, pth2onnx.run_onnx(onnx_path, images.numpy()))
+    assert parity.relative_error <= pth2onnx.MAX_RELATIVE_ERROR, parity
+    assert parity.top5_equal
+    assert np.std(expected) > 1.0
