@@ -8,6 +8,7 @@ The formats are those of ``shared/reference/formats.md``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -117,10 +118,14 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise PipelineError(f"{target}: output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PipelineError(f"{target}: output folder {folder} is not writable")
     if target.is_dir():
         raise PipelineError(f"{target}: is a folder, expected a file name")
+    # A real write probe: os.access says yes to root even on a read-only mount.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise PipelineError(f"{target}: output folder {folder} is not writable ({exc.strerror or exc})") from None
     return target
 
 
@@ -248,8 +253,15 @@ def parse_dump_file_name(name: str) -> tuple[str, int, bool] | None:
 
 
 def format_dump_line(values: np.ndarray) -> str:
-    # 9 significant digits read back as the very same float32.
-    return " ".join(map("{:.9g}".format, np.asarray(values, dtype=np.float32).ravel().tolist())) + "\n"
+    # 9 significant digits read back as the very same float32. One %-formatting of the whole line is a third
+    # faster than formatting value by value, which matters when writing 50,000 dumps.
+    flat = np.asarray(values, dtype=np.float32).ravel().tolist()
+    return _dump_line_template(len(flat)) % tuple(flat)
+
+
+@functools.lru_cache(maxsize=8)
+def _dump_line_template(count: int) -> str:
+    return " ".join(["%.9g"] * count) + "\n"
 
 
 def write_dump(path: str | os.PathLike[str], values: np.ndarray, binary: bool) -> None:
