@@ -1,0 +1,346 @@
+"""imagenet_torch_preprocess.py: bins byte-identical to the guide's transform, resumable, safe on bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import transforms
+
+import imagenet_torch_preprocess as prep
+from ascend_io import BIN_BYTES, PipelineError
+from conftest import REPO_ROOT
+from make_demo_dataset import make_picture
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The reference: Megvii's validation transform, written as the guide's script writes it (PIL, OpenCV, torchvision,
+# torch), from shufflenetv2plus.md "Preprocessing". The benchmark times it as "the plain loop".
+
+
+class OpencvResize:
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        img = np.asarray(img)[:, :, ::-1]  # RGB -> BGR
+        img = np.ascontiguousarray(img)
+        H, W, _ = img.shape
+        target_size = (int(self.size / H * W + 0.5), self.size) if H < W else (self.size, int(self.size / W * H + 0.5))
+        img = cv2.resize(img, target_size, interpolation=cv2.INTER_LINEAR)
+        img = img[:, :, ::-1]  # BGR -> RGB
+        img = np.ascontiguousarray(img)
+        return Image.fromarray(img)
+
+
+class ToBGRTensor:
+    def __call__(self, img: Image.Image) -> torch.Tensor:
+        img = np.asarray(img)
+        img = img[:, :, ::-1]  # RGB -> BGR
+        img = np.transpose(img, [2, 0, 1])  # HWC -> CHW
+        img = np.ascontiguousarray(img)
+        return torch.from_numpy(img).float()
+
+
+GUIDE_TRANSFORM = transforms.Compose([OpencvResize(256), transforms.CenterCrop(224), ToBGRTensor()])
+
+
+def guide_preprocess(image_path: Path, bin_path: Path) -> None:
+    """One image as the guide's script does it."""
+    img = Image.open(image_path).convert("RGB")
+    GUIDE_TRANSFORM(img).numpy().tofile(bin_path)
+
+
+def guide_bin_bytes(image_path: Path, tmp_dir: Path) -> bytes:
+    bin_path = tmp_dir / f".guide_{image_path.name}.bin"
+    guide_preprocess(image_path, bin_path)
+    return bin_path.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Test images.
+
+# (width, height, PIL mode, extension)
+CASES = [
+    (500, 375, "RGB", ".JPEG"),  # landscape, the typical ImageNet size
+    (375, 500, "RGB", ".JPEG"),  # portrait
+    (300, 300, "RGB", ".jpg"),  # square
+    (341, 256, "RGB", ".JPEG"),  # short side already 256; crop left (341-224)/2 = 58.5 rounds to even
+    (257, 300, "RGB", ".png"),  # crop top (298-224)/2 = 37 after the resize to 256 x 298
+    (257, 259, "RGB", ".png"),  # odd sizes both ways
+    (225, 225, "RGB", ".bmp"),  # upscaled by a hair
+    (200, 150, "RGB", ".JPEG"),  # tiny: shorter side < 224, upscaled
+    (31, 97, "RGB", ".png"),  # tiny portrait
+    (1000, 120, "RGB", ".webp"),  # very wide
+    (500, 333, "L", ".JPEG"),  # grayscale
+    (400, 300, "CMYK", ".JPEG"),
+    (640, 480, "P", ".png"),  # palette
+    (300, 320, "RGBA", ".png"),
+    (320, 240, "I;16", ".png"),  # 16-bit grayscale
+    (260, 270, "LA", ".png"),
+]
+
+
+def save_picture(path: Path, width: int, height: int, mode: str, seed: int = 0) -> Path:
+    picture = make_picture(np.random.default_rng(seed), width, height, mode)
+    picture.save(path, quality=90) if path.suffix.lower() in {".jpeg", ".jpg"} else picture.save(path)
+    return path
+
+
+def case_name(case: tuple[int, int, str, str]) -> str:
+    width, height, mode, extension = case
+    return f"{width}x{height}_{mode.replace(';', '')}{extension}"
+
+
+@pytest.fixture(scope="module")
+def case_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cases")
+    return {
+        case_name(case): save_picture(folder / f"img_{case_name(case)}", *case[:3], seed=number)
+        for number, case in enumerate(CASES)
+    }
+
+
+def test_test_images_have_the_modes_they_claim(case_images: dict[str, Path]) -> None:
+    modes = {Image.open(path).mode for path in case_images.values()}
+    assert {"L", "CMYK", "P", "RGBA", "LA", "RGB"} <= modes
+    assert modes & {"I;16", "I;16B", "I"}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The transform.
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "expected"),
+    [(375, 500, (341, 256)), (500, 375, (256, 341)), (300, 300, (256, 256)), (256, 341, (341, 256)),
+     (300, 257, (256, 299)), (150, 200, (341, 256)), (97, 31, (256, 801))],
+)
+def test_resized_size(height: int, width: int, expected: tuple[int, int]) -> None:
+    assert prep.resized_size(height, width) == expected
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "expected"),
+    [(256, 341, (16, 58)), (256, 343, (16, 60)), (299, 256, (38, 16)), (224, 224, (0, 0)), (257, 258, (16, 17))],
+)
+def test_center_crop_rounds_halves_to_even(height: int, width: int, expected: tuple[int, int]) -> None:
+    assert prep.center_crop_origin(height, width) == expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_name)
+def test_preprocess_image_is_byte_identical_to_the_guide(
+    case: tuple[int, int, str, str], case_images: dict[str, Path], tmp_path: Path
+) -> None:
+    image = case_images[case_name(case)]
+    model_input = prep.preprocess_image(image)
+    assert model_input.dtype == np.float32 and model_input.shape == (3, 224, 224)
+    assert model_input.flags.c_contiguous
+    assert 0 <= model_input.min() and model_input.max() <= 255
+    assert model_input.tobytes() == guide_bin_bytes(image, tmp_path)
+
+
+def test_channels_are_bgr(tmp_path: Path) -> None:
+    pure_red = tmp_path / "red.png"
+    Image.new("RGB", (300, 260), (255, 0, 0)).save(pure_red)
+    model_input = prep.preprocess_image(pure_red)
+    assert np.all(model_input[2] == 255) and np.all(model_input[:2] == 0)
+
+
+def test_opencv_thread_count_does_not_change_the_bytes(case_images: dict[str, Path]) -> None:
+    previous = cv2.getNumThreads()
+    try:
+        results = {}
+        for threads in (1, 4):
+            cv2.setNumThreads(threads)
+            results[threads] = [prep.preprocess_image(path).tobytes() for path in case_images.values()]
+    finally:
+        cv2.setNumThreads(previous)
+    assert results[1] == results[4]
+
+
+def test_worker_processes_write_the_guides_bytes(case_images: dict[str, Path], tmp_path: Path) -> None:
+    src = next(iter(case_images.values())).parent
+    summary = prep.preprocess_folder(src, tmp_path / "out", workers=2, progress=False)
+    assert (summary.done, summary.skipped, summary.failed) == (len(CASES), 0, 0)
+    for image in case_images.values():
+        written = (tmp_path / "out" / f"{image.stem}.bin").read_bytes()
+        assert written == guide_bin_bytes(image, tmp_path), image.name
+
+
+def test_workers_start_after_the_callers_opencv_threads_have_run(case_images: dict[str, Path], tmp_path: Path) -> None:
+    # Forked workers of a process whose OpenCV thread pool has run can hang in OpenCV: run it apart, with a timeout.
+    src = next(iter(case_images.values())).parent
+    script = (
+        "import sys, cv2, imagenet_torch_preprocess as prep\n"
+        "cv2.setNumThreads(4)\n"
+        "for image in sorted(prep.list_images(sys.argv[1])[0]): prep.preprocess_image(image)\n"
+        "summary = prep.preprocess_folder(sys.argv[1], sys.argv[2], workers=2, progress=False)\n"
+        "print(summary.done, cv2.getNumThreads())\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(src), str(tmp_path / "out")], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the hung workers too
+        process.communicate()
+        pytest.fail("preprocess_folder hung in its worker processes")
+    assert process.returncode == 0, stderr
+    assert stdout.split() == [str(len(CASES)), "4"]  # the caller's OpenCV setting is restored
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One folder: listing, resume, failures.
+
+
+def make_folder(folder: Path, names: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, name in enumerate(names):
+        save_picture(folder / name, 240 + 7 * number, 230 + 3 * number, "RGB", seed=number)
+    return folder
+
+
+def folder_listing(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+def test_list_images_sorted_any_case_and_counts_the_rest(tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "src", ["b.JPEG", "a.jpg", "c.PnG", "d.Bmp", "e.WEBP", ".hidden.jpg"])
+    (src / "notes.txt").write_text("not an image")
+    (src / "subfolder.jpg").mkdir()
+    images, ignored = prep.list_images(src)
+    assert [image.name for image in images] == ["a.jpg", "b.JPEG", "c.PnG", "d.Bmp", "e.WEBP"]
+    assert ignored == 3
+
+
+def test_duplicate_stems_are_refused_before_any_work(tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "src", ["a.jpg", "x.JPEG", "x.png"])
+    with pytest.raises(PipelineError, match=r"x\.JPEG and x\.png"):
+        prep.preprocess_folder(src, tmp_path / "out", workers=1, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "deeper"])
+def test_output_folder_in_source_folder_is_refused(tmp_path: Path, where: str) -> None:
+    src = make_folder(tmp_path / "src", ["a.jpg"])
+    dst = {"same": src / ".." / "src", "inside": src / "out", "deeper": src / "x" / "y"}[where]
+    with pytest.raises(PipelineError, match="must not be the source folder"):
+        prep.preprocess_folder(src, dst, workers=1, progress=False)
+    assert folder_listing(src) == ["a.jpg"]
+
+
+def test_resume_skips_complete_bins_and_redoes_a_truncated_one(tmp_path: Path) -> None:
+    names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    src, dst = make_folder(tmp_path / "src", names), tmp_path / "dst" / "nested"
+    first = prep.preprocess_folder(src, dst, workers=1, progress=False)
+    assert (first.done, first.skipped, first.failed) == (4, 0, 0)
+    complete = {name: (dst / name).read_bytes() for name in ["a.bin", "b.bin", "c.bin", "d.bin"]}
+
+    # What a killed run leaves: a truncated bin (from another tool) and temporary files.
+    (dst / "c.bin").write_bytes(complete["c.bin"][:1000])
+    (dst / ".d.bin.k3jd9.tmp").write_bytes(b"partial")
+    (dst / ".failed.txt.abc.tmp").write_text("partial")
+    (dst / "a.bin").write_bytes(b"\0" * BIN_BYTES)  # right size: trusted as complete
+
+    second = prep.preprocess_folder(src, dst, workers=2, progress=False)
+    assert (second.done, second.skipped, second.failed) == (1, 3, 0)
+    assert (dst / "c.bin").read_bytes() == complete["c.bin"]
+    assert (dst / "a.bin").read_bytes() == b"\0" * BIN_BYTES
+    assert folder_listing(dst) == ["a.bin", "b.bin", "c.bin", "d.bin"]
+
+    third = prep.preprocess_folder(src, dst, workers=1, overwrite=True, progress=False)
+    assert (third.done, third.skipped) == (4, 0)
+    assert {name: (dst / name).read_bytes() for name in complete} == complete
+
+
+def test_bad_images_are_listed_and_the_rest_is_done(tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "src", ["good1.jpg", "good2.png", "truncated.jpg"])
+    jpeg = (src / "truncated.jpg").read_bytes()
+    (src / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "text.png").write_text("this is not a picture\n")
+    summary = prep.preprocess_folder(src, tmp_path / "dst", workers=2, progress=False)
+    assert summary.done == 2
+    reasons = {Path(failure.image).name: failure.reason for failure in summary.failures}
+    assert list(reasons) == ["empty.jpg", "text.png", "truncated.jpg"]
+    assert reasons["empty.jpg"] == "empty file"
+    assert "not an image" in reasons["text.png"]
+    assert reasons["truncated.jpg"].startswith("cannot decode: image file is truncated")
+    assert folder_listing(tmp_path / "dst") == ["failed.txt", "good1.bin", "good2.bin"]
+    failed_lines = (tmp_path / "dst" / "failed.txt").read_text().splitlines()
+    assert failed_lines == [f"{src / name}: {reason}" for name, reason in reasons.items()]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The command line.
+
+
+def test_cli_writes_bins_and_a_summary(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["x1.JPEG", "x2.JPEG", "x3.png"])
+    (src / "readme.txt").write_text("ignored")
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep_dataset", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert folder_listing(tmp_path / "prep_dataset") == ["x1.bin", "x2.bin", "x3.bin"]
+    assert all((tmp_path / "prep_dataset" / f"x{n}.bin").stat().st_size == BIN_BYTES for n in (1, 2, 3))
+    assert "done 3, skipped 0" in result.stderr and "failed 0" in result.stderr and "ignored 1" in result.stderr
+    assert "images/s" in result.stderr
+
+    again = run_script("imagenet_torch_preprocess.py", "val", "prep_dataset")
+    assert again.returncode == 0, again.stderr
+    assert "done 0, skipped 3" in again.stderr
+
+
+def test_cli_bad_images_exit_1_and_skip_bad_exits_0(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["ok.jpg"])
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    result = run_script("imagenet_torch_preprocess.py", "val", "out", "-j", "1")
+    assert result.returncode == 1
+    assert f"{Path('val') / 'broken.jpg'}: cannot decode: " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "out" / "failed.txt").read_text().startswith(str(Path("val") / "broken.jpg"))
+    assert (tmp_path / "out" / "ok.bin").stat().st_size == BIN_BYTES
+
+    skip_bad = run_script("imagenet_torch_preprocess.py", "val", "out", "-j", "1", "--skip-bad")
+    assert skip_bad.returncode == 0
+    assert "broken.jpg" in skip_bad.stderr
+
+    (src / "broken.jpg").unlink()
+    fixed = run_script("imagenet_torch_preprocess.py", "val", "out")
+    assert fixed.returncode == 0
+    assert folder_listing(tmp_path / "out") == ["ok.bin"]  # the stale failure list is gone
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing", "out"], "missing: source folder not found"),
+        (["val/a.jpg", "out"], "is not a folder"),
+        (["val", "val/out"], "must not be the source folder"),
+        (["val", "val"], "must not be the source folder"),
+        (["empty", "out"], "no image files"),
+        (["dup", "out"], "same name"),
+        (["val", "out", "-j", "0"], "must be at least 1"),
+        (["val", "out", "--workers", "two"], "invalid int value"),
+        (["val"], "required"),
+    ],
+)
+def test_cli_usage_errors_exit_2_and_write_nothing(run_script, tmp_path: Path, args: list[str], message: str) -> None:
+    make_folder(tmp_path / "val", ["a.jpg"])
+    make_folder(tmp_path / "dup", ["a.jpg", "a.png"])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images")
+    before = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*"))
+    result = run_script("imagenet_torch_preprocess.py", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == before
