@@ -1,0 +1,134 @@
+"""get_info.py: the info file of formats.md in both modes, and every usage error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import get_info
+from ascend_io import InfoEntry, PipelineError, read_info
+
+
+def make_bins(folder: Path, names: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"\0" * 16)
+    return folder
+
+
+def save_jpeg(path: Path, width: int, height: int, mode: str = "RGB") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(width * height).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).convert(mode).save(path, format="JPEG", quality=85)
+    return path
+
+
+def test_bin_mode_lists_bins_in_sorted_order_with_paths_as_given(run_script, tmp_path: Path) -> None:
+    make_bins(tmp_path / "prep_dataset", ["b.bin", "a.bin", "c10.bin", "c2.bin", ".a.bin.x1.tmp", ".hidden.bin",
+                                          "notes.txt", "a.bin.part"])
+    (tmp_path / "prep_dataset" / "folder.bin").mkdir()
+    result = run_script("get_info.py", "bin", "./prep_dataset", "./shufflenetv2_prep_bin.info", "224", "224")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "shufflenetv2_prep_bin.info").read_text() == (
+        "0 ./prep_dataset/a.bin 224 224\n"
+        "1 ./prep_dataset/b.bin 224 224\n"
+        "2 ./prep_dataset/c10.bin 224 224\n"
+        "3 ./prep_dataset/c2.bin 224 224\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["prep_dataset", "shufflenetv2_prep_bin.info"]
+
+
+def test_bin_mode_keeps_absolute_and_bare_paths(tmp_path: Path) -> None:
+    make_bins(tmp_path / "bins", ["k.bin"])
+    assert get_info.bin_info_entries(str(tmp_path / "bins"), 32, 16) == [
+        InfoEntry(0, f"{tmp_path}/bins/k.bin", 32, 16)
+    ]
+    assert get_info.main(["bin", str(tmp_path / "bins") + "/", str(tmp_path / "out.info"), "7", "9"]) == 0
+    assert read_info(tmp_path / "out.info") == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 7, 9)]
+
+
+def test_jpg_mode_reads_sizes_of_jpegs_only(run_script, tmp_path: Path) -> None:
+    save_jpeg(tmp_path / "val" / "b.JPEG", 500, 375)
+    save_jpeg(tmp_path / "val" / "a.jpg", 375, 500)
+    save_jpeg(tmp_path / "val" / "c.jpeg", 31, 17, mode="L")
+    save_jpeg(tmp_path / "val" / "d.JpG", 40, 41, mode="CMYK")
+    Image.new("RGB", (10, 10)).save(tmp_path / "val" / "e.png")
+    (tmp_path / "val" / ".hidden.jpg").write_bytes(b"")
+    result = run_script("get_info.py", "jpg", "val", "jpg.info")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "jpg.info").read_text() == (
+        "0 val/a.jpg 375 500\n"
+        "1 val/b.JPEG 500 375\n"
+        "2 val/c.jpeg 31 17\n"
+        "3 val/d.JpG 40 41\n"
+    )
+
+
+def test_jpg_mode_reads_the_header_without_decoding_pixels(tmp_path: Path) -> None:
+    jpeg = save_jpeg(tmp_path / "val" / "big.jpg", 640, 480)
+    data = jpeg.read_bytes()
+    jpeg.write_bytes(data[: len(data) // 10])  # header intact, most of the pixel data missing
+    with pytest.raises(OSError):
+        Image.open(jpeg).load()
+    assert get_info.jpg_info_entries(str(tmp_path / "val")) == [InfoEntry(0, f"{tmp_path}/val/big.jpg", 640, 480)]
+
+
+def test_jpg_mode_names_a_file_that_is_not_an_image(run_script, tmp_path: Path) -> None:
+    save_jpeg(tmp_path / "val" / "a.jpg", 50, 40)
+    (tmp_path / "val" / "b.jpg").write_text("not a jpeg")
+    result = run_script("get_info.py", "jpg", "val", "out.info")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["get_info.py: error: val/b.jpg: not an image (PIL cannot identify it)"]
+    assert not (tmp_path / "out.info").exists()
+
+
+def test_paths_with_spaces_are_refused(tmp_path: Path) -> None:
+    make_bins(tmp_path / "my bins", ["a.bin"])
+    with pytest.raises(PipelineError, match="space"):
+        get_info.bin_info_entries(str(tmp_path / "my bins"), 224, 224)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "required"),
+        (["png", "bins", "out.info"], "invalid choice"),
+        (["bin", "bins", "out.info"], "required: WIDTH, HEIGHT"),
+        (["bin", "bins", "out.info", "224"], "required: HEIGHT"),
+        (["bin", "bins", "out.info", "224", "224", "3"], "unrecognized arguments: 3"),
+        (["jpg", "val", "out.info", "224", "224"], "unrecognized arguments: 224 224"),
+        (["bin", "bins", "out.info", "0", "224"], "WIDTH and HEIGHT must be positive, got 0 224"),
+        (["bin", "bins", "out.info", "224", "-1"], "WIDTH and HEIGHT must be positive, got 224 -1"),
+        (["bin", "bins", "out.info", "224", "abc"], "invalid int value: 'abc'"),
+        (["bin", "missing", "out.info", "224", "224"], "missing: folder not found"),
+        (["bin", "bins/x.bin", "out.info", "224", "224"], "bins/x.bin: is not a folder"),
+        (["bin", "val", "out.info", "224", "224"], "val: no .bin files"),
+        (["jpg", "bins", "out.info"], "bins: no .jpeg/.jpg files"),
+        (["bin", "bins", "nowhere/out.info", "224", "224"], "does not exist"),
+        (["bin", "bins", "bins", "224", "224"], "is a folder"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_and_write_nothing(
+    run_script, tmp_path: Path, args: list[str], message: str
+) -> None:
+    make_bins(tmp_path / "bins", ["x.bin"])
+    (tmp_path / "val").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "val" / "a.png")
+    before = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*"))
+    result = run_script("get_info.py", *args)
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == before
+
+
+def test_info_file_is_replaced_atomically(tmp_path: Path) -> None:
+    make_bins(tmp_path / "bins", ["a.bin", "b.bin"])
+    out = tmp_path / "out.info"
+    out.write_text("old content\n")
+    assert get_info.main(["bin", str(tmp_path / "bins"), str(out), "224", "224"]) == 0
+    assert [entry.index for entry in read_info(out)] == [0, 1]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bins", "out.info"]
