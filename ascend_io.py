@@ -8,7 +8,6 @@ The formats are those of ``shared/reference/formats.md``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -253,15 +252,58 @@ def parse_dump_file_name(name: str) -> tuple[str, int, bool] | None:
 
 
 def format_dump_line(values: np.ndarray) -> str:
-    # 9 significant digits read back as the very same float32. One %-formatting of the whole line is a third
-    # faster than formatting value by value, which matters when writing 50,000 dumps.
-    flat = np.asarray(values, dtype=np.float32).ravel().tolist()
-    return _dump_line_template(len(flat)) % tuple(flat)
+    """One line of space-separated values that read back as the very same float32 (``np.float32(token)``)."""
+    return encode_dump_lines(np.asarray(values, dtype=np.float32).reshape(1, -1))[0].decode("ascii")
 
 
-@functools.lru_cache(maxsize=8)
-def _dump_line_template(count: int) -> str:
-    return " ".join(["%.9g"] * count) + "\n"
+def encode_dump_lines(rows: np.ndarray) -> list[bytes]:
+    """``format_dump_line`` of every row of a 2-D array (a batch of outputs), in one go, as ASCII bytes.
+
+    Each value is printed as ``%.8e`` would print it (9 significant digits, enough for any float32), built with
+    numpy array operations over the whole batch: many times faster than formatting value by value, which matters
+    when writing 50,000 dumps while the model runs. Non-finite values fall back to ``%.9g`` (``nan``, ``inf``).
+    """
+    rows = np.asarray(rows, dtype=np.float32)
+    rows = rows.reshape(len(rows), -1)
+    if rows.size == 0 or not np.isfinite(rows).all():
+        return [(" ".join("%.9g" % value for value in row) + "\n").encode("ascii") for row in rows.tolist()]
+    flat = rows.ravel()
+    magnitude = np.abs(flat.astype(np.float64))
+    nonzero = magnitude > 0
+    exponent = np.floor(np.log10(np.where(nonzero, magnitude, 1.0))).astype(np.int64)
+    # A 9-digit mantissa rounded in float64 is within 5e-9 (relative) of the value, far inside float32's
+    # half-spacing (3e-8): it always reads back exactly. log10 may be off by one near powers of ten: fix it.
+    mantissa = np.rint(magnitude * _TEN_TO_8_MINUS[exponent + _EXPONENT_OFFSET])
+    adjust = (mantissa >= 1e9).astype(np.int64) - ((mantissa < 1e8) & nonzero)
+    if adjust.any():
+        exponent += adjust
+        mantissa = np.rint(magnitude * _TEN_TO_8_MINUS[exponent + _EXPONENT_OFFSET])
+    mantissa = mantissa.astype(np.int64)  # int64 divisions and indices are the fastest in numpy
+    high = mantissa // 1000
+    first2 = high // 10000
+    # 16 bytes per value, as four little-endian words: "-d.d" "dddd" "ddde" "+XX ".
+    words = np.empty((flat.size, 4), dtype="<u4")
+    words[:, 0] = _SIGN_DIGIT_POINT_DIGIT + ((first2 // 10) << 8) + ((first2 % 10) << 24)
+    words[:, 1] = _FOUR_DIGITS[high - first2 * 10000]
+    words[:, 2] = _THREE_DIGITS_E[mantissa - high * 1000]
+    words[:, 3] = _EXPONENT_WORDS[exponent + _EXPONENT_OFFSET]
+    chars = words.view(np.uint8).reshape(*rows.shape, 16)
+    chars[:, -1, 15] = ord("\n")  # the space after each row's last value
+    negative = np.signbit(rows)
+    keep = np.ones(chars.shape, dtype=bool)
+    keep[:, :, 0] = negative  # the '-' stays only on negative values (and -0.0)
+    text = chars[keep].tobytes()
+    ends = np.cumsum(rows.shape[1] * 15 + negative.sum(axis=1)).tolist()
+    return [text[start:end] for start, end in zip([0, *ends[:-1]], ends)]
+
+
+_EXPONENT_OFFSET = 50  # float32 decimal exponents lie in -45..38
+_TEN_TO_8_MINUS = np.power(10.0, 8 - np.arange(-_EXPONENT_OFFSET, _EXPONENT_OFFSET + 1, dtype=np.float64))
+_FOUR_DIGITS = np.frombuffer(b"".join(b"%04d" % number for number in range(10000)), dtype="<u4")
+_THREE_DIGITS_E = np.frombuffer(b"".join(b"%03de" % number for number in range(1000)), dtype="<u4")
+_EXPONENT_WORDS = np.frombuffer(
+    b"".join(b"%+03d " % exponent for exponent in range(-_EXPONENT_OFFSET, _EXPONENT_OFFSET + 1)), dtype="<u4")
+_SIGN_DIGIT_POINT_DIGIT = int.from_bytes(b"-0.0", "little")
 
 
 def write_dump(path: str | os.PathLike[str], values: np.ndarray, binary: bool) -> None:
@@ -269,6 +311,16 @@ def write_dump(path: str | os.PathLike[str], values: np.ndarray, binary: bool) -
         atomic_write_bytes(path, np.ascontiguousarray(values, dtype=np.float32).tobytes())
     else:
         atomic_write_text(path, format_dump_line(values))
+
+
+def write_dumps(folder: str | os.PathLike[str], keys: Sequence[str], rows: np.ndarray, binary: bool,
+                output_number: int = 1) -> None:
+    """One dump file per image: row i of ``rows`` (one output of a batch) to ``folder/<keys[i]>_<k>.txt|bin``."""
+    folder = Path(folder)
+    rows = np.asarray(rows, dtype=np.float32).reshape(len(keys), -1)
+    contents = [row.tobytes() for row in rows] if binary else encode_dump_lines(rows)
+    for key, content in zip(keys, contents, strict=True):
+        atomic_write_bytes(folder / dump_file_name(key, binary, output_number), content)
 
 
 def read_dump(path: str | os.PathLike[str]) -> np.ndarray:

@@ -5,8 +5,9 @@ place: it accepts the same flags (gflags style), runs the ONNX model that the OM
 the very same files, relative to the current directory, so the accuracy and performance steps cannot tell the
 two apart:
 
-    result/dumpOutput_device<id>/<key>_1.txt     one line of the image's output values (or <key>_1.bin, raw
-                                                 float32, with -output_binary=True)
+    result/dumpOutput_device<id>/<key>_1.txt     one line of the image's output values, each printed as %.8e
+                                                 (reads back as the very same float32); or <key>_1.bin, raw
+                                                 float32, with -output_binary=True
     result/perf_vision_batchsize_<B>_device_<id>.txt                  dataset mode, five lines
     result/PureInfer_perf_of_<model stem>_in_device_<id>.txt          pure-inference mode (-round=N)
 
@@ -19,14 +20,18 @@ The guide's command line, with the ONNX file in place of the OM file:
 
 What the perf figures mean for the stand-in (onnxruntime on this machine's CPU, not an Ascend chip):
   [e2e]        throughputRate: images / wall time of the whole dataset run; latency: that wall time in ms.
-  [data read]  images / time spent reading the .bin files; moduleLatency = ms per image.
-  [preprocess] images / time spent assembling the batch arrays (and padding); moduleLatency = ms per image.
+  [data read]  images / time spent reading the .bin files (straight into the batch array); moduleLatency = ms
+               per image.
+  [preprocess] the .bin files are already preprocessed: images / time spent completing the batch arrays
+               (padding the last one), so this rate is very high; moduleLatency = ms per image.
   [infer]      throughputRate: images / wall time of the inference stage, waiting for batches included;
                Interface throughputRate: samples the model ran (padding included) / time inside session.run;
                moduleLatency: ms per image from taking a batch to handing its outputs on.
-  [post]       batches / time spent writing the dump files (the tool counts batches here); moduleLatency = ms
-               per batch.
-Reading, inference and writing run in three threads that overlap; one untimed warm-up run precedes the clock.
+  [post]       batches / time spent formatting and writing the dump files (the tool counts batches here);
+               moduleLatency = ms per batch.
+Reading, inference and writing run in three threads that overlap (the writer takes the outputs in groups of
+32 images); each dump file is written to a temporary name and renamed. One untimed warm-up run precedes the
+clock. Times of the reading and writing threads are wall-clock: they include waiting for a core.
 Pure-inference mode: ave_throughputRate = samples / time inside session.run, ave_latency = ms per batch.
 """
 
@@ -53,20 +58,21 @@ from ascend_io import (
     PureInferPerf,
     atomic_write_text,
     dump_dir,
-    dump_file_name,
     file_key,
     perf_file_name,
     pure_infer_perf_file_name,
     read_info,
     run_cli,
     setup_logging,
-    write_dump,
+    write_dumps,
 )
 
 LOG = logging.getLogger(Path(__file__).stem)
 
 RESULT_DIR = Path("result")
 PREFETCH_BATCHES = 4
+# The writer formats and writes outputs in groups: fewer thread switches, one numpy formatting pass per group.
+WRITE_GROUP_IMAGES = 32
 _TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
 _HELP_FLAGS = frozenset({"h", "help", "helpfull", "helpshort"})
@@ -333,15 +339,21 @@ def _size_message(path: Path, size: int, expected: int, shape_text: str) -> str:
             "(check -input_height/-input_width and the preprocessing)")
 
 
-def read_sample(sample: Sample, sample_bytes: int, shape_text: str) -> bytes:
+def read_sample_into(sample: Sample, destination: np.ndarray, shape_text: str) -> None:
+    """Read one input straight into its slot of the batch array (no intermediate copy)."""
+    view = memoryview(destination).cast("B")
     try:
-        with open(sample.path, "rb") as handle:
-            data = handle.read(sample_bytes + 1)
+        with open(sample.path, "rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != len(view):
+                raise PipelineError(_size_message(sample.path, size, len(view), shape_text))
+            filled = 0
+            while filled < len(view) and (count := handle.readinto(view[filled:])):
+                filled += count
     except OSError as exc:
         raise PipelineError(f"{sample.path}: cannot read the input: {exc.strerror or exc}") from None
-    if len(data) != sample_bytes:
-        raise PipelineError(_size_message(sample.path, len(data), sample_bytes, shape_text))
-    return data
+    if filled != len(view):
+        raise PipelineError(_size_message(sample.path, filled, len(view), shape_text))
 
 
 @dataclass
@@ -416,24 +428,28 @@ def run_dataset(
     """Infer every sample, write one dump file per image and output, and measure each stage."""
     from tqdm import tqdm
 
-    sample_bytes = 4 * int(np.prod(shape))
     shape_text = "*".join(map(str, shape))
     batches = [list(samples[start:start + batch_size]) for start in range(0, len(samples), batch_size)]
     output_dir.mkdir(parents=True, exist_ok=True)
     pipeline = _Pipeline()
     to_infer: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
     to_write: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
+    # Batch arrays go round: reader -> inference -> back to the reader, so none is allocated per batch.
+    free_arrays: queue.Queue = queue.Queue()
+    for _ in range(PREFETCH_BATCHES + 2):
+        free_arrays.put(np.empty((batch_size, *shape), dtype=np.float32))
     read_clock, preprocess_clock, infer_clock, run_clock, post_clock = (_StageClock() for _ in range(5))
 
     def read_batches() -> None:
         for chunk in batches:
+            data = pipeline.get(free_arrays)
+            if data is _Pipeline._END:
+                return
             started = time.perf_counter()
-            raw = [read_sample(sample, sample_bytes, shape_text) for sample in chunk]
+            for slot, sample in enumerate(chunk):
+                read_sample_into(sample, data[slot], shape_text)
             read_done = time.perf_counter()
-            data = np.empty((batch_size, *shape), dtype=np.float32)
-            for slot, payload in enumerate(raw):
-                data[slot] = np.frombuffer(payload, dtype=np.float32).reshape(shape)
-            data[len(raw):] = 0.0  # the last batch is padded; its padded outputs are dropped
+            data[len(chunk):] = 0.0  # the last batch is padded; its padded outputs are dropped
             read_clock.busy += read_done - started
             preprocess_clock.busy += time.perf_counter() - read_done
             if not pipeline.put(to_infer, _Batch([sample.key for sample in chunk], data)):
@@ -444,14 +460,23 @@ def run_dataset(
         while (item := pipeline.get(to_write)) is not _Pipeline._END:
             keys, outputs = item
             started = time.perf_counter()
-            for slot, key in enumerate(keys):
-                for number, output in enumerate(outputs, start=1):
-                    path = output_dir / dump_file_name(key, binary, number)
-                    try:
-                        write_dump(path, output[slot], binary)
-                    except OSError as exc:
-                        raise PipelineError(f"{path}: cannot write the dump file: {exc.strerror or exc}") from None
+            for number, output in enumerate(outputs, start=1):
+                try:
+                    write_dumps(output_dir, keys, output, binary, number)
+                except OSError as exc:
+                    raise PipelineError(f"{exc.filename2 or exc.filename}: cannot write the dump file: "
+                                        f"{exc.strerror or exc}") from None
             post_clock.busy += time.perf_counter() - started
+
+    pending_keys: list[str] = []
+    pending_outputs: list[list[np.ndarray]] = []
+
+    def hand_over_outputs() -> bool:
+        """Give the writer the outputs gathered so far, as one group (one formatting pass for all of them)."""
+        group = (list(pending_keys), [np.concatenate(parts) for parts in zip(*pending_outputs)])
+        pending_keys.clear()
+        pending_outputs.clear()
+        return pipeline.put(to_write, group)
 
     reader = pipeline.thread(read_batches, "bin-reader")
     writer = pipeline.thread(write_outputs, "dump-writer")
@@ -466,11 +491,16 @@ def run_dataset(
             started = time.perf_counter()
             outputs = session.run(None, {input_name: item.data})
             run_clock.busy += time.perf_counter() - started
-            if not pipeline.put(to_write, (item.keys, [np.asarray(out, dtype=np.float32) for out in outputs])):
+            free_arrays.put(item.data)
+            pending_keys.extend(item.keys)
+            pending_outputs.append([np.asarray(out[:len(item.keys)], dtype=np.float32) for out in outputs])
+            if len(pending_keys) >= WRITE_GROUP_IMAGES and not hand_over_outputs():
                 break
             infer_clock.busy += time.perf_counter() - started
             bar.update(len(item.keys))
         infer_clock.last = time.perf_counter()
+        if pending_keys:
+            hand_over_outputs()
         pipeline.put(to_write, _Pipeline._END)
         writer.join()
     except BaseException as error:

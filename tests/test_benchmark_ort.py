@@ -16,9 +16,12 @@ from ascend_io import (
     OUTPUT_NAME,
     InfoEntry,
     PipelineError,
+    encode_dump_lines,
+    format_dump_line,
     parse_dataset_perf,
     parse_pure_infer_perf,
     read_dump,
+    write_dumps,
     write_info,
 )
 
@@ -268,3 +271,36 @@ def test_a_failure_during_the_run_stops_every_stage(tmp_path: Path, models: dict
         benchmark_ort.run_dataset(session, INPUT_NAME, samples[:5], 2, shape, tmp_path / "dump_b", False,
                                   progress=False)
     assert not any(path.name.startswith(".") for path in (tmp_path / "dump_b").iterdir())  # no temporary left
+
+
+def test_dump_text_is_percent_8e_and_reads_back_exactly() -> None:
+    """The dump line format (ascend_io.encode_dump_lines, vectorised): every float32, including subnormals,
+    extremes and values next to powers of ten, reads back bit for bit, as the guide's script reads it."""
+    rng = np.random.default_rng(11)
+    bits = rng.integers(0, 2**32, size=40_000, dtype=np.uint64).astype(np.uint32)
+    random_floats = bits.view(np.float32)[np.isfinite(bits.view(np.float32))][:30_000]
+    powers = np.array([10.0**exponent for exponent in range(-45, 39)]).astype(np.float32)
+    special = np.float32([0.0, -0.0, 1e-45, -1e-45, 3.4028235e38, -3.4028235e38, 1.17549435e-38, 0.1, -2.5,
+                          99999999.0, 999999999.0, 1e8, 1e9])
+    values = np.concatenate([random_floats, powers, np.nextafter(powers, np.float32(np.inf)),
+                             np.nextafter(powers, np.float32(0)), special])
+    rows = values[:len(values) // 100 * 100].reshape(-1, 100)
+    lines = encode_dump_lines(rows)
+    assert len(lines) == len(rows)
+    for line, row in zip(lines, rows):
+        assert line.decode() == format_dump_line(row) == " ".join("%.8e" % value for value in row) + "\n"
+        read_back = np.array([np.float32(token) for token in line.decode().strip().split(" ")], dtype=np.float32)
+        assert read_back.tobytes() == row.tobytes()
+    tail = values[len(rows) * 100:]
+    assert np.array(format_dump_line(tail).split(), dtype=np.float32).tobytes() == tail.tobytes()
+    assert format_dump_line(np.float32([np.nan, -np.inf, 1.5])) == "nan -inf 1.5\n"  # non-finite: %.9g
+
+
+def test_write_dumps_writes_one_file_per_row(tmp_path: Path) -> None:
+    rows = np.random.default_rng(12).standard_normal((3, 1000)).astype(np.float32)
+    for binary in (False, True):
+        write_dumps(tmp_path, ["a", "b", "c"], rows, binary, output_number=2)
+        for key, row in zip("abc", rows):
+            np.testing.assert_array_equal(read_dump(tmp_path / f"{key}_2.{'bin' if binary else 'txt'}"), row)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_2.bin", "a_2.txt", "b_2.bin", "b_2.txt",
+                                                                "c_2.bin", "c_2.txt"]
