@@ -6,7 +6,7 @@ then measures, side by side in each round, images per second of:
                (the reference transform of tests/test_preprocess.py)
   ours -j 1    preprocess_folder(..., workers=1)
   ours -j N    preprocess_folder(..., workers=all cores), worker start-up included
-and the ratios to the plain loop. All three run in this process's Python (no interpreter start-up counted) and
+and the ratios to the plain loop (of the medians and of the best rounds). All three run in this process's Python (no interpreter start-up counted) and
 write the same bins, which are checked to be byte-identical. Target: ours with all workers >= 1.8x the plain loop.
 
     python benchmarks/bench_preprocess.py                 # 400 images, 3 rounds
@@ -91,13 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             line = ", ".join(f"{labels[name]} {rates[name][-1]:.0f}" for name in runs)
             print(f"round {number}: {line}; ratio -j {args.workers}/plain {rates['all'][-1] / rates['plain'][-1]:.2f}")
 
+    # Median: the typical round; best: the least disturbed one (the machine is shared).
     median = {name: statistics.median(values) for name, values in rates.items()}
-    print("median images/s:")
+    best = {name: max(values) for name, values in rates.items()}
+    print(f"{'images/s':<22}{'median':>8}{'ratio':>8}{'best':>8}{'ratio':>8}")
     for name in runs:
-        print(f"  {labels[name]:<20} {median[name]:8.1f}  x{median[name] / median['plain']:.2f} of the plain loop")
+        print(f"  {labels[name]:<20}{median[name]:8.1f}{median[name] / median['plain']:7.2f}x"
+              f"{best[name]:8.1f}{best[name] / best['plain']:7.2f}x")
     ratio = median["all"] / median["plain"]
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-    print(f"target ours -j {args.workers} >= {TARGET_RATIO}x plain loop: {verdict} ({ratio:.2f}x)")
+    print(f"target ours -j {args.workers} >= {TARGET_RATIO}x plain loop (medians): {verdict} ({ratio:.2f}x)")
     return 0
 
 
