@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, NamedTuple, Sequence
@@ -102,13 +103,30 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    with atomic_output(path, "w") as handle:
-        handle.write(text)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_output(path, "wb") as handle:
-        handle.write(data)
+    """``atomic_output`` for content already in memory, with a quarter of its system calls and Python objects:
+    the dump writer writes 50,000 of these while the model runs. Same temporary name pattern
+    (``.<name>.<unique>.tmp``: process and thread ids, so concurrent writers never share one), same 0o644 mode."""
+    target = os.fspath(path)
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}-{threading.get_native_id()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        try:
+            os.fchmod(descriptor, 0o644)  # as atomic_output: whatever the umask
+            remaining = memoryview(data)
+            while remaining:
+                remaining = remaining[os.write(descriptor, remaining):]
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def check_output_file(path: str | os.PathLike[str]) -> Path:

@@ -16,6 +16,7 @@ from ascend_io import (
     OUTPUT_NAME,
     InfoEntry,
     PipelineError,
+    atomic_write_bytes,
     encode_dump_lines,
     format_dump_line,
     parse_dataset_perf,
@@ -304,3 +305,16 @@ def test_write_dumps_writes_one_file_per_row(tmp_path: Path) -> None:
             np.testing.assert_array_equal(read_dump(tmp_path / f"{key}_2.{'bin' if binary else 'txt'}"), row)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a_2.bin", "a_2.txt", "b_2.bin", "b_2.txt",
                                                                 "c_2.bin", "c_2.txt"]
+
+
+def test_dump_files_are_written_atomically(tmp_path: Path) -> None:
+    """atomic_write_bytes (the dump writer's fast path): complete file, mode 0o644, no temporary left behind,
+    and on failure neither a file under the name nor a temporary."""
+    target = tmp_path / "k_1.txt"
+    target.write_text("old content, replaced in one step\n")
+    atomic_write_bytes(target, b"1.00000000e+00\n")
+    assert target.read_bytes() == b"1.00000000e+00\n" and (target.stat().st_mode & 0o777) == 0o644
+    (tmp_path / "folder_1.txt").mkdir()  # renaming a file onto a folder fails
+    with pytest.raises(OSError):
+        atomic_write_bytes(tmp_path / "folder_1.txt", b"x")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["folder_1.txt", "k_1.txt"]
