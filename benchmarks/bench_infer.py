@@ -7,7 +7,7 @@ image), whose e2e throughputRate is images / wall time of the whole run. The tar
 Plain and stand-in run back to back in ``--pairs`` pairs (which one goes first alternates); the ratio printed
 is the median of the pairs' ratios, so a load that changes between pairs (the machine is shared) cancels out.
 
-    python benchmarks/bench_infer.py                       # batch 1 and 16, 128 images, 5 pairs
+    python benchmarks/bench_infer.py                       # batch 1 and 16, 128 images, 7 pairs
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --pairs 9
 
 The model: ShuffleNetV2+ Small (random weights) when ShuffleNet-Series/ShuffleNetV2+/network.py is importable,
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16], help="default: 1 16")
     parser.add_argument("--images", type=int, default=128, help="images per run (default: %(default)s)")
-    parser.add_argument("--pairs", type=int, default=5,
+    parser.add_argument("--pairs", type=int, default=7,
                         help="pairs of runs (plain, stand-in) per batch size (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads for both (default 0: all cores)")
     parser.add_argument("--show-perf", action="store_true", help="print the last stand-in perf file of each batch")
