@@ -452,6 +452,20 @@ class AccuracyResult:
     top_k_percent: tuple[float, ...]  # cumulative: top_k_percent[0] is top-1
 
 
+def format_accuracy_json(images: int, classes: int, top_k_strings: Sequence[str]) -> str:
+    """The guide's JSON: same keys, same strings ("74.06%"), json.dump's default separators, no trailing newline."""
+    table = {
+        "title": "Overall statistical evaluation",
+        "value": [
+            {"key": "Number of images", "value": str(images)},
+            {"key": "Number of classes", "value": str(classes)},
+        ],
+    }
+    for rank, text in enumerate(top_k_strings, start=1):
+        table["value"].append({"key": f"Top{rank} accuracy", "value": text})
+    return json.dumps(table)
+
+
 def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyResult:
     """Read the guide's accuracy JSON; anything else is a PipelineError naming the file."""
     try:

@@ -26,7 +26,6 @@ Beyond the guide's script:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -43,6 +42,7 @@ from ascend_io import (
     PipelineError,
     atomic_write_text,
     check_output_file,
+    format_accuracy_json,
     meets_accuracy_rule,
     parse_dump_file_name,
     read_dump,
@@ -173,17 +173,7 @@ def evaluate(dump_folder: str | os.PathLike[str], labels_path: str | os.PathLike
 
 
 def accuracy_json(evaluation: Evaluation) -> str:
-    """The guide's JSON: same keys, same strings, json.dump's default separators, no trailing newline."""
-    table = {
-        "title": "Overall statistical evaluation",
-        "value": [
-            {"key": "Number of images", "value": str(evaluation.images)},
-            {"key": "Number of classes", "value": str(evaluation.classes)},
-        ],
-    }
-    for rank, text in enumerate(evaluation.top_k_strings(), start=1):
-        table["value"].append({"key": f"Top{rank} accuracy", "value": text})
-    return json.dumps(table)
+    return format_accuracy_json(evaluation.images, evaluation.classes, evaluation.top_k_strings())
 
 
 def summary(evaluation: Evaluation, json_path: Path, missing_verb: str) -> str:

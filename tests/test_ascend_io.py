@@ -174,3 +174,15 @@ def test_env_sh_sources_newer_cann_set_env_under_set_u(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["seen ", "nounset"]
     assert "set_env.sh" in result.stderr
+
+
+def test_accuracy_json_is_the_guides_string_and_reads_back(tmp_path):
+    guide = ('{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "50000"}, '
+             '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "74.06%"}, '
+             '{"key": "Top2 accuracy", "value": "84.21%"}, {"key": "Top3 accuracy", "value": "88.11%"}, '
+             '{"key": "Top4 accuracy", "value": "90.3%"}, {"key": "Top5 accuracy", "value": "91.67%"}]}')
+    text = ascend_io.format_accuracy_json(50000, 1000, ["74.06%", "84.21%", "88.11%", "90.3%", "91.67%"])
+    assert text == guide
+    (tmp_path / "result.json").write_text(text)
+    assert ascend_io.read_accuracy_json(tmp_path / "result.json") == ascend_io.AccuracyResult(
+        50000, 1000, (74.06, 84.21, 88.11, 90.3, 91.67))
