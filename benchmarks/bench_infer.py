@@ -10,8 +10,7 @@ is the median of the pairs' ratios, so a load that changes between pairs (the ma
     python benchmarks/bench_infer.py                       # batch 1 and 16, 128 images, 7 pairs
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --pairs 9
 
-The model: ShuffleNetV2+ Small (random weights) when ShuffleNet-Series/ShuffleNetV2+/network.py is importable,
-else torchvision's ShuffleNetV2 x1.0 (about the same cost: 146M vs 156M multiply-adds); the output says which.
+The model: ShuffleNetV2+ Small on seeded random weights, exported by shufflenetv2_pth2onnx.py's own functions.
 """
 
 from __future__ import annotations
@@ -29,12 +28,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "ShuffleNet-Series" / "ShuffleNetV2+")]
+sys.path[:0] = [str(REPO_ROOT)]
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 import benchmark_ort  # noqa: E402
+import shufflenetv2_pth2onnx  # noqa: E402
 from ascend_io import (  # noqa: E402
     IMAGE_SIZE,
     INPUT_NAME,
@@ -47,28 +46,12 @@ from ascend_io import (  # noqa: E402
 )
 
 LAST_PERF: dict[int, DatasetPerf] = {}
-ARCHITECTURE = [0, 0, 3, 1, 1, 1, 0, 0, 2, 0, 2, 1, 1, 0, 2, 0, 2, 1, 3, 2]
 
 
-def build_model() -> tuple[torch.nn.Module, str]:
-    torch.manual_seed(0)
-    try:
-        from network import ShuffleNetV2_Plus
-
-        return ShuffleNetV2_Plus(architecture=ARCHITECTURE, model_size="Small").eval(), \
-            "ShuffleNetV2+ Small (network.py, random weights)"
-    except ImportError:
-        import torchvision
-
-        return torchvision.models.shufflenet_v2_x1_0(weights=None).eval(), \
-            "torchvision ShuffleNetV2 x1.0 (random weights; network.py not available)"
-
-
-def export(model: torch.nn.Module, batch_size: int, path: Path) -> None:
-    dummy = torch.zeros(batch_size, 3, IMAGE_SIZE, IMAGE_SIZE)
-    with torch.no_grad():
-        torch.onnx.export(model, dummy, str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          opset_version=11, dynamo=False)
+def export(batch_size: int, path: Path) -> None:
+    """ShuffleNetV2+ Small on seeded random weights, exported as the pipeline exports it."""
+    model = shufflenetv2_pth2onnx.randomize_weights_(shufflenetv2_pth2onnx.build_model("Small"), seed=0)
+    path.write_bytes(shufflenetv2_pth2onnx.export_onnx(model, batch_size))
 
 
 def write_dataset(folder: Path, count: int) -> Path:
@@ -107,7 +90,8 @@ def working_directory(folder: Path) -> Iterator[None]:
 def stand_in_rate(folder: Path, model_path: Path, info: Path, batch_size: int, threads: int) -> float:
     # A fresh dump folder, as run_all.sh gives each run (replacing 50,000 old files costs the file system more).
     shutil.rmtree(folder / "result", ignore_errors=True)
-    with working_directory(folder), contextlib.redirect_stdout(io.StringIO()):
+    # Its perf lines and progress messages would bury the table.
+    with working_directory(folder), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         status = benchmark_ort.main([
             "-model_type=vision", "-device_id=0", f"-batch_size={batch_size}", f"-om_path={model_path}",
             f"-input_text_path={info}", f"-input_width={IMAGE_SIZE}", f"-input_height={IMAGE_SIZE}",
@@ -136,18 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_infer_")))
         folder = folder.resolve()
         folder.mkdir(parents=True, exist_ok=True)
-        model, description = build_model()
         info = write_dataset(folder, args.images)
         images = np.stack([np.fromfile(folder / f"prep_dataset/img_{i:06d}.bin", dtype=np.float32)
                            .reshape(3, IMAGE_SIZE, IMAGE_SIZE) for i in range(args.images)])
-        print(f"model: {description}; {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
+        print(f"model: ShuffleNetV2+ Small (random weights); {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
               f"{args.threads or benchmark_ort.available_cores()} intra-op threads; {args.pairs} pairs of runs; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"{'batch':>5} {'plain img/s':>12} {'stand-in e2e img/s':>19} {'ratio':>6}"
               "   (medians; ratio = median over pairs run back to back)")
         for batch_size in args.batch_sizes:
             model_path = folder / f"bench_bs{batch_size}.onnx"
-            export(model, batch_size, model_path)
+            export(batch_size, model_path)
             usable = len(images) - len(images) % batch_size
             batches = [images[start:start + batch_size] for start in range(0, usable, batch_size)]
             plain, stand_in = [], []
