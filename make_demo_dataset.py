@@ -81,7 +81,8 @@ def write_images(
         width, height, mode, extension = variants[(number - 1) % len(variants)]
         name = f"{prefix}_{number:08d}{extension}"
         picture = make_picture(rng, width, height, mode)
-        picture.save(dst_dir / name, quality=90) if extension == ".JPEG" else picture.save(dst_dir / name)
+        save_options = {"quality": 90} if extension == ".JPEG" else {}
+        picture.save(dst_dir / name, **save_options)
         labels[name] = int(rng.integers(0, NUM_CLASSES))
     return labels
 
