@@ -73,6 +73,8 @@ from network import ShuffleNetV2_Plus  # noqa: E402  (needs MODEL_DIR on sys.pat
 LOG = logging.getLogger("shufflenetv2_pth2onnx")
 
 # The guide's architecture: one block choice per block (0/1/2 = Shuffle 3x3/5x5/7x7, 3 = Xception).
+# Spelled out here, not imported from network.py, because a clone of Megvii's repository may stand in for our
+# network.py and it defines neither constant; tests/test_model.py pins them equal.
 ARCHITECTURE = [0, 0, 3, 1, 1, 1, 0, 0, 2, 0, 2, 1, 1, 0, 2, 0, 2, 1, 3, 2]
 MODEL_SIZES = ("Small", "Medium", "Large")
 DEFAULT_MODEL_SIZE = "Small"
