@@ -249,8 +249,12 @@ def read_text(path: str | os.PathLike[str], what: str) -> str:
 
 # --------------------------------------------------------------------------------------------------------------
 # Benchmark dump: result/dumpOutput_device<id>/<key>_<k>.txt (one line of values) or .bin (raw float32).
+# The old benchmark tool numbers outputs from 1 (<key>_1.txt); ais_bench numbers them from 0 (<key>_0.txt, also
+# .bin and .npy).
 
-DUMP_NAME_PATTERN = re.compile(r"^(?P<key>.+)_(?P<output>\d+)\.(?P<ext>txt|bin)$")
+DUMP_NAME_PATTERN = re.compile(r"^(?P<key>.+)_(?P<output>\d+)\.(?P<ext>txt|bin|npy)$")
+FIRST_OUTPUT_NUMBERS = (1, 0)  # the old tool's, then ais_bench's
+_NAMES_SHOWN = 10
 
 
 def dump_dir(result_dir: str | os.PathLike[str], device_id: int) -> Path:
@@ -262,11 +266,60 @@ def dump_file_name(key: str, binary: bool, output_number: int = 1) -> str:
 
 
 def parse_dump_file_name(name: str) -> tuple[str, int, bool] | None:
-    """``<key>_<k>.txt`` -> (key, k, binary); None for a name that is not a dump file."""
+    """``<key>_<k>.txt`` -> (key, k, binary); None for a name that is not a dump file (``.npy`` counts as binary)."""
     match = DUMP_NAME_PATTERN.match(name)
     if match is None:
         return None
-    return match["key"], int(match["output"]), match["ext"] == "bin"
+    return match["key"], int(match["output"]), match["ext"] != "txt"
+
+
+def name_some(names: Sequence[str], shown: int = _NAMES_SHOWN) -> str:
+    """The first few of many names, comma-separated, with how many more there are."""
+    text = ", ".join(names[:shown])
+    return text if len(names) <= shown else f"{text}, ... ({len(names) - shown} more)"
+
+
+def list_dump_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """{key: path} of the first output of every image in a dump folder, sorted by key.
+
+    Reads the old benchmark tool's ``<key>_1.txt|.bin`` and ais_bench's ``<key>_0.txt|.bin|.npy``. A folder that
+    holds both numberings (outputs of two tools, or a model's second output beside another's first) is refused,
+    as is a key with two files; hidden files (atomic writes in progress) are passed over.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PipelineError(f"{folder}: dump folder not found" if not folder.exists() else
+                            f"{folder}: not a folder, expected the inference tool's dump folder")
+    by_number: dict[int, dict[str, Path]] = {number: {} for number in FIRST_OUTPUT_NUMBERS}
+    foreign: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            parsed = parse_dump_file_name(entry.name)
+            if parsed is None or not entry.is_file():
+                foreign.append(entry.name)
+                continue
+            key, output_number, _binary = parsed
+            if output_number not in by_number:
+                continue
+            outputs = by_number[output_number]
+            if key in outputs:
+                raise PipelineError(f"{folder}: {outputs[key].name} and {entry.name} are both outputs of {key!r}")
+            outputs[key] = folder / entry.name
+    if foreign:
+        LOG.warning("%s: ignoring %d entries that are not dump files: %s", folder, len(foreign),
+                    name_some(sorted(foreign)))
+    old_tool, ais_bench = (by_number[number] for number in FIRST_OUTPUT_NUMBERS)
+    if old_tool and ais_bench:
+        raise PipelineError(f"{folder}: mixes outputs numbered _1 (benchmark tool, e.g. "
+                            f"{next(iter(old_tool.values())).name}) and _0 (ais_bench, e.g. "
+                            f"{next(iter(ais_bench.values())).name}); use one tool's folder")
+    outputs = old_tool or ais_bench
+    if not outputs:
+        raise PipelineError(f"{folder}: no outputs (<key>_1.txt|.bin of the benchmark tool or "
+                            "<key>_0.txt|.bin|.npy of ais_bench)")
+    return dict(sorted(outputs.items()))
 
 
 def format_dump_line(values: np.ndarray) -> str:
@@ -342,9 +395,12 @@ def write_dumps(folder: str | os.PathLike[str], keys: Sequence[str], rows: np.nd
 
 
 def read_dump(path: str | os.PathLike[str]) -> np.ndarray:
-    """One output of one image as float32, from a ``.bin`` or a ``.txt`` dump file."""
+    """One output of one image as float32, from a ``.bin``, ``.npy`` or ``.txt`` dump file (any float notation:
+    the old tool's ``%.8e``, ais_bench's ``%f``)."""
     path = Path(path)
     try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False).astype(np.float32, copy=False).ravel()
         if path.suffix == ".bin":
             data = path.read_bytes()
             if len(data) % 4:

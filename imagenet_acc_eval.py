@@ -44,7 +44,8 @@ from ascend_io import (
     check_output_file,
     format_accuracy_json,
     meets_accuracy_rule,
-    parse_dump_file_name,
+    list_dump_outputs,
+    name_some,
     read_dump,
     read_labels,
     run_cli,
@@ -56,7 +57,6 @@ LOG = logging.getLogger(Path(__file__).stem)
 TOP_N = 5
 ACCEPTED_CLASS_COUNTS = (NUM_CLASSES, NUM_CLASSES + 1)  # 1001: class 0 is the background
 _RANK_CHUNK = 4096  # rows ranked at a time: bounds the argsort's int64 scratch to a few tens of MB
-_NAMES_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -74,41 +74,6 @@ class Evaluation:
         numpy (23 of 160 images gives "14.37%", where round(100 * 23 / 160, 2) would give 14.38)."""
         accuracy = np.cumsum(np.array(self.hits_at_rank, dtype=np.float64)) / self.images
         return [str(round(accuracy[rank] * 100, 2)) + "%" for rank in range(len(accuracy))]
-
-
-def list_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
-    """{key: path} of the first output of every image in the dump folder (``<key>_1.txt`` or ``<key>_1.bin``)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise PipelineError(f"{folder}: dump folder not found" if not folder.exists() else
-                            f"{folder}: not a folder, expected the benchmark tool's dump folder")
-    outputs: dict[str, Path] = {}
-    foreign: list[str] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):  # temporary files of an atomic write in progress
-                continue
-            parsed = parse_dump_file_name(entry.name)
-            if parsed is None or not entry.is_file():
-                foreign.append(entry.name)
-                continue
-            key, output_number, _binary = parsed
-            if output_number != 1:
-                continue
-            if key in outputs:
-                raise PipelineError(f"{folder}: {outputs[key].name} and {entry.name} are both outputs of {key!r}")
-            outputs[key] = folder / entry.name
-    if foreign:
-        LOG.warning("%s: ignoring %d entries that are not dump files: %s", folder, len(foreign),
-                    _name_some(sorted(foreign)))
-    if not outputs:
-        raise PipelineError(f"{folder}: no outputs (<key>_1.txt or <key>_1.bin files)")
-    return dict(sorted(outputs.items()))
-
-
-def _name_some(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_NAMES_SHOWN])
-    return shown if len(names) <= _NAMES_SHOWN else f"{shown}, ... ({len(names) - _NAMES_SHOWN} more)"
 
 
 def _check_scores(path: Path, scores: np.ndarray, expected: int | None) -> None:
@@ -153,7 +118,7 @@ def hits_at_rank(scores: np.ndarray, labels: np.ndarray, top_n: int = TOP_N) -> 
 def evaluate(dump_folder: str | os.PathLike[str], labels_path: str | os.PathLike[str],
              ignore_missing: bool = False) -> Evaluation:
     labels = read_labels(labels_path)
-    outputs = list_outputs(dump_folder)
+    outputs = list_dump_outputs(dump_folder)
     unlabelled = [path.name for key, path in outputs.items() if key not in labels]
     if unlabelled:
         raise PipelineError(f"{Path(dump_folder) / unlabelled[0]}: no label for its key in {labels_path}"
@@ -181,7 +146,7 @@ def summary(evaluation: Evaluation, json_path: Path, missing_verb: str) -> str:
     lines = [f"{figures}  ({evaluation.images} images, {evaluation.classes} classes) -> {json_path}"]
     if evaluation.missing:
         lines.append(f"{len(evaluation.missing)} labelled images have no output, {missing_verb}: "
-                     f"{_name_some(evaluation.missing)}")
+                     f"{name_some(evaluation.missing)}")
     return "\n".join(lines) + "\n"
 
 
@@ -207,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing_verb = "left out" if args.ignore_missing else "counted as misses"
     if evaluation.missing:
         LOG.warning("%d labelled images have no output in %s, %s: %s", len(evaluation.missing), args.dump_dir,
-                    missing_verb, _name_some(evaluation.missing))
+                    missing_verb, name_some(evaluation.missing))
     atomic_write_text(json_path, accuracy_json(evaluation))
     sys.stdout.write(summary(evaluation, json_path, missing_verb))
     if args.compare is None:
