@@ -4,8 +4,14 @@ Written from ``shared/reference/shufflenetv2plus.md``. Module names and ``nn.Seq
 state_dict keys of Megvii's published checkpoints (``branch_main.3.weight``, ``SE_opr.1.weight``, ...), so the
 file layout and the keys match Megvii's ShuffleNet-Series repository (folder ShuffleNetV2+).
 
-Everything here exports to ONNX opset 11 with constant shapes only: the stride-1 channel split is a pair of
-strided slices, never a reshape computed from the input's size, so one graph serves any batch size.
+The stride-1 blocks split their input's channels into the even half (passed through) and the odd half (sent
+through ``branch_main``) in one of two ways that compute the same numbers (``channel_split``):
+
+- ``"slice"``: two strided slices (step 2 on the channel axis). They export to ONNX opset 11 as Slice ops with
+  constant starts/ends/steps and nothing that depends on the input's size, so one graph serves any batch size.
+- ``"reshape"``: Megvii's channel shuffle, reshape to (N*C/2, 2, H*W), transpose, reshape to (2, -1, C/2, H, W),
+  take [0] and [1]. Its exported graph is the one the guide converted with ATC (Reshape/Transpose/Gather, the batch
+  size written into the reshape targets), so an OM built from it has the published OM's data movement.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import torch
 from torch import nn
 
 ACTIVATIONS = ("ReLU", "HS")
+CHANNEL_SPLITS = ("slice", "reshape")
+DEFAULT_CHANNEL_SPLIT = "slice"
 
 
 def hard_swish(x: torch.Tensor) -> torch.Tensor:
@@ -61,13 +69,38 @@ class SELayer(nn.Module):
         return x * hard_sigmoid(self.SE_opr(x))
 
 
+def check_channel_split(channel_split: str) -> str:
+    if channel_split not in CHANNEL_SPLITS:
+        raise ValueError(f"unknown channel_split {channel_split!r}; expected one of {', '.join(CHANNEL_SPLITS)}")
+    return channel_split
+
+
 def split_channels_by_parity(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(even channels, odd channels) of an (N, C, H, W) tensor.
+    """(even channels, odd channels) of an (N, C, H, W) tensor, as strided slices (``channel_split="slice"``).
 
     Strided slices export as Slice ops with constant starts/ends/steps: no Shape op and no reshape target that
     contains the batch size, unlike the reference's reshape of (N * C / 2, 2, H * W).
     """
     return x[:, 0::2], x[:, 1::2]
+
+
+def split_channels_by_reshape(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(even channels, odd channels) of an (N, C, H, W) tensor, as Megvii's ``channel_shuffle`` computes them
+    (``channel_split="reshape"``): the same values as ``split_channels_by_parity``, another exported graph.
+
+    The sizes are read through ``.data`` as Megvii's code does, so a trace records them as constants: the exported
+    graph has no Shape op, and its reshape targets hold this batch size (a file for one batch size only).
+    """
+    batch_size, channels, height, width = x.data.size()
+    if channels % 2:
+        raise ValueError(f"the channel split needs an even channel count, got {channels}")
+    x = x.reshape(batch_size * channels // 2, 2, height * width)
+    x = x.permute(1, 0, 2)
+    x = x.reshape(2, -1, channels // 2, height, width)
+    return x[0], x[1]
+
+
+SPLIT_FUNCTIONS = {"slice": split_channels_by_parity, "reshape": split_channels_by_reshape}
 
 
 def _conv_bn(inp: int, oup: int, kernel_size: int = 1, stride: int = 1, groups: int = 1) -> list[nn.Module]:
@@ -81,13 +114,14 @@ def _depthwise_bn(channels: int, kernel_size: int, stride: int) -> list[nn.Modul
 
 class _TwoBranchBlock(nn.Module):
     """Shared forward: stride 2 concatenates both branches of the full input; stride 1 keeps the even channels
-    and sends the odd ones through ``branch_main``."""
+    and sends the odd ones through ``branch_main``, split as ``channel_split`` says ("slice" or "reshape")."""
 
     branch_main: nn.Sequential
     branch_proj: nn.Sequential | None
 
-    def __init__(self, inp: int, oup: int, stride: int, activation: str) -> None:
+    def __init__(self, inp: int, oup: int, stride: int, activation: str, channel_split: str) -> None:
         super().__init__()
+        check_channel_split(channel_split)
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
         if activation not in ACTIVATIONS:
@@ -97,6 +131,7 @@ class _TwoBranchBlock(nn.Module):
         self.stride = stride
         self.inp = inp
         self.oup = oup
+        self.channel_split = channel_split
 
     @staticmethod
     def _make_branch_proj(inp: int, kernel_size: int, activation: str) -> nn.Sequential:
@@ -109,7 +144,7 @@ class _TwoBranchBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.branch_proj is not None:
             return torch.cat((self.branch_proj(x), self.branch_main(x)), 1)
-        x_proj, x_main = split_channels_by_parity(x)
+        x_proj, x_main = SPLIT_FUNCTIONS[self.channel_split](x)
         return torch.cat((x_proj, self.branch_main(x_main)), 1)
 
 
@@ -117,11 +152,12 @@ class Shufflenet(_TwoBranchBlock):
     """Shuffle block with a k x k depthwise convolution (k in 3, 5, 7).
 
     ``inp`` is the channel count ``branch_main`` sees: the full input for stride 2, half of it for stride 1.
+    ``channel_split`` ("slice" or "reshape", see the module's docstring) only changes the exported graph.
     """
 
     def __init__(self, inp: int, oup: int, base_mid_channels: int, *, ksize: int, stride: int,
-                 activation: str, useSE: bool) -> None:
-        super().__init__(inp, oup, stride, activation)
+                 activation: str, useSE: bool, channel_split: str = DEFAULT_CHANNEL_SPLIT) -> None:
+        super().__init__(inp, oup, stride, activation, channel_split)
         if ksize not in (3, 5, 7):
             raise ValueError(f"kernel size must be 3, 5 or 7, got {ksize}")
         outputs = oup - inp
@@ -139,11 +175,14 @@ class Shufflenet(_TwoBranchBlock):
 
 
 class Shuffle_Xception(_TwoBranchBlock):
-    """Xception block: three (3x3 depthwise, 1x1 conv, activation) groups in ``branch_main``."""
+    """Xception block: three (3x3 depthwise, 1x1 conv, activation) groups in ``branch_main``.
+
+    ``channel_split`` ("slice" or "reshape", see the module's docstring) only changes the exported graph.
+    """
 
     def __init__(self, inp: int, oup: int, base_mid_channels: int, *, stride: int,
-                 activation: str, useSE: bool) -> None:
-        super().__init__(inp, oup, stride, activation)
+                 activation: str, useSE: bool, channel_split: str = DEFAULT_CHANNEL_SPLIT) -> None:
+        super().__init__(inp, oup, stride, activation, channel_split)
         if stride != 1:
             # The reference passes the stride to all three depthwise convolutions, so at stride 2 its main branch
             # would shrink the image 8 times and no longer line up with branch_proj.

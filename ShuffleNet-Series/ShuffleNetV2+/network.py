@@ -9,6 +9,12 @@ Import it as the guide does, with ``ShuffleNet-Series/ShuffleNetV2+`` on ``sys.p
 Written from ``shared/reference/shufflenetv2plus.md``: its state_dict has exactly the keys, shapes and dtypes of
 the published checkpoints ``ShuffleNetV2+.{Large,Medium,Small}.pth.tar`` (after removing their ``module.``
 prefix), in the same order, so they load with ``strict=True``. The input is a BGR image, CHW, values 0..255.
+
+``channel_split`` chooses how the stride-1 blocks split channels and how the features are flattened before the
+classifier; both choices compute the same numbers and share one state_dict, they differ in the exported graph:
+``"slice"`` (default) exports strided Slices and a Flatten, batch-free, so one ONNX file serves every batch size;
+``"reshape"`` is Megvii's code (channel shuffle by reshape/transpose/reshape and ``view(-1, 1280)``), whose export
+is the graph the guide converted with ATC, valid for the traced batch size only.
 """
 
 from __future__ import annotations
@@ -18,7 +24,15 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from blocks import HS, SELayer, Shuffle_Xception, Shufflenet
+from blocks import (  # noqa: F401  (CHANNEL_SPLITS: offered here too, beside the constructor that takes it)
+    CHANNEL_SPLITS,
+    DEFAULT_CHANNEL_SPLIT,
+    HS,
+    SELayer,
+    Shuffle_Xception,
+    Shufflenet,
+    check_channel_split,
+)
 
 # One choice per block: 0 = Shuffle 3x3, 1 = Shuffle 5x5, 2 = Shuffle 7x7, 3 = Xception.
 PUBLISHED_ARCHITECTURE = (0, 0, 3, 1, 1, 1, 0, 0, 2, 0, 2, 1, 1, 0, 2, 0, 2, 1, 3, 2)
@@ -44,11 +58,13 @@ def _check_architecture(architecture: Sequence[int]) -> list[int]:
     return choices
 
 
-def _make_block(choice: int, inp: int, oup: int, stride: int, activation: str, use_se: bool) -> nn.Module:
+def _make_block(choice: int, inp: int, oup: int, stride: int, activation: str, use_se: bool,
+                channel_split: str) -> nn.Module:
     if choice == 3:
-        return Shuffle_Xception(inp, oup, oup // 2, stride=stride, activation=activation, useSE=use_se)
+        return Shuffle_Xception(inp, oup, oup // 2, stride=stride, activation=activation, useSE=use_se,
+                                channel_split=channel_split)
     return Shufflenet(inp, oup, oup // 2, ksize=3 + 2 * choice, stride=stride, activation=activation,
-                      useSE=use_se)
+                      useSE=use_se, channel_split=channel_split)
 
 
 class ShuffleNetV2_Plus(nn.Module):
@@ -60,14 +76,19 @@ class ShuffleNetV2_Plus(nn.Module):
         architecture: 20 block choices (0/1/2 = Shuffle 3x3/5x5/7x7, 3 = Xception);
             None means the published architecture, the only one the published checkpoints fit.
         model_size: 'Large', 'Medium' or 'Small' (channel widths).
+        channel_split: 'slice' (default: strided slices and Flatten, an exported graph free of the batch size) or
+            'reshape' (Megvii's reshape/transpose channel shuffle and view: the guide's exported graph, for the
+            traced batch size only). Same state_dict and same outputs either way.
 
     Raises:
-        ValueError: for an unknown model size, a bad input size or a malformed architecture.
+        ValueError: for an unknown model size, a bad input size, a malformed architecture or an unknown
+            channel_split.
     """
 
     def __init__(self, input_size: int = 224, n_class: int = 1000, architecture: Sequence[int] | None = None,
-                 model_size: str = "Large") -> None:
+                 model_size: str = "Large", channel_split: str = DEFAULT_CHANNEL_SPLIT) -> None:
         super().__init__()
+        check_channel_split(channel_split)
         if model_size not in STAGE_OUT_CHANNELS:
             raise ValueError(f"unknown model size {model_size!r}; expected one of {', '.join(MODEL_SIZES)}")
         if input_size <= 0 or input_size % 32:
@@ -80,6 +101,7 @@ class ShuffleNetV2_Plus(nn.Module):
             raise ValueError("the first block of each stage has stride 2 and cannot be an Xception block (choice 3)")
 
         self.model_size = model_size
+        self.channel_split = channel_split
         self.stage_repeats = list(STAGE_REPEATS)
         self.stage_out_channels = list(STAGE_OUT_CHANNELS[model_size])
 
@@ -100,7 +122,8 @@ class ShuffleNetV2_Plus(nn.Module):
                 # The first block of a stage takes the full input and halves the image; the others take the
                 # odd half of the channels (the even half passes through).
                 inp, stride = (input_channel, 2) if index == 0 else (input_channel // 2, 1)
-                blocks.append(_make_block(next(block_choices), inp, output_channel, stride, activation, use_se))
+                blocks.append(_make_block(next(block_choices), inp, output_channel, stride, activation, use_se,
+                                          channel_split))
                 input_channel = output_channel
         self.features = nn.Sequential(*blocks)
 
@@ -124,8 +147,12 @@ class ShuffleNetV2_Plus(nn.Module):
         x = self.conv_last(x)
         x = self.globalpool(x)
         x = self.LastSE(x)
-        # Flatten (not view(-1, 1280)) so the exported graph has no Reshape at all here.
-        x = torch.flatten(x, 1)
+        if self.channel_split == "reshape":
+            # Megvii's line: exports as a Reshape to (-1, 1280), as in the graph the guide converted.
+            x = x.contiguous().view(-1, LAST_CHANNELS)
+        else:
+            # Flatten (not view(-1, 1280)) so the batch-free graph has no Reshape at all here.
+            x = torch.flatten(x, 1)
         x = self.fc(x)
         x = self.dropout(x)
         return self.classifier(x)
