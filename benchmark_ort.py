@@ -44,6 +44,7 @@ import os
 import platform
 import queue
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -58,13 +59,26 @@ from ascend_io import (
     PureInferPerf,
     atomic_write_text,
     dump_dir,
+    dump_file_name,
     file_key,
+    parse_dump_file_name,
     perf_file_name,
     pure_infer_perf_file_name,
     read_info,
     run_cli,
     setup_logging,
     write_dumps,
+)
+from inference_backends import (  # noqa: F401 -- open_session, available_cores: this module's former API
+    BACKENDS,
+    DEFAULT_BACKEND,
+    MODEL_SIZES,
+    TORCH_BACKENDS,
+    Backend,
+    ModelInput,
+    available_cores,
+    open_backend,
+    open_session,
 )
 
 LOG = logging.getLogger(Path(__file__).stem)
@@ -94,7 +108,11 @@ class BenchmarkFlags:
     output_binary: bool = False
     useDvpp: bool = False  # noqa: N815 -- the tool's own flag name
     round: int = 0
+    backend: str = DEFAULT_BACKEND
+    streams: int = 0
     threads: int = 0
+    model_size: str = "Small"
+    seed: int = 0
 
 
 FLAG_HELP: dict[str, str] = {
@@ -102,7 +120,8 @@ FLAG_HELP: dict[str, str] = {
     "device_id": "Ascend device id; the stand-in only uses it in the result file names (dumpOutput_device<id>, "
                  "..._device_<id>.txt)",
     "batch_size": "images per inference; must equal a static-batch model's batch, any value for a dynamic batch",
-    "om_path": "the model: the .onnx file the OM was converted from (an .om file needs the Ascend tool)",
+    "om_path": "the model: the .onnx file the OM was converted from (an .om file needs the Ascend tool); with "
+               "-backend=torch|torch-fp16 a PyTorch checkpoint or the word 'random' (seeded random weights)",
     "input_text_path": "info file listing the preprocessed .bin inputs ('<index> <path> <width> <height>' lines, "
                        "paths relative to the current folder); given: dataset mode",
     "input_width": "width W of each input; every .bin must hold 3*H*W float32 values (default: the model's)",
@@ -110,7 +129,13 @@ FLAG_HELP: dict[str, str] = {
     "output_binary": "True: dump raw float32 <key>_1.bin files; False: one text line <key>_1.txt per image",
     "useDvpp": "decode JPEGs on the Ascend DVPP; only False is possible here (inputs are preprocessed .bin files)",
     "round": "pure-inference mode (without -input_text_path): number of timed runs on random input",
-    "threads": "stand-in only: onnxruntime intra-op threads (default 0: one per available core)",
+    "backend": "stand-in only: onnxruntime (the reference numerics), openvino (CPU, f32), torch or torch-fp16 "
+               "(the PyTorch model; torch-fp16 is an emulation of fp16 inference, not the chip)",
+    "streams": "stand-in only: batches in flight at once (default 0: one per available core, or cores / -threads)",
+    "threads": "stand-in only: intra-op threads of each stream (default 0: cores / streams, at least 1)",
+    "model_size": "stand-in only, torch backends: ShuffleNetV2+ size of the checkpoint: Small, Medium or Large",
+    "seed": "stand-in only, torch backends with -om_path=random: the seed of the random weights (as "
+            "shufflenetv2_pth2onnx.py random ... --seed N)",
 }
 
 
@@ -195,14 +220,22 @@ def check_flags(flags: BenchmarkFlags) -> None:
     """Reject what the stand-in cannot do, before loading anything."""
     if flags.model_type != "vision":
         raise PipelineError(f"-model_type={flags.model_type}: the stand-in supports only -model_type=vision")
+    if flags.backend not in BACKENDS:
+        raise PipelineError(f"-backend={flags.backend}: expected one of {', '.join(BACKENDS)}")
     if not flags.om_path:
-        raise PipelineError("-om_path is required (the .onnx model)")
+        raise PipelineError("-om_path is required (the .onnx model; a checkpoint or 'random' for a torch backend)")
     if Path(flags.om_path).suffix.lower() == ".om":
         raise PipelineError(
             f"{flags.om_path}: an OM model runs only on an Ascend device with Huawei's benchmark tool "
             f"(benchmark.{platform.machine()}); give the stand-in the ONNX file it was converted from, "
             f"e.g. -om_path={Path(flags.om_path).with_suffix('.onnx')}"
         )
+    if flags.backend in TORCH_BACKENDS:
+        if flags.model_size not in MODEL_SIZES:
+            raise PipelineError(f"-model_size={flags.model_size}: expected one of {', '.join(MODEL_SIZES)}")
+        if Path(flags.om_path).suffix.lower() == ".onnx":
+            raise PipelineError(f"-backend={flags.backend} runs the PyTorch model: give -om_path a checkpoint "
+                                f"(.pth.tar) or the word random, not the ONNX file {flags.om_path}")
     if flags.useDvpp:
         raise PipelineError("-useDvpp=True decodes JPEGs on the Ascend's DVPP; the stand-in reads preprocessed "
                             ".bin files only: pass -useDvpp=False")
@@ -213,68 +246,15 @@ def check_flags(flags: BenchmarkFlags) -> None:
     if flags.input_width < 0 or flags.input_height < 0:
         raise PipelineError("-input_width and -input_height must be positive")
     if flags.threads < 0:
-        raise PipelineError(f"-threads={flags.threads}: must be 0 (one per core) or more")
+        raise PipelineError(f"-threads={flags.threads}: must be 0 (automatic) or more")
+    if flags.streams < 0:
+        raise PipelineError(f"-streams={flags.streams}: must be 0 (automatic) or more")
     if not flags.input_text_path and flags.round < 1:
         raise PipelineError("give -input_text_path=<info file> (dataset mode) or -round=<N> (pure inference)")
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The model.
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """The model's single input: name and NCHW dimensions (None where the model leaves a dimension dynamic)."""
-
-    name: str
-    batch: int | None
-    channels: int | None
-    height: int | None
-    width: int | None
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def open_session(model_path: str | os.PathLike[str], threads: int = 0) -> Any:
-    """An onnxruntime CPU session tuned for throughput: all graph optimisations, sequential execution,
-    one intra-op thread per core (the caller's thread counts as one)."""
-    import onnxruntime as ort
-
-    path = Path(model_path)
-    if not path.is_file():
-        raise PipelineError(f"{path}: model file not found")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads or available_cores()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PipelineError(f"{path}: not a model onnxruntime can load: {first_line}") from None
-
-
-def _static(dimension: object) -> int | None:
-    return dimension if isinstance(dimension, int) and dimension > 0 else None
-
-
-def describe_input(session: Any, model_path: str | os.PathLike[str]) -> ModelInput:
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        raise PipelineError(f"{model_path}: has {len(inputs)} inputs; a vision model has one (NCHW image)")
-    model_input = inputs[0]
-    if model_input.type != "tensor(float)":
-        raise PipelineError(f"{model_path}: input {model_input.name!r} is {model_input.type}, expected float32")
-    if len(model_input.shape) != 4:
-        raise PipelineError(f"{model_path}: input {model_input.name!r} has shape {model_input.shape}, expected NCHW")
-    return ModelInput(model_input.name, *(_static(d) for d in model_input.shape))
+# The model: inference_backends.py runs it; here only the flags' view of its input.
 
 
 def resolve_input_shape(model_input: ModelInput, flags: BenchmarkFlags, model_path: str) -> tuple[int, int, int]:
@@ -372,11 +352,8 @@ class _StageClock:
 
 
 class _Pipeline:
-    """Reader thread -> inference (calling thread) -> writer thread, joined by bounded queues.
-
-    onnxruntime releases the GIL inside ``run``, so reading the next batches and writing the previous outputs
-    overlap with inference. The first failure stops every stage; it is re-raised in the calling thread.
-    """
+    """Reader thread -> inference (the calling thread submits, the backend's streams compute) -> writer thread,
+    joined by queues. The first failure stops every stage; it is re-raised in the calling thread."""
 
     _END = object()
 
@@ -415,9 +392,32 @@ class _Pipeline:
         return threading.Thread(target=guarded, name=name, daemon=True)
 
 
+def inference_error(backend: Backend, error: BaseException) -> BaseException:
+    """A backend's failure as one line naming the model (a PipelineError passes through)."""
+    if isinstance(error, PipelineError):
+        return error
+    text = str(error).strip()
+    first_line = text.splitlines()[0] if text else type(error).__name__
+    return PipelineError(f"{backend.model}: inference failed ({backend.name}): {first_line}")
+
+
+def write_output_group(output_dir: Path, keys: Sequence[str], outputs: Sequence[np.ndarray], binary: bool) -> None:
+    """One dump file per image and output (ascend_io.write_dumps); a failure names the file that failed."""
+    for number, output in enumerate(outputs, start=1):
+        try:
+            write_dumps(output_dir, keys, output, binary, number)
+        except OSError as exc:
+            # write_dumps writes the keys in order, each under a temporary name renamed when complete (and the
+            # folder was emptied first): the first key without its file is the one that failed. The error's own
+            # file name is at best the temporary one (os.write's ENOSPC names no file at all).
+            failed = next((output_dir / dump_file_name(key, binary, number) for key in keys
+                           if not (output_dir / dump_file_name(key, binary, number)).is_file()),
+                          exc.filename2 or exc.filename)
+            raise PipelineError(f"{failed}: cannot write the dump file: {exc.strerror or exc}") from None
+
+
 def run_dataset(
-    session: Any,
-    input_name: str,
+    backend: Backend,
     samples: Sequence[Sample],
     batch_size: int,
     shape: tuple[int, int, int],
@@ -425,7 +425,8 @@ def run_dataset(
     binary: bool,
     progress: bool = True,
 ) -> DatasetPerf:
-    """Infer every sample, write one dump file per image and output, and measure each stage."""
+    """Infer every sample with ``backend.streams`` batches in flight, write one dump file per image and output,
+    and measure each stage (the module docstring defines every figure)."""
     from tqdm import tqdm
 
     shape_text = "*".join(map(str, shape))
@@ -433,12 +434,13 @@ def run_dataset(
     output_dir.mkdir(parents=True, exist_ok=True)
     pipeline = _Pipeline()
     to_infer: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
-    to_write: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
+    finished: queue.Queue = queue.Queue()  # holds at most the batch arrays in circulation
     # Batch arrays go round: reader -> inference -> back to the reader, so none is allocated per batch.
     free_arrays: queue.Queue = queue.Queue()
-    for _ in range(PREFETCH_BATCHES + 2):
+    for _ in range(PREFETCH_BATCHES + backend.streams + 1):
         free_arrays.put(np.empty((batch_size, *shape), dtype=np.float32))
-    read_clock, preprocess_clock, infer_clock, run_clock, post_clock = (_StageClock() for _ in range(5))
+    read_clock, preprocess_clock, infer_clock, post_clock = (_StageClock() for _ in range(4))
+    infer_lock = threading.Lock()
 
     def read_batches() -> None:
         for chunk in batches:
@@ -456,58 +458,65 @@ def run_dataset(
                 return
         pipeline.put(to_infer, _Pipeline._END)
 
+    bar = tqdm(total=len(samples), unit="img", desc="inference", disable=None if progress else True)
+
     def write_outputs() -> None:
-        while (item := pipeline.get(to_write)) is not _Pipeline._END:
-            keys, outputs = item
-            started = time.perf_counter()
-            for number, output in enumerate(outputs, start=1):
-                try:
-                    write_dumps(output_dir, keys, output, binary, number)
-                except OSError as exc:
-                    raise PipelineError(f"{exc.filename2 or exc.filename}: cannot write the dump file: "
-                                        f"{exc.strerror or exc}") from None
-            post_clock.busy += time.perf_counter() - started
+        pending_keys: list[str] = []
+        pending_outputs: list[list[np.ndarray]] = []
+        while True:
+            item = pipeline.get(finished)
+            if item is not _Pipeline._END:
+                keys, outputs = item
+                pending_keys.extend(keys)
+                pending_outputs.append(outputs)
+                if len(pending_keys) < WRITE_GROUP_IMAGES:
+                    continue
+            if pending_keys:  # one formatting pass for the whole group
+                started = time.perf_counter()
+                write_output_group(output_dir, pending_keys, [np.concatenate(parts) for parts in
+                                                              zip(*pending_outputs)], binary)
+                post_clock.busy += time.perf_counter() - started
+                bar.update(len(pending_keys))
+                pending_keys, pending_outputs = [], []
+            if item is _Pipeline._END:
+                return
 
-    pending_keys: list[str] = []
-    pending_outputs: list[list[np.ndarray]] = []
+    def done_callback(batch: _Batch, submitted: float) -> Callable[[Any, Any], None]:
+        def done(outputs: list[np.ndarray] | None, error: BaseException | None) -> None:
+            now = time.perf_counter()
+            free_arrays.put(batch.data)  # the backend has finished with it; outputs are separate arrays
+            if error is not None or outputs is None:
+                pipeline.fail(inference_error(backend, error or RuntimeError("no outputs")))
+                return
+            with infer_lock:
+                infer_clock.busy += now - submitted
+                infer_clock.last = max(infer_clock.last, now)
+            count = len(batch.keys)
+            finished.put((batch.keys, [np.asarray(output[:count], dtype=np.float32) for output in outputs]))
 
-    def hand_over_outputs() -> bool:
-        """Give the writer the outputs gathered so far, as one group (one formatting pass for all of them)."""
-        group = (list(pending_keys), [np.concatenate(parts) for parts in zip(*pending_outputs)])
-        pending_keys.clear()
-        pending_outputs.clear()
-        return pipeline.put(to_write, group)
+        return done
 
     reader = pipeline.thread(read_batches, "bin-reader")
     writer = pipeline.thread(write_outputs, "dump-writer")
-    # Untimed warm-up: onnxruntime allocates and plans on the first run.
-    session.run(None, {input_name: np.zeros((batch_size, *shape), dtype=np.float32)})
-    bar = tqdm(total=len(samples), unit="img", desc="inference", disable=None if progress else True)
-    wall_start = infer_clock.first = time.perf_counter()
+    backend.warm_up(np.zeros((batch_size, *shape), dtype=np.float32))  # untimed: allocation and planning
+    wall_start = time.perf_counter()
     reader.start()
     writer.start()
     try:
         while (item := pipeline.get(to_infer)) is not _Pipeline._END:
-            started = time.perf_counter()
-            outputs = session.run(None, {input_name: item.data})
-            run_clock.busy += time.perf_counter() - started
-            free_arrays.put(item.data)
-            pending_keys.extend(item.keys)
-            pending_outputs.append([np.asarray(out[:len(item.keys)], dtype=np.float32) for out in outputs])
-            if len(pending_keys) >= WRITE_GROUP_IMAGES and not hand_over_outputs():
-                break
-            infer_clock.busy += time.perf_counter() - started
-            bar.update(len(item.keys))
-        infer_clock.last = time.perf_counter()
-        if pending_keys:
-            hand_over_outputs()
-        pipeline.put(to_write, _Pipeline._END)
+            submitted = time.perf_counter()
+            if not infer_clock.first:
+                infer_clock.first = submitted
+            backend.submit(item.data, done_callback(item, submitted))  # waits while every stream is busy
+        backend.wait_all()
+        pipeline.put(finished, _Pipeline._END)
         writer.join()
     except BaseException as error:
         pipeline.fail(error)
         raise
     finally:
         pipeline.stop.set()
+        backend.wait_all()
         bar.close()
         reader.join()
         writer.join()
@@ -524,7 +533,7 @@ def run_dataset(
         preprocess_throughput=_rate(images, preprocess_clock.busy),
         preprocess_latency_ms=_per_item_ms(preprocess_clock.busy, images),
         infer_throughput=_rate(images, infer_clock.last - infer_clock.first),
-        interface_throughput=_rate(samples_run, run_clock.busy),
+        interface_throughput=_rate(samples_run, backend.clock.seconds),
         infer_latency_ms=_per_item_ms(infer_clock.busy, images),
         post_throughput=_rate(len(batches), post_clock.busy),
         post_latency_ms=_per_item_ms(post_clock.busy, len(batches)),
@@ -543,20 +552,96 @@ def _per_item_ms(seconds: float, count: int) -> float:
 # Pure-inference mode.
 
 
-def run_pure_inference(session: Any, input_name: str, batch_size: int, shape: tuple[int, int, int],
-                       rounds: int) -> PureInferPerf:
-    """``rounds`` timed runs on seeded random input (0..255, like the preprocessed images), after one warm-up."""
+def run_pure_inference(backend: Backend, batch_size: int, shape: tuple[int, int, int], rounds: int) -> PureInferPerf:
+    """``rounds`` batches of seeded random input (0..255, like the preprocessed images), ``backend.streams`` in
+    flight at once, after one untimed warm-up batch per stream."""
     batch = np.random.default_rng(0).uniform(0.0, 255.0, size=(batch_size, *shape)).astype(np.float32)
-    session.run(None, {input_name: batch})
-    busy = 0.0
+    backend.warm_up(batch)
+    errors: list[BaseException] = []
+
+    def done(_outputs: Any, error: BaseException | None) -> None:
+        if error is not None:
+            errors.append(error)
+
     for _ in range(rounds):
-        started = time.perf_counter()
-        session.run(None, {input_name: batch})
-        busy += time.perf_counter() - started
+        if errors:
+            break
+        backend.submit(batch, done)
+    backend.wait_all()
+    if errors:
+        raise inference_error(backend, errors[0])
+    busy = backend.clock.seconds
     return PureInferPerf(throughput=_rate(rounds * batch_size, busy), latency_ms=_per_item_ms(busy, rounds))
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Output folders: checked (and emptied of an earlier run's dump) before any inference.
+
+
+def make_output_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents); anything in the way is one line naming it."""
+    for part in reversed([folder, *folder.parents]):
+        if str(part) in ("", ".") or part.is_dir():
+            continue
+        if part.exists() or part.is_symlink():
+            raise PipelineError(f"{part}: is a file, expected a folder for the results")
+        try:
+            part.mkdir()
+        except FileExistsError:  # created meanwhile by someone else: fine if it is a folder
+            if not part.is_dir():
+                raise PipelineError(f"{part}: is a file, expected a folder for the results") from None
+        except OSError as exc:
+            raise PipelineError(f"{part}: cannot create the results folder: {exc.strerror or exc}") from None
+    try:
+        with tempfile.TemporaryFile(dir=folder):  # a real write probe: os.access says yes to root on a read-only fs
+            pass
+    except OSError as exc:
+        raise PipelineError(f"{folder}: results folder is not writable: {exc.strerror or exc}") from None
+
+
+def check_perf_path(path: Path) -> None:
+    if path.is_dir():
+        raise PipelineError(f"{path}: is a folder, expected the perf file's name (remove or rename the folder)")
+
+
+def clear_dump_folder(folder: Path) -> int:
+    """Remove an earlier run's outputs (``<key>_<k>.txt|bin|npy`` files and temporaries of interrupted writes)
+    from the dump folder, so that it holds this run's outputs only; other entries are left alone.
+    Returns how many outputs were removed."""
+    removed = 0
+    try:
+        with os.scandir(folder) as entries:
+            names = [(entry.name, entry.is_file(follow_symlinks=False) or entry.is_symlink()) for entry in entries]
+    except OSError as exc:
+        raise PipelineError(f"{folder}: cannot list the dump folder: {exc.strerror or exc}") from None
+    for name, is_file in names:
+        temporary = name.startswith(".") and name.endswith(".tmp") and parse_dump_file_name(
+            name[1:].split(".tmp")[0].rsplit(".", 1)[0]) is not None
+        if not is_file or (parse_dump_file_name(name) is None and not temporary):
+            continue
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise PipelineError(f"{folder / name}: cannot remove an earlier run's output: "
+                                f"{exc.strerror or exc}") from None
+        removed += not temporary
+    return removed
+
+
+def write_perf_file(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot write the perf file: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+
+def open_flags_backend(flags: BenchmarkFlags) -> Backend:
+    return open_backend(flags.backend, flags.om_path, flags.streams, flags.threads, flags.model_size, flags.seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -567,15 +652,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     flags = parse_flags(argv)
     check_flags(flags)
-    session = open_session(flags.om_path, flags.threads)
-    model_input = describe_input(session, flags.om_path)
-    shape = resolve_input_shape(model_input, flags, flags.om_path)
+    backend = open_flags_backend(flags)
+    try:
+        return _run(flags, backend)
+    finally:
+        backend.close()
+
+
+def _run(flags: BenchmarkFlags, backend: Backend) -> int:
+    shape = resolve_input_shape(backend.model_input, flags, flags.om_path)
 
     if not flags.input_text_path:
-        perf = run_pure_inference(session, model_input.name, flags.batch_size, shape, flags.round)
-        RESULT_DIR.mkdir(exist_ok=True)
         perf_path = RESULT_DIR / pure_infer_perf_file_name(Path(flags.om_path).stem, flags.device_id)
-        atomic_write_text(perf_path, perf.format())
+        make_output_folder(RESULT_DIR)
+        check_perf_path(perf_path)
+        backend.start(flags.batch_size, shape)
+        LOG.info("pure inference: %d batches of %d, %s", flags.round, flags.batch_size, backend.describe())
+        perf = run_pure_inference(backend, flags.batch_size, shape, flags.round)
+        write_perf_file(perf_path, perf.format())
         sys.stdout.write(perf.format())
         LOG.info("wrote %s", perf_path)
         return 0
@@ -584,10 +678,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         LOG.warning("-round=%d is ignored in dataset mode (-input_text_path given)", flags.round)
     samples = load_samples(flags.input_text_path, 4 * int(np.prod(shape)), "*".join(map(str, shape)))
     output_dir = dump_dir(RESULT_DIR, flags.device_id)
-    LOG.info("%d inputs, batch %d, model %s -> %s", len(samples), flags.batch_size, flags.om_path, output_dir)
-    perf = run_dataset(session, model_input.name, samples, flags.batch_size, shape, output_dir, flags.output_binary)
     perf_path = RESULT_DIR / perf_file_name(flags.batch_size, flags.device_id)
-    atomic_write_text(perf_path, perf.format())
+    make_output_folder(output_dir)
+    check_perf_path(perf_path)
+    removed = clear_dump_folder(output_dir)
+    if removed:
+        LOG.info("%s: removed %d outputs of an earlier run", output_dir, removed)
+    backend.start(flags.batch_size, shape)
+    LOG.info("%d inputs, batch %d, %s, model %s -> %s", len(samples), flags.batch_size, backend.describe(),
+             flags.om_path, output_dir)
+    perf = run_dataset(backend, samples, flags.batch_size, shape, output_dir, flags.output_binary)
+    write_perf_file(perf_path, perf.format())
     sys.stdout.write(perf.format())
     LOG.info("wrote %d outputs to %s and %s", len(samples), output_dir, perf_path)
     return 0

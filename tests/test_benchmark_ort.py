@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import benchmark_ort
+from inference_backends import open_backend
 from ascend_io import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -126,7 +127,9 @@ def test_dataset_mode_writes_the_tools_files(tmp_path: Path, run_script, models:
     assert perf.e2e_throughput * perf.e2e_latency_ms / 1000 == pytest.approx(IMAGES, rel=1e-4)
     assert perf.post_throughput * perf.post_latency_ms == pytest.approx(1000, rel=1e-4)
     assert perf.read_throughput * perf.read_latency_ms == pytest.approx(1000, rel=1e-4)
-    assert perf.interface_throughput > perf.infer_throughput  # inside session.run only vs the stage's wall time
+    # Samples run (12, padding included) over the time with a batch in flight, vs images (10) over the
+    # inference stage's span, which contains that time.
+    assert perf.interface_throughput * (1 + 1e-5) >= perf.infer_throughput * 12 / 10
 
 
 def test_binary_outputs_are_raw_float32(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
@@ -260,17 +263,17 @@ def test_a_failure_during_the_run_stops_every_stage(tmp_path: Path, models: dict
     """Reader or writer failing mid-run: the error reaches the caller (no hang), named; no perf figures."""
     make_dataset(tmp_path)
     monkeypatch.chdir(tmp_path)
-    session = benchmark_ort.open_session(models["dynamic"])
+    backend = open_backend("onnxruntime", str(models["dynamic"]))
     shape = (3, HEIGHT, WIDTH)
+    backend.start(2, shape)
     samples = benchmark_ort.load_samples(tmp_path / "prep_bin.info", 4 * 3 * HEIGHT * WIDTH, "3*32*24")
     samples[7].path.unlink()
     with pytest.raises(PipelineError, match="ILSVRC2012_val_00000008.bin: cannot read the input"):
-        benchmark_ort.run_dataset(session, INPUT_NAME, samples, 2, shape, tmp_path / "dump_a", False, progress=False)
+        benchmark_ort.run_dataset(backend, samples, 2, shape, tmp_path / "dump_a", False, progress=False)
 
     (tmp_path / "dump_b" / "ILSVRC2012_val_00000002_1.txt").mkdir(parents=True)  # a folder where a file must go
     with pytest.raises(PipelineError, match="ILSVRC2012_val_00000002_1.txt: cannot write the dump file"):
-        benchmark_ort.run_dataset(session, INPUT_NAME, samples[:5], 2, shape, tmp_path / "dump_b", False,
-                                  progress=False)
+        benchmark_ort.run_dataset(backend, samples[:5], 2, shape, tmp_path / "dump_b", False, progress=False)
     assert not any(path.name.startswith(".") for path in (tmp_path / "dump_b").iterdir())  # no temporary left
 
 

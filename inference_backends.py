@@ -1,0 +1,436 @@
+"""Inference backends of the benchmark stand-in: the model run with several batches in flight at once.
+
+``benchmark_ort.py`` reads the inputs and writes the tool's files; this module only runs the model. Four
+backends take the same batches (float32 NCHW) and return the same outputs (float32, one array per model output):
+
+    onnxruntime   the ONNX file the OM was converted from, onnxruntime CPU (the reference numerics)
+    openvino      the same ONNX file, OpenVINO CPU: THROUGHPUT performance hint, an AsyncInferQueue, inference
+                  precision f32 set explicitly (on CPUs with bf16/AMX support OpenVINO otherwise computes in bf16)
+    torch         the PyTorch model itself (a checkpoint or seeded random weights), torch_reference.py
+    torch-fp16    the same in fp16 emulation (torch_reference.py: weights and each layer's output rounded to
+                  float16, sums in float32); an emulation of the Ascend's fp16, not the chip
+
+Concurrency: ``streams`` batches are in flight at once, each computed with ``threads`` intra-op threads.
+onnxruntime: one session (intra-op threads = ``threads``) whose ``run`` is called from ``streams`` worker threads
+at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker threads, ``torch.set_num_threads
+(threads)``. openvino: ``NUM_STREAMS = streams``, ``INFERENCE_NUM_THREADS = streams x threads`` and as many infer
+requests as OpenVINO finds optimal (at least ``streams``); with both left automatic, its THROUGHPUT hint decides.
+
+Defaults (0 = automatic; measured on a 2-core machine, ShuffleNetV2+ Small, img/s, see README section 5):
+one stream per core with one thread each, i.e. streams x threads = the cores this process may run on
+(``os.sched_getaffinity``: ``taskset`` gives each of several processes its share). onnxruntime's intra-op threads
+scale badly on this small network: 2 streams x 1 thread ran 1.3-1.5x a single run with 2 threads at batch 1 and
+1.1-1.3x at batch 16; 2 streams x 2 threads oversubscribes the cores and was the slowest.
+
+The in-flight clock (``InFlightClock``) measures the wall time during which at least one inference call was in
+flight: the time base of the Interface throughputRate, which stays true when calls overlap (a sum of the calls'
+own times would count overlapping time twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ascend_io import CHANNELS, IMAGE_SIZE, INPUT_NAME, PipelineError
+
+LOG = logging.getLogger(__name__)
+
+ONNX_BACKENDS = ("onnxruntime", "openvino")
+TORCH_BACKENDS = ("torch", "torch-fp16")
+BACKENDS = ONNX_BACKENDS + TORCH_BACKENDS
+DEFAULT_BACKEND = "onnxruntime"
+RANDOM_WEIGHTS = "random"
+MODEL_SIZES = ("Small", "Medium", "Large")  # shufflenetv2_pth2onnx.MODEL_SIZES, without importing torch
+
+# Called once per submitted batch, from a worker thread: (outputs, None) or (None, the error).
+DoneCallback = Callable[[list[np.ndarray] | None, BaseException | None], None]
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The model's single input: name and NCHW dimensions (None where the model leaves a dimension dynamic)."""
+
+    name: str
+    batch: int | None
+    channels: int | None
+    height: int | None
+    width: int | None
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    streams: int  # batches in flight at once
+    threads: int  # intra-op threads of each
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask: ``taskset`` narrows it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_concurrency(streams: int = 0, threads: int = 0, cores: int | None = None) -> Concurrency:
+    """Fill in automatic (0) values so that streams x threads = cores (at least 1 each); given values are kept."""
+    cores = cores or available_cores()
+    if streams < 0 or threads < 0:
+        raise PipelineError(f"-streams={streams} -threads={threads}: must be 0 (automatic) or more")
+    if not streams and not threads:
+        threads = 1
+    if not streams:
+        streams = max(1, cores // threads)
+    if not threads:
+        threads = max(1, cores // streams)
+    return Concurrency(streams, threads)
+
+
+class InFlightClock:
+    """Wall time during which at least one inference call was in flight (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._since = 0.0
+        self.seconds = 0.0
+
+    def begin(self) -> None:
+        with self._lock:
+            if self._in_flight == 0:
+                self._since = time.perf_counter()
+            self._in_flight += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self.seconds += time.perf_counter() - self._since
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds = 0.0
+
+
+def _static(dimension: object) -> int | None:
+    return dimension if isinstance(dimension, int) and dimension > 0 else None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class Backend(ABC):
+    """A model run with ``streams`` batches in flight. ``open`` (the constructor) loads and checks the model,
+    ``start`` prepares it for one batch shape, ``submit`` hands over one batch (blocking while every stream is
+    busy), ``wait_all`` waits for every submitted batch. The batch array must stay unchanged until its callback.
+    """
+
+    name = ""
+
+    def __init__(self, model: str, concurrency: Concurrency) -> None:
+        self.model = model
+        self.concurrency = concurrency
+        self.clock = InFlightClock()
+        self.model_input: ModelInput = ModelInput(INPUT_NAME, None, CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
+
+    @property
+    def streams(self) -> int:
+        return self.concurrency.streams
+
+    @abstractmethod
+    def start(self, batch_size: int, shape: tuple[int, int, int]) -> None: ...
+
+    @abstractmethod
+    def submit(self, batch: np.ndarray, on_done: DoneCallback) -> None: ...
+
+    @abstractmethod
+    def wait_all(self) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 -- optional
+        pass
+
+    def describe(self) -> str:
+        return f"{self.name}, {self.streams} streams x {self.concurrency.threads} threads"
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """One batch, synchronously (tests, warm-up)."""
+        result: list[Any] = []
+        self.submit(batch, lambda outputs, error: result.append((outputs, error)))
+        self.wait_all()
+        outputs, error = result[0]
+        if error is not None:
+            raise error
+        return outputs
+
+    def warm_up(self, batch: np.ndarray) -> None:
+        """One untimed batch per stream, all at once (allocation, planning, each worker's first call)."""
+        errors: list[BaseException] = []
+        for _ in range(self.streams):
+            self.submit(batch, lambda _outputs, error: errors.append(error) if error is not None else None)
+        self.wait_all()
+        if errors:
+            raise errors[0]
+        self.clock.reset()
+
+
+class _ThreadedBackend(Backend):
+    """``streams`` worker threads, each running one batch at a time through ``_infer`` (which must release the
+    GIL while it computes: onnxruntime's ``run`` and torch's operators do)."""
+
+    def __init__(self, model: str, concurrency: Concurrency) -> None:
+        super().__init__(model, concurrency)
+        self._jobs: queue.Queue = queue.Queue()
+        self._slots = threading.Semaphore(concurrency.streams)
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._workers: list[threading.Thread] = []
+
+    @abstractmethod
+    def _infer(self, batch: np.ndarray) -> list[np.ndarray]: ...
+
+    def start(self, batch_size: int, shape: tuple[int, int, int]) -> None:
+        if self._workers:
+            return
+        self._workers = [threading.Thread(target=self._work, name=f"{self.name}-stream-{index}", daemon=True)
+                         for index in range(self.streams)]
+        for worker in self._workers:
+            worker.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            batch, on_done = job
+            outputs: list[np.ndarray] | None = None
+            failure: BaseException | None = None
+            self.clock.begin()
+            try:
+                outputs = self._infer(batch)
+            except BaseException as error:  # handed to the callback, which stops the run
+                failure = error
+            finally:
+                self.clock.end()
+            try:
+                on_done(outputs, failure)
+            finally:
+                self._slots.release()
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def submit(self, batch: np.ndarray, on_done: DoneCallback) -> None:
+        self._slots.acquire()
+        with self._idle:
+            self._pending += 1
+        self._jobs.put((batch, on_done))
+
+    def wait_all(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0)
+
+    def close(self) -> None:
+        self.wait_all()
+        for _ in self._workers:
+            self._jobs.put(None)
+        for worker in self._workers:
+            worker.join()
+        self._workers = []
+
+
+class OnnxRuntimeBackend(_ThreadedBackend):
+    name = "onnxruntime"
+
+    def __init__(self, model: str, concurrency: Concurrency) -> None:
+        super().__init__(model, concurrency)
+        self.session = open_session(model, concurrency.threads)
+        self.model_input = describe_onnxruntime_input(self.session, model)
+        self._input_name = self.model_input.name
+
+    def _infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(output, dtype=np.float32) for output in self.session.run(None, {self._input_name: batch})]
+
+
+def open_session(model_path: str | os.PathLike[str], threads: int = 0) -> Any:
+    """An onnxruntime CPU session: all graph optimisations, sequential execution, ``threads`` intra-op threads
+    (0: one per available core; the calling thread counts as one)."""
+    import onnxruntime as ort
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: model file not found")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+        raise PipelineError(f"{path}: not a model onnxruntime can load: {_first_line(exc)}") from None
+
+
+def describe_onnxruntime_input(session: Any, model_path: str | os.PathLike[str]) -> ModelInput:
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise PipelineError(f"{model_path}: has {len(inputs)} inputs; a vision model has one (NCHW image)")
+    model_input = inputs[0]
+    if model_input.type != "tensor(float)":
+        raise PipelineError(f"{model_path}: input {model_input.name!r} is {model_input.type}, expected float32")
+    if len(model_input.shape) != 4:
+        raise PipelineError(f"{model_path}: input {model_input.name!r} has shape {model_input.shape}, expected NCHW")
+    return ModelInput(model_input.name, *(_static(d) for d in model_input.shape))
+
+
+class OpenVinoBackend(Backend):
+    """OpenVINO CPU: THROUGHPUT hint, f32 inference precision, an AsyncInferQueue of the optimal request count."""
+
+    name = "openvino"
+
+    def __init__(self, model: str, concurrency: Concurrency, automatic_streams: bool = False) -> None:
+        super().__init__(model, concurrency)
+        import openvino as ov
+
+        path = Path(model)
+        if not path.is_file():
+            raise PipelineError(f"{path}: model file not found")
+        self._core = ov.Core()
+        try:
+            self._model = self._core.read_model(str(path))
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long multi-line texts
+            raise PipelineError(f"{path}: not a model OpenVINO can load: {_first_line(exc)}") from None
+        inputs = self._model.inputs
+        if len(inputs) != 1:
+            raise PipelineError(f"{path}: has {len(inputs)} inputs; a vision model has one (NCHW image)")
+        model_input = inputs[0]
+        if model_input.get_element_type() != ov.Type.f32:
+            raise PipelineError(f"{path}: input is {model_input.get_element_type()}, expected float32")
+        shape = model_input.get_partial_shape()
+        if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+            raise PipelineError(f"{path}: input has shape {shape}, expected NCHW")
+        dims = [dim.get_length() if dim.is_static else None for dim in shape]
+        self.model_input = ModelInput(model_input.get_any_name(), *dims)
+        self._automatic_streams = automatic_streams
+        self._queue: Any = None
+
+    def start(self, batch_size: int, shape: tuple[int, int, int]) -> None:
+        import openvino as ov
+
+        if self._queue is not None:
+            return
+        self._model.reshape({0: ov.PartialShape([batch_size, *shape])})
+        config: dict[str, str] = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
+        if not self._automatic_streams:
+            config["NUM_STREAMS"] = str(self.concurrency.streams)
+            config["INFERENCE_NUM_THREADS"] = str(self.concurrency.streams * self.concurrency.threads)
+        try:
+            compiled = self._core.compile_model(self._model, "CPU", config)
+        except Exception as exc:
+            raise PipelineError(f"{self.model}: OpenVINO cannot compile the model: {_first_line(exc)}") from None
+        precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+        if precision != ov.Type.f32:
+            raise PipelineError(f"{self.model}: OpenVINO computes in {precision}, not f32")
+        streams = int(compiled.get_property("NUM_STREAMS"))
+        threads_total = int(compiled.get_property("INFERENCE_NUM_THREADS"))
+        self.concurrency = Concurrency(streams, max(1, threads_total // max(streams, 1)))
+        requests = max(int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")), streams)
+        self._outputs = len(compiled.outputs)
+        self._queue = ov.AsyncInferQueue(compiled, requests)
+        self._queue.set_callback(self._finished)
+        self._requests = requests
+
+    def describe(self) -> str:
+        return f"{super().describe()}, {self._requests} infer requests, precision f32"
+
+    def _finished(self, request: Any, userdata: DoneCallback) -> None:
+        outputs: list[np.ndarray] | None = None
+        failure: BaseException | None = None
+        try:
+            outputs = [np.array(request.get_output_tensor(index).data, dtype=np.float32, copy=True)
+                       for index in range(self._outputs)]
+        except BaseException as error:
+            failure = error
+        finally:
+            self.clock.end()
+        userdata(outputs, failure)
+
+    def submit(self, batch: np.ndarray, on_done: DoneCallback) -> None:
+        # start_async waits for an idle request, i.e. while other batches are in flight: starting the clock
+        # before it changes nothing in the in-flight time. The batch is shared, not copied (share_inputs).
+        self.clock.begin()
+        try:
+            self._queue.start_async({0: batch}, userdata=on_done, share_inputs=True)
+        except BaseException:
+            self.clock.end()
+            raise
+
+    def wait_all(self) -> None:
+        if self._queue is not None:
+            self._queue.wait_all()
+
+
+class TorchBackend(_ThreadedBackend):
+    """The PyTorch model (torch_reference.load_reference_model), fp32 or the fp16 emulation."""
+
+    def __init__(self, checkpoint: str, concurrency: Concurrency, model_size: str = "Small", seed: int = 0,
+                 fp16: bool = False) -> None:
+        super().__init__(checkpoint, concurrency)
+        self.name = "torch-fp16" if fp16 else "torch"
+        if checkpoint != RANDOM_WEIGHTS and not Path(checkpoint).is_file():
+            raise PipelineError(f"{checkpoint}: checkpoint not found (or give the word {RANDOM_WEIGHTS!r} for "
+                                "seeded random weights)")
+        import torch
+
+        import torch_reference  # H3's module: imported only when a torch backend is asked for
+
+        torch.set_num_threads(concurrency.threads)
+        self._torch = torch
+        self.module = torch_reference.load_reference_model(checkpoint, model_size, seed, fp16)
+
+    def _infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        with self._torch.inference_mode():
+            output = self.module(self._torch.from_numpy(batch))
+        return [output.detach().to(self._torch.float32).numpy().copy()]
+
+
+def open_backend(kind: str, model: str, streams: int = 0, threads: int = 0, model_size: str = "Small",
+                 seed: int = 0) -> Backend:
+    """The backend ``kind`` (one of BACKENDS) on ``model`` (an ONNX file; for torch backends a checkpoint or
+    ``random``), with ``streams`` x ``threads`` (0 = automatic, see ``resolve_concurrency``)."""
+    concurrency = resolve_concurrency(streams, threads)
+    if kind == "onnxruntime":
+        return OnnxRuntimeBackend(model, concurrency)
+    if kind == "openvino":
+        return OpenVinoBackend(model, concurrency, automatic_streams=not streams and not threads)
+    if kind in TORCH_BACKENDS:
+        return TorchBackend(model, concurrency, model_size, seed, fp16=kind == "torch-fp16")
+    raise PipelineError(f"-backend={kind}: expected one of {', '.join(BACKENDS)}")
+
+
+def run_batches(backend: Backend, batches: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+    """Every batch through the backend, all streams busy; outputs in the batches' order (tests, benchmarks)."""
+    results: list[Any] = [None] * len(batches)
+    errors: list[BaseException] = []
+
+    def done_for(index: int) -> DoneCallback:
+        def done(outputs: list[np.ndarray] | None, error: BaseException | None) -> None:
+            results[index] = outputs
+            if error is not None:
+                errors.append(error)
+        return done
+
+    for index, batch in enumerate(batches):
+        backend.submit(batch, done_for(index))
+    backend.wait_all()
+    if errors:
+        raise errors[0]
+    return results
