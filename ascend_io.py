@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -146,6 +147,18 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def write_errors_named(path: str | os.PathLike[str], what: str = "output file") -> Iterator[None]:
+    """Turn an OSError while writing ``path`` (disk full, quota, I/O error) into one PipelineError naming it.
+
+    Use around an atomic write: the atomic writer has already removed its temporary file, so nothing
+    half-written is left under any name."""
+    try:
+        yield
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Keys: an image is known everywhere by its file name without extension.
 
@@ -203,24 +216,36 @@ def read_info(path: str | os.PathLike[str]) -> list[InfoEntry]:
 # Labels: "<file name> <class index>", one line per image.
 
 
+_CLASS_INDEX = re.compile(r"[0-9]+", re.ASCII)
+
+
 def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
-    """Read val_label.txt into {key: class index}; a malformed line is a PipelineError with its line number."""
+    """Read val_label.txt into {key: class index}; a line that is not exactly what it should be is refused.
+
+    Refused, as a PipelineError naming the file and line: a line without two fields; a class index that is not
+    plain ASCII digits (``int()`` would read "\uff14" as 4, "1_0" as 10, "+5" as 5: guessing a label is worse than
+    stopping); two lines giving one image (key) different classes (the guide's script silently keeps the last).
+    Accepted: blank lines, a UTF-8 byte-order mark at the start (Windows editors write one), and a line repeated
+    with the same class (it says nothing new, so nothing can be wrong).
+    """
     labels: dict[str, int] = {}
-    for line_number, line in enumerate(_read_text_lines(path, "label file"), start=1):
+    first_line: dict[str, int] = {}
+    text = read_text(path, "label file").removeprefix("\ufeff")
+    for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split()
-        try:
-            if len(fields) != 2:
-                raise ValueError
-            label = int(fields[1])
-        except ValueError:
+        if len(fields) != 2 or _CLASS_INDEX.fullmatch(fields[1]) is None:
             raise PipelineError(
-                f"{path}:{line_number}: malformed label line {line.strip()!r}, expected '<file name> <class index>'"
-            ) from None
-        if label < 0:
-            raise PipelineError(f"{path}:{line_number}: negative class index {label}")
-        labels[file_key(fields[0])] = label
+                f"{path}:{line_number}: malformed label line {line.strip()!r}, expected '<file name> <class index>' "
+                "(class index in ASCII digits 0-9)"
+            )
+        key, label = file_key(fields[0]), int(fields[1])
+        if key in labels and labels[key] != label:
+            raise PipelineError(f"{path}:{line_number}: {fields[0]} has class {label} here but class {labels[key]} "
+                                f"on line {first_line[key]}")
+        labels[key] = label
+        first_line.setdefault(key, line_number)
     return labels
 
 
@@ -531,11 +556,39 @@ def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyResult:
         top_k = []
         while f"Top{len(top_k) + 1} accuracy" in values:
             top_k.append(float(values[f"Top{len(top_k) + 1} accuracy"].rstrip("%")))
-        return AccuracyResult(int(values["Number of images"]), int(values["Number of classes"]), tuple(top_k))
+        result = AccuracyResult(int(values["Number of images"]), int(values["Number of classes"]), tuple(top_k))
     except FileNotFoundError:
         raise PipelineError(f"{path}: accuracy file not found") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise PipelineError(f"{path}: not an accuracy JSON of imagenet_acc_eval.py") from None
+    # A figure no evaluation can produce means the file was edited or corrupted: refuse it, never judge it.
+    if result.images < 1:
+        raise PipelineError(f"{path}: Number of images is {result.images}, expected at least 1")
+    for rank, percent in enumerate(result.top_k_percent, start=1):
+        if not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
+            raise PipelineError(f"{path}: Top{rank} accuracy {values[f'Top{rank} accuracy']!r} is not a percentage "
+                                "between 0 and 100")
+    return result
+
+
+FULL_VALIDATION_IMAGES = 50_000  # ImageNet val: the published figures are on all of it
+Z_95 = 1.959963984540054  # two-sided 95% quantile of the normal distribution
+
+
+def wilson_interval(proportion: float, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval (95% by default) of a success proportion (0..1) observed over ``trials``.
+
+    For an accuracy figure: ``wilson_interval(percent / 100, images)`` -> (low, high) as proportions. Unlike the
+    normal approximation it stays inside 0..1 and is sensible at 0% and 100% and on a few hundred images.
+    """
+    if trials < 1:
+        raise ValueError(f"trials must be at least 1, got {trials}")
+    if not 0.0 <= proportion <= 1.0:
+        raise ValueError(f"proportion must lie in 0..1, got {proportion}")
+    z2_n = z * z / trials
+    centre = (proportion + z2_n / 2) / (1 + z2_n)
+    half = z / (1 + z2_n) * math.sqrt(proportion * (1 - proportion) / trials + z2_n / (4 * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def meets_accuracy_rule(

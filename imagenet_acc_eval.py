@@ -1,26 +1,37 @@
 """Top-1..5 accuracy of the offline model's outputs against the ImageNet labels (the guide's step 6.1).
 
-Reads the benchmark tool's dump folder (``<key>_1.txt``: one line of 1000 or 1001 scores per image, or
-``<key>_1.bin``: raw float32) and the label file (``<file name> <class index>`` lines), and writes the guide's
-accuracy JSON, key for key and string for string, so that on a complete run the file is byte-identical to the
-one the guide's own imagenet_acc_eval.py writes:
+Reads the inference tool's dump folder -- the benchmark tool's ``<key>_1.txt`` (one line of 1000 or 1001
+scores per image) or ``<key>_1.bin`` (raw float32), or ais_bench's ``<key>_0.txt`` (``%f`` text), ``.bin`` or
+``.npy`` -- and the label file (``<file name> <class index>`` lines), and writes the guide's accuracy JSON, key
+for key and string for string, so that on a complete run the file is byte-identical to the one the guide's own
+imagenet_acc_eval.py writes:
 
     python imagenet_acc_eval.py result/dumpOutput_device0/ /root/datasets/imagenet/val_label.txt ./ result.json
     python imagenet_acc_eval.py result/dumpOutput_device0/ val_label.txt ./ result.json --compare 74.1 91.7
+    python imagenet_acc_eval.py result/dumpOutput_device0/ result/dumpOutput_device1/ val_label.txt ./ result.json
+
+Several dump folders (one per device of a multi-device run) are scored together as one run; an image with an
+output in two folders is an error naming both files. A folder mixing the old tool's ``_1`` and ais_bench's ``_0``
+outputs is refused.
 
 The scores of an image are ranked as the guide's script ranks them (``np.argsort(-scores)``, ties included);
 top-k counts an image when its label is among the k first. With 1001 scores, class 0 is the background and the
 labels are shifted by one.
 
 Beyond the guide's script:
-- An image in the label file with no output counts as a miss, and the JSON's "Number of images" (the
-  denominator) is the number of labelled images; the guide's script silently leaves such images out. The missing
-  images are named in a warning and in the summary. ``--ignore-missing`` restores the guide's denominator. On a
-  complete run (one output per labelled image) both are the number of outputs, so the JSON is the guide's.
+- Labelled images with no output (an interrupted run, a lost shard) make the exit status 1, with a line naming
+  how many and a few of them; the JSON is still written, counting them as misses (its "Number of images", the
+  denominator, is the number of labelled images). The guide's script silently leaves such images out.
+  ``--allow-missing``: the same JSON, exit status 0 (a run on a subset of the labelled images, on purpose).
+  ``--ignore-missing``: the guide's denominator (only the images with an output), exit status 0.
+  On a complete run (one output per labelled image) all three give the guide's JSON.
 - An output whose key has no label, with NaN or infinite values, or with a number of values other than 1000 or
   1001 (or unlike the other outputs) is an error naming the file (exit status 2); nothing is written.
 - ``--compare TOP1 TOP5`` applies the guide's rule (at most ``--tolerance`` points below the published
   accuracy) and exits with status 1 when it fails.
+- A JSON file that cannot be written (disk full) is one line naming it, exit status 2, and no file is left.
+
+Exit status: 0 done; 1 labelled images without output (neither option given) or --compare failed; 2 bad input.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from ascend_io import (
     meets_accuracy_rule,
     list_dump_outputs,
     name_some,
+    write_errors_named,
     read_dump,
     read_labels,
     run_cli,
@@ -115,13 +127,30 @@ def hits_at_rank(scores: np.ndarray, labels: np.ndarray, top_n: int = TOP_N) -> 
     return hits
 
 
-def evaluate(dump_folder: str | os.PathLike[str], labels_path: str | os.PathLike[str],
+PathLike = str | os.PathLike[str]
+
+
+def collect_outputs(dump_folders: PathLike | Sequence[PathLike]) -> dict[str, Path]:
+    """{key: output file} over one or several dump folders, sorted by key; a key in two folders is an error."""
+    folders = [dump_folders] if isinstance(dump_folders, (str, os.PathLike)) else list(dump_folders)
+    outputs: dict[str, Path] = {}
+    for folder in folders:
+        for key, path in list_dump_outputs(folder).items():
+            if key in outputs:
+                raise PipelineError(f"{outputs[key]} and {path}: two outputs of image {key!r} "
+                                    "(the dump folders overlap)")
+            outputs[key] = path
+    return dict(sorted(outputs.items()))
+
+
+def evaluate(dump_folders: PathLike | Sequence[PathLike], labels_path: PathLike,
              ignore_missing: bool = False) -> Evaluation:
+    """Score the outputs in one or several dump folders against the label file."""
     labels = read_labels(labels_path)
-    outputs = list_dump_outputs(dump_folder)
-    unlabelled = [path.name for key, path in outputs.items() if key not in labels]
+    outputs = collect_outputs(dump_folders)
+    unlabelled = [path for key, path in outputs.items() if key not in labels]
     if unlabelled:
-        raise PipelineError(f"{Path(dump_folder) / unlabelled[0]}: no label for its key in {labels_path}"
+        raise PipelineError(f"{unlabelled[0]}: no label for its key in {labels_path}"
                             + (f" ({len(unlabelled)} such outputs)" if len(unlabelled) > 1 else ""))
     missing = tuple(sorted(key for key in labels if key not in outputs))
     scores = read_scores(list(outputs.values()))
@@ -150,38 +179,58 @@ def summary(evaluation: Evaluation, json_path: Path, missing_verb: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+USAGE = "%(prog)s DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON [options]"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dump_dir", type=Path, help="the benchmark tool's dump folder, e.g. result/dumpOutput_device0/")
-    parser.add_argument("labels", type=Path, help="label file: '<file name> <class index>' per line (val_label.txt)")
-    parser.add_argument("out_dir", type=Path, help="folder to write the JSON into (must exist)")
-    parser.add_argument("json_name", help="file name of the accuracy JSON, e.g. result.json")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     usage=USAGE)
+    parser.add_argument("paths", nargs="+", metavar="DUMP ... LABELS OUT_DIR OUT_JSON",
+                        help="one or more dump folders of the inference tool (e.g. result/dumpOutput_device0/), "
+                             "the label file ('<file name> <class index>' per line, val_label.txt), the folder to "
+                             "write the JSON into (must exist) and the JSON's file name (e.g. result.json)")
     parser.add_argument("--compare", nargs=2, type=float, metavar=("TOP1", "TOP5"),
                         help="published top-1 and top-5 accuracy in %%: exit 1 when ours is more than --tolerance "
                              "points below either (the guide's rule, e.g. --compare 74.1 91.7)")
     parser.add_argument("--tolerance", type=float, default=ACCURACY_TOLERANCE_POINTS,
                         help="allowed drop below the published accuracy, in points (default: %(default)s)")
-    parser.add_argument("--ignore-missing", action="store_true",
-                        help="leave labelled images without output out of the denominator (the guide's script)")
+    missing = parser.add_mutually_exclusive_group()
+    missing.add_argument("--ignore-missing", action="store_true",
+                         help="leave labelled images without output out of the denominator (the guide's script) "
+                              "and exit 0")
+    missing.add_argument("--allow-missing", action="store_true",
+                         help="count labelled images without output as misses and exit 0 (a run on a subset)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     args = parser.parse_args(argv)
+    if len(args.paths) < 4:
+        parser.error("expected DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON")
+    dump_dirs = [Path(path) for path in args.paths[:-3]]
+    labels, out_dir, json_name = Path(args.paths[-3]), Path(args.paths[-2]), args.paths[-1]
     setup_logging(args.verbose)
 
-    json_path = check_output_file(args.out_dir / args.json_name)
-    evaluation = evaluate(args.dump_dir, args.labels, args.ignore_missing)
+    json_path = check_output_file(out_dir / json_name)
+    evaluation = evaluate(dump_dirs, labels, args.ignore_missing)
     missing_verb = "left out" if args.ignore_missing else "counted as misses"
-    if evaluation.missing:
-        LOG.warning("%d labelled images have no output in %s, %s: %s", len(evaluation.missing), args.dump_dir,
+    where = " ".join(map(str, dump_dirs))
+    if evaluation.missing and (args.ignore_missing or args.allow_missing):
+        LOG.warning("%d labelled images have no output in %s, %s: %s", len(evaluation.missing), where,
                     missing_verb, name_some(evaluation.missing))
-    atomic_write_text(json_path, accuracy_json(evaluation))
+    with write_errors_named(json_path, "accuracy JSON"):
+        atomic_write_text(json_path, accuracy_json(evaluation))
     sys.stdout.write(summary(evaluation, json_path, missing_verb))
-    if args.compare is None:
-        return 0
-    percent, strings = evaluation.top_k_percent(), evaluation.top_k_strings()
-    passed = meets_accuracy_rule((percent[0], percent[TOP_N - 1]), args.compare, args.tolerance)
-    sys.stdout.write(f"{'PASS' if passed else 'FAIL'}: top-1 {strings[0]} / top-5 {strings[TOP_N - 1]} against "
-                     f"published {args.compare[0]:g}% / {args.compare[1]:g}% (at most {args.tolerance:g} below)\n")
-    return 0 if passed else 1
+    status = 0
+    if args.compare is not None:
+        percent, strings = evaluation.top_k_percent(), evaluation.top_k_strings()
+        passed = meets_accuracy_rule((percent[0], percent[TOP_N - 1]), args.compare, args.tolerance)
+        sys.stdout.write(f"{'PASS' if passed else 'FAIL'}: top-1 {strings[0]} / top-5 {strings[TOP_N - 1]} against "
+                         f"published {args.compare[0]:g}% / {args.compare[1]:g}% (at most {args.tolerance:g} below)\n")
+        status = 0 if passed else 1
+    if evaluation.missing and not (args.ignore_missing or args.allow_missing):
+        raise PipelineError(
+            f"{labels}: {len(evaluation.missing)} of {evaluation.images} labelled images have no output in {where}: "
+            f"{name_some(evaluation.missing, 5)}; {json_path} counts them as misses (--allow-missing accepts "
+            "that, --ignore-missing leaves them out as the guide's script does)", exit_code=1)
+    return status
 
 
 if __name__ == "__main__":

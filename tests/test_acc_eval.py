@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import imagenet_acc_eval
 from ascend_io import INPUT_NAME, OUTPUT_NAME, InfoEntry, dump_file_name, format_labels, write_dump, write_info
+from conftest import REPO_ROOT
 
 
 def guide_imagenet_acc_eval(prediction_file_path: str, gtfile_path: str, result_store_path: str,
@@ -149,20 +152,159 @@ def test_hits_at_rank_matches_per_row_argsort() -> None:
     assert imagenet_acc_eval.hits_at_rank(scores, labels).tolist() == expected.tolist()
 
 
-def test_missing_outputs_count_as_misses_and_are_named(tmp_path: Path, run_script) -> None:
+def accuracy_table(path: Path) -> dict[str, str]:
+    return {item["key"]: item["value"] for item in json.loads(path.read_text())["value"]}
+
+
+def test_missing_outputs_fail_unless_allowed_and_the_json_is_written(tmp_path: Path, run_script) -> None:
     rng = np.random.default_rng(4)
     labels = {f"img_{n}": int(rng.integers(0, 1000)) for n in range(10)}
     scores = {key: scores_with_label_at(rng, label, 0) for key, label in list(labels.items())[:8]}
     dump, label_file = write_case(tmp_path, scores, labels)
+
+    # An interrupted or partial run: exit 1 with one line naming how many and which; the JSON is still there.
     result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "result.json")
-    assert result.returncode == 0, result.stderr
-    table = {item["key"]: item["value"] for item in json.loads((tmp_path / "result.json").read_text())["value"]}
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("imagenet_acc_eval.py: error: ")
+    assert "2 of 10 labelled images have no output" in result.stderr and "img_8, img_9" in result.stderr
+    assert "--allow-missing" in result.stderr
+    table = accuracy_table(tmp_path / "result.json")
     assert table["Number of images"] == "10" and table["Top1 accuracy"] == "80.0%"
+
+    # A subset on purpose: the same JSON, exit 0, the missing images named in a warning and the summary.
+    result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "allowed.json", "--allow-missing")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "allowed.json").read_bytes() == (tmp_path / "result.json").read_bytes()
     assert "img_8, img_9" in result.stderr and "2 labelled images have no output" in result.stdout
 
+    # The guide's denominator.
     result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "guide_rule.json", "--ignore-missing")
-    table = {item["key"]: item["value"] for item in json.loads((tmp_path / "guide_rule.json").read_text())["value"]}
+    assert result.returncode == 0, result.stderr
+    table = accuracy_table(tmp_path / "guide_rule.json")
     assert table["Number of images"] == "8" and table["Top5 accuracy"] == "100.0%"
+    guide_imagenet_acc_eval(str(dump), str(label_file), str(tmp_path), "guide.json")
+    assert (tmp_path / "guide.json").read_bytes() == (tmp_path / "guide_rule.json").read_bytes()
+
+    both = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "x.json", "--ignore-missing",
+                      "--allow-missing")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
+def write_ais_bench_dump(folder: Path, scores: dict[str, np.ndarray], fmt: str) -> Path:
+    """Outputs as ais_bench writes them: ``<key>_0.txt`` printed with ``%f`` and a trailing space, or .bin/.npy."""
+    folder.mkdir(parents=True)
+    for key, values in scores.items():
+        if fmt == "txt":
+            (folder / f"{key}_0.txt").write_text("".join("%f " % value for value in values) + "\n")
+        elif fmt == "bin":
+            (folder / f"{key}_0.bin").write_bytes(values.astype(np.float32).tobytes())
+        else:
+            np.save(folder / f"{key}_0.npy", values.astype(np.float32))
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["txt", "bin", "npy"])
+def test_several_dump_folders_of_ais_bench_score_as_one_run(tmp_path: Path, run_script, fmt: str) -> None:
+    scores, labels = crafted_160(np.random.default_rng(11))
+    keys = list(scores)
+    # Two devices' shards, as a multi-device run leaves them: contiguous halves of the images.
+    first = write_ais_bench_dump(tmp_path / "result" / "bs1_device0", {k: scores[k] for k in keys[:70]}, fmt)
+    second = write_ais_bench_dump(tmp_path / "result" / "bs1_device1", {k: scores[k] for k in keys[70:]}, fmt)
+    (tmp_path / "val_label.txt").write_text(format_labels({f"{k}.JPEG": v for k, v in labels.items()}))
+    result = run_script("imagenet_acc_eval.py", first, second, "val_label.txt", "./", "result.json")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "result.json").read_text() == EXPECTED_160
+    # One folder of the two is an incomplete run: exit 1, and the 90 images of the other shard are named as missing.
+    alone = run_script("imagenet_acc_eval.py", first, "val_label.txt", "./", "alone.json")
+    assert alone.returncode == 1 and "90 of 160 labelled images have no output" in alone.stderr
+    if fmt == "txt":  # the guide's own script reads ais_bench's text outputs too: same JSON on one folder
+        everything = write_ais_bench_dump(tmp_path / "all", scores, fmt)
+        assert run_script("imagenet_acc_eval.py", everything, "val_label.txt", "./", "one.json").returncode == 0
+        guide_imagenet_acc_eval(str(everything), str(tmp_path / "val_label.txt"), str(tmp_path), "guide.json")
+        assert (tmp_path / "guide.json").read_bytes() == (tmp_path / "one.json").read_bytes() == EXPECTED_160.encode()
+
+
+def test_an_image_in_two_dump_folders_is_an_error_naming_both_files(tmp_path: Path, run_script) -> None:
+    rng = np.random.default_rng(12)
+    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 2, 0)},
+                                  {"a": 1, "b": 2})
+    other = write_ais_bench_dump(tmp_path / "other", {"b": scores_with_label_at(rng, 2, 3)}, "npy")
+    result = run_script("imagenet_acc_eval.py", dump, other, label_file, tmp_path, "r.json")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"{dump / 'b_1.txt'} and {other / 'b_0.npy'}: two outputs of image 'b'" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+    too_few = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path)
+    assert too_few.returncode == 2 and "DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON" in too_few.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a.JPEG 1\nb.JPEG \uff14\n", ":2: malformed label line 'b.JPEG \uff14'"),  # a full-width digit: int() says 4
+    ("a.JPEG 1\nb.JPEG 1_0\n", ":2: malformed label line 'b.JPEG 1_0'"),  # int() says 10
+    ("a.JPEG 1\nb.JPEG 2\na.JPEG 3\n", ":3: a.JPEG has class 3 here but class 1 on line 1"),
+])
+def test_bad_label_files_are_refused_naming_file_and_line(tmp_path: Path, run_script, content: str,
+                                                         message: str) -> None:
+    rng = np.random.default_rng(13)
+    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 0)},
+                                  {"a": 1, "b": 4})
+    label_file.write_text(content, encoding="utf-8")
+    result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"{label_file}{message}" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_label_file_with_a_byte_order_mark_and_repeated_lines_is_read(tmp_path: Path, run_script) -> None:
+    rng = np.random.default_rng(14)
+    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 2)},
+                                  {"a": 1, "b": 4})
+    label_file.write_bytes(b"\xef\xbb\xbfa.JPEG 1\r\nb.JPEG 4\r\nb.JPEG 4\r\n")  # Windows Notepad's UTF-8
+    result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json")
+    assert result.returncode == 0, result.stderr
+    table = accuracy_table(tmp_path / "r.json")
+    assert (table["Number of images"], table["Top1 accuracy"], table["Top3 accuracy"]) == ("2", "50.0%", "100.0%")
+
+
+def _can_mount_a_private_tmpfs() -> bool:
+    try:
+        return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                               "mount -t tmpfs -o size=16k tmpfs /tmp"], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+needs_private_tmpfs = pytest.mark.skipif(not _can_mount_a_private_tmpfs(),
+                                         reason="needs unshare --user --mount to simulate a full disk")
+
+
+def run_on_full_disk(script: str, mount: Path, *args: object, cwd: Path) -> tuple[subprocess.CompletedProcess[str],
+                                                                                    list[str]]:
+    """Run a script as a user would, with the folder ``mount`` replaced by a 16 kB tmpfs filled to the last byte
+    (in a private mount namespace: nothing outside the test sees it). Returns the process and what the folder held
+    when the script had finished (the tmpfs vanishes with the namespace)."""
+    mount.mkdir(exist_ok=True)
+    shell = ('mount -t tmpfs -o size=16k tmpfs "$0" || exit 99; cat /dev/zero > "$0/filler" 2>/dev/null; '
+             '"$@" 2>&1 >/dev/null; status=$?; echo "--- listing"; ls -A "$0"; exit $status')
+    process = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", shell, str(mount),
+                              sys.executable, str(REPO_ROOT / script), *map(str, args)],
+                             cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert process.returncode != 99, process.stderr
+    output, _, listing = process.stdout.partition("--- listing\n")
+    return subprocess.CompletedProcess(process.args, process.returncode, "", output), listing.split()
+
+
+@needs_private_tmpfs
+def test_a_full_disk_is_one_line_naming_the_json_and_leaves_nothing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(15)
+    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0)}, {"a": 1})
+    full = tmp_path / "full"
+    result, listing = run_on_full_disk("imagenet_acc_eval.py", full, dump, label_file, full, "result.json",
+                                       cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (f"imagenet_acc_eval.py: error: {full / 'result.json'}: cannot write accuracy JSON: "
+                             "No space left on device\n")
+    assert listing == ["filler"]
 
 
 def test_other_files_in_the_dump_folder_are_ignored(tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -92,6 +95,78 @@ def test_labels(tmp_path):
         read_labels(path)
     with pytest.raises(PipelineError, match="label file not found"):
         read_labels(tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a.JPEG \uff14\n", r":1: malformed label line 'a\.JPEG \uff14'"),  # full-width 4: int() accepts it
+    ("a.JPEG \u0664\n", r":1: malformed label line"),  # Arabic-Indic 4
+    ("a.JPEG 1_0\n", r":1: malformed label line 'a\.JPEG 1_0'"),  # int() reads 10
+    ("a.JPEG +5\n", r":1: malformed label line"),
+    ("a.JPEG -5\n", r":1: malformed label line"),
+    ("a.JPEG 1\nb.JPEG 2\nb.png 3\n", r":3: b\.png has class 3 here but class 2 on line 2"),
+])
+def test_labels_that_would_be_guesses_are_refused(tmp_path, text, message):
+    path = tmp_path / "val_label.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"val_label\.txt" + message):
+        read_labels(path)
+
+
+def test_labels_with_byte_order_mark_and_identical_repeats_are_read(tmp_path):
+    path = tmp_path / "val_label.txt"
+    path.write_bytes("\ufeffa.JPEG 7\nb.JPEG 0012\na.JPEG 7\n".encode("utf-8"))
+    assert read_labels(path) == {"a": 7, "b": 12}
+
+
+def wilson_by_bisection(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson interval from its definition: every p0 with |p - p0| <= z * sqrt(p0 (1 - p0) / n)."""
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / trials
+
+    def inside(p0: float) -> bool:
+        return abs(p - p0) <= z * math.sqrt(p0 * (1 - p0) / trials)
+
+    def edge(outside: float, within: float) -> float:
+        for _ in range(200):
+            middle = (outside + within) / 2
+            outside, within = (outside, middle) if inside(middle) else (middle, within)
+        return within
+
+    return edge(0.0, p) if successes else 0.0, edge(1.0, p) if successes < trials else 1.0
+
+
+@pytest.mark.parametrize("successes, trials", [(37030, 50000), (45835, 50000), (148, 200), (0, 40), (40, 40),
+                                               (1, 3), (23, 160)])
+def test_wilson_interval_matches_its_definition(successes, trials):
+    low, high = ascend_io.wilson_interval(successes / trials, trials)
+    expected_low, expected_high = wilson_by_bisection(successes, trials)
+    assert low == pytest.approx(expected_low, abs=1e-12) and high == pytest.approx(expected_high, abs=1e-12)
+    assert 0 <= low <= successes / trials <= high <= 1
+
+
+def test_wilson_interval_textbook_values():
+    # Worked by hand with z = 1.96: 74% of 200: centre (0.74 + 0.0096) / 1.0192 = 0.7355, half-width
+    # 1.9231 * sqrt(0.000962 + 0.000024) = 0.0604 -> 67.51 .. 79.59. 74.06% of 50,000: +-0.38 points.
+    low, high = ascend_io.wilson_interval(0.7406, 50000)
+    assert (round(100 * low, 2), round(100 * high, 2)) == (73.67, 74.44)
+    low, high = ascend_io.wilson_interval(0.74, 200)
+    assert (round(100 * low, 2), round(100 * high, 2)) == (67.51, 79.59)
+    with pytest.raises(ValueError):
+        ascend_io.wilson_interval(0.5, 0)
+
+
+@pytest.mark.parametrize("images, top1, message", [
+    ("200", "nan%", "Top1 accuracy 'nan%' is not a percentage between 0 and 100"),
+    ("200", "inf%", "Top1 accuracy 'inf%' is not a percentage"),
+    ("200", "100.5%", "Top1 accuracy '100.5%' is not a percentage"),
+    ("200", "-0.5%", "Top1 accuracy '-0.5%' is not a percentage"),
+    ("0", "50.0%", "Number of images is 0, expected at least 1"),
+])
+def test_accuracy_json_with_impossible_figures_is_refused(tmp_path, images, top1, message):
+    path = tmp_path / "result.json"
+    path.write_text(ascend_io.format_accuracy_json(int(images), 1000, [top1, "60.0%", "70.0%", "80.0%", "90.0%"]))
+    with pytest.raises(PipelineError, match=f"^{re.escape(str(path))}: {re.escape(message)}"):
+        ascend_io.read_accuracy_json(path)
 
 
 def test_dump_names():
