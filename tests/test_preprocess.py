@@ -238,7 +238,7 @@ def test_output_folder_in_source_folder_is_refused(tmp_path: Path, where: str) -
     assert folder_listing(src) == ["a.jpg"]
 
 
-def test_resume_skips_complete_bins_and_redoes_a_truncated_one(tmp_path: Path) -> None:
+def test_resume_skips_complete_bins_and_redoes_a_truncated_or_replaced_one(tmp_path: Path) -> None:
     names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
     src, dst = make_folder(tmp_path / "src", names), tmp_path / "dst" / "nested"
     first = prep.preprocess_folder(src, dst, workers=1, progress=False)
@@ -249,13 +249,16 @@ def test_resume_skips_complete_bins_and_redoes_a_truncated_one(tmp_path: Path) -
     (dst / "c.bin").write_bytes(complete["c.bin"][:1000])
     (dst / ".d.bin.k3jd9.tmp").write_bytes(b"partial")
     (dst / ".failed.txt.abc.tmp").write_text("partial")
-    (dst / "a.bin").write_bytes(b"\0" * BIN_BYTES)  # right size: trusted as complete
+    (dst / "..prep_sources.json.1-2.tmp").write_text("partial")
+    # The right size, but not the bin the record knows (another modification time): redone too.
+    bin_mtime = (dst / "a.bin").stat().st_mtime_ns
+    (dst / "a.bin").write_bytes(b"\0" * BIN_BYTES)
+    os.utime(dst / "a.bin", ns=(bin_mtime + 10**9, bin_mtime + 10**9))
 
     second = prep.preprocess_folder(src, dst, workers=2, progress=False)
-    assert (second.done, second.skipped, second.failed) == (1, 3, 0)
-    assert (dst / "c.bin").read_bytes() == complete["c.bin"]
-    assert (dst / "a.bin").read_bytes() == b"\0" * BIN_BYTES
-    assert folder_listing(dst) == ["a.bin", "b.bin", "c.bin", "d.bin"]
+    assert (second.done, second.skipped, second.failed) == (2, 2, 0)
+    assert {name: (dst / name).read_bytes() for name in complete} == complete
+    assert folder_listing(dst) == [".prep_sources.json", "a.bin", "b.bin", "c.bin", "d.bin"]
 
     third = prep.preprocess_folder(src, dst, workers=1, overwrite=True, progress=False)
     assert (third.done, third.skipped) == (4, 0)
@@ -275,7 +278,7 @@ def test_bad_images_are_listed_and_the_rest_is_done(tmp_path: Path) -> None:
     assert reasons["empty.jpg"] == "empty file"
     assert "not an image" in reasons["text.png"]
     assert reasons["truncated.jpg"].startswith("cannot decode: image file is truncated")
-    assert folder_listing(tmp_path / "dst") == ["failed.txt", "good1.bin", "good2.bin"]
+    assert folder_listing(tmp_path / "dst") == [".prep_sources.json", "failed.txt", "good1.bin", "good2.bin"]
     failed_lines = (tmp_path / "dst" / "failed.txt").read_text().splitlines()
     assert failed_lines == [f"{src / name}: {reason}" for name, reason in reasons.items()]
 
@@ -289,7 +292,7 @@ def test_cli_writes_bins_and_a_summary(run_script, tmp_path: Path) -> None:
     (src / "readme.txt").write_text("ignored")
     result = run_script("imagenet_torch_preprocess.py", "val", "prep_dataset", "-j", "2")
     assert result.returncode == 0, result.stderr
-    assert folder_listing(tmp_path / "prep_dataset") == ["x1.bin", "x2.bin", "x3.bin"]
+    assert folder_listing(tmp_path / "prep_dataset") == [".prep_sources.json", "x1.bin", "x2.bin", "x3.bin"]
     assert all((tmp_path / "prep_dataset" / f"x{n}.bin").stat().st_size == BIN_BYTES for n in (1, 2, 3))
     assert "done 3, skipped 0" in result.stderr and "failed 0" in result.stderr and "ignored 1" in result.stderr
     assert "images/s" in result.stderr
@@ -316,7 +319,7 @@ def test_cli_bad_images_exit_1_and_skip_bad_exits_0(run_script, tmp_path: Path) 
     (src / "broken.jpg").unlink()
     fixed = run_script("imagenet_torch_preprocess.py", "val", "out")
     assert fixed.returncode == 0
-    assert folder_listing(tmp_path / "out") == ["ok.bin"]  # the stale failure list is gone
+    assert folder_listing(tmp_path / "out") == [".prep_sources.json", "ok.bin"]  # the stale failure list is gone
 
 
 @pytest.mark.parametrize(
