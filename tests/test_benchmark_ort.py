@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import ascend_io
 import benchmark_ort
 from inference_backends import open_backend
 from ascend_io import (
@@ -321,3 +325,168 @@ def test_dump_files_are_written_atomically(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         atomic_write_bytes(tmp_path / "folder_1.txt", b"x")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["folder_1.txt", "k_1.txt"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Concurrency and backends through the command line.
+
+
+def read_dump_folder(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_dumps_do_not_depend_on_the_stream_count(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
+    """-streams=1 (2 threads) and -streams=2 (1 thread each, batches completing in any order): the very same
+    dump files, byte for byte (onnxruntime's kernels give identical results whatever the thread count)."""
+    make_dataset(tmp_path, count=13)
+    dumps = []
+    for streams, threads in [(1, 2), (2, 1), (3, 1)]:
+        result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=2),
+                            f"-streams={streams}", f"-threads={threads}")
+        assert result.returncode == 0, result.stderr
+        assert f"{streams} streams x {threads} threads" in result.stderr
+        dumps.append(read_dump_folder(tmp_path / "result" / "dumpOutput_device0"))
+    assert len(dumps[0]) == 13
+    assert dumps[1] == dumps[0] and dumps[2] == dumps[0]
+
+
+def test_openvino_backend_dataset_and_pure_inference(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
+    """Same files, outputs within fp32 accumulation of onnxruntime's (rel err <= 1e-4 of the image's largest
+    output), same top-5; pure inference too."""
+    _, images = make_dataset(tmp_path)
+    result = run_script("benchmark_ort.py", *guide_flags(models["static"], binary=True), "-backend=openvino")
+    assert result.returncode == 0, result.stderr
+    assert "openvino" in result.stderr and "precision f32" in result.stderr
+    assert FIVE_LINES.match((tmp_path / "result" / "perf_vision_batchsize_4_device_0.txt").read_text())
+    expected = onnxruntime_outputs(models["static"], images, STATIC_BATCH)
+    for index, reference in enumerate(expected):
+        got = read_dump(tmp_path / "result" / "dumpOutput_device0" / f"ILSVRC2012_val_{index + 1:08d}_1.bin")
+        assert np.abs(got - reference).max() <= 1e-4 * np.abs(reference).max()
+        assert list(np.argsort(-got)[:5]) == list(np.argsort(-reference)[:5])
+    result = run_script("benchmark_ort.py", "-round=5", f"-om_path={models['static']}", "-batch_size=4",
+                        "-backend=openvino", "-streams=2")
+    assert result.returncode == 0, result.stderr
+    perf = parse_pure_infer_perf((tmp_path / "result" / "PureInfer_perf_of_tiny_bs4_in_device_0.txt").read_text())
+    assert perf is not None and perf.throughput * perf.latency_ms / 1000 == pytest.approx(STATIC_BATCH, rel=1e-4)
+
+
+def test_an_earlier_runs_dump_is_removed_first(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
+    """A dump folder holding another run's outputs (other keys, other numbering, an interrupted write's
+    temporary) holds this run's outputs only afterwards; other files are left alone; the log says how many."""
+    make_dataset(tmp_path, count=5)
+    dump = tmp_path / "result" / "dumpOutput_device0"
+    dump.mkdir(parents=True)
+    for name in ["old_image_1.txt", "old_image_1.bin", "ILSVRC2012_val_00000001_0.npy",
+                 "ILSVRC2012_val_00000002_1.txt"]:
+        (dump / name).write_text("stale\n")
+    (dump / ".ILSVRC2012_val_00000009_1.txt.123-456.tmp").write_text("half")
+    (dump / "notes.md").write_text("mine")
+    result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=2))
+    assert result.returncode == 0, result.stderr
+    assert "result/dumpOutput_device0: removed 4 outputs of an earlier run" in result.stderr
+    assert sorted(path.name for path in dump.iterdir()) == [
+        f"ILSVRC2012_val_{index + 1:08d}_1.txt" for index in range(5)] + ["notes.md"]
+    assert (dump / "ILSVRC2012_val_00000002_1.txt").read_text() != "stale\n"
+
+
+def _result_is_a_file(folder: Path) -> None:
+    (folder / "result").write_text("")
+
+
+def _dump_folder_is_a_file(folder: Path) -> None:
+    (folder / "result").mkdir()
+    (folder / "result" / "dumpOutput_device0").write_text("")
+
+
+def _perf_path_is_a_folder(folder: Path) -> None:
+    (folder / "result" / "perf_vision_batchsize_4_device_0.txt").mkdir(parents=True)
+
+
+OUTPUT_ERRORS = {
+    "result is a file": (_result_is_a_file, "result: is a file, expected a folder for the results"),
+    "dump folder is a file": (_dump_folder_is_a_file,
+                              "result/dumpOutput_device0: is a file, expected a folder for the results"),
+    "perf path is a folder": (_perf_path_is_a_folder, "result/perf_vision_batchsize_4_device_0.txt: is a folder"),
+}
+
+
+@pytest.mark.parametrize("case", OUTPUT_ERRORS, ids=list(OUTPUT_ERRORS))
+def test_blocked_outputs_fail_before_inference(tmp_path: Path, run_script, models: dict[str, Path],
+                                               case: str) -> None:
+    spoil, message = OUTPUT_ERRORS[case]
+    make_dataset(tmp_path)
+    spoil(tmp_path)
+    result = run_script("benchmark_ort.py", *guide_flags(models["static"]))
+    assert result.returncode == 2
+    assert result.stderr.startswith("benchmark_ort.py: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    dump = tmp_path / "result" / "dumpOutput_device0"
+    assert not dump.is_dir() or not any(dump.iterdir())  # checked before any inference
+
+
+def test_read_only_folder(tmp_path: Path, run_script, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The stand-in started in a folder it cannot write to: one line naming the folder. Root may write to a
+    mode-0o555 folder, so the file system's refusal is also simulated (EROFS from mkdir)."""
+    make_dataset(tmp_path)
+    tmp_path.chmod(0o555)
+    try:
+        result = run_script("benchmark_ort.py", *guide_flags(models["static"]))
+        if os.geteuid() != 0:
+            assert result.returncode == 2, result.stderr
+            assert result.stderr == "benchmark_ort.py: error: result: cannot create the results folder: " \
+                                    "Permission denied\n"
+    finally:
+        tmp_path.chmod(0o755)
+    shutil.rmtree(tmp_path / "result", ignore_errors=True)
+    monkeypatch.chdir(tmp_path)
+
+    def read_only(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(PipelineError) as raised:
+        benchmark_ort.main(guide_flags(models["static"]))
+    assert str(raised.value) == "result: cannot create the results folder: Read-only file system"
+
+
+def test_disk_full_names_the_file(tmp_path: Path, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC as os.write raises it (no file name attached): the message names the dump file (or the perf file)
+    that could not be written, not 'None'."""
+    make_dataset(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    real_write = ascend_io.atomic_write_bytes
+    attempts: list[str] = []
+
+    def full_after(count: int):
+        def write(path: object, data: bytes) -> None:
+            attempts.append(os.fspath(path))
+            if len(attempts) > count:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_write(path, data)
+        return write
+
+    monkeypatch.setattr(ascend_io, "atomic_write_bytes", full_after(6))
+    with pytest.raises(PipelineError) as raised:
+        benchmark_ort.main([*guide_flags(models["static"]), "-streams=1"])
+    assert str(raised.value) == f"{attempts[6]}: cannot write the dump file: No space left on device"
+    assert Path(attempts[6]).parent == Path("result/dumpOutput_device0") and "None" not in str(raised.value)
+
+    attempts.clear()
+    monkeypatch.setattr(ascend_io, "atomic_write_bytes", full_after(IMAGES))  # every dump, then the perf file
+    with pytest.raises(PipelineError) as raised:
+        benchmark_ort.main(guide_flags(models["static"]))
+    assert str(raised.value) == ("result/perf_vision_batchsize_4_device_0.txt: cannot write the perf file: "
+                                 "No space left on device")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-backend=tensorrt"], "-backend=tensorrt: expected one of onnxruntime, openvino, torch, torch-fp16"),
+    (["-backend=torch", "-model_size=Tiny"], "-model_size=Tiny: expected one of Small, Medium, Large"),
+    (["-backend=torch"], "-backend=torch runs the PyTorch model: give -om_path a checkpoint"),
+    (["-streams=-1"], "-streams=-1: must be 0 (automatic) or more"),
+])
+def test_bad_backend_flags(argv: list[str], message: str) -> None:
+    flags = benchmark_ort.parse_flags(["-om_path=m.onnx", "-round=1", *argv])
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        benchmark_ort.check_flags(flags)
