@@ -1,4 +1,4 @@
-"""Offline inference anywhere: an onnxruntime stand-in for Huawei's benchmark tool (the guide's step 5.2).
+"""Offline inference anywhere: a CPU stand-in for Huawei's benchmark tool (the guide's step 5.2).
 
 On an Ascend host the guide runs ``benchmark.x86_64`` on the OM model. Everywhere else this script takes its
 place: it accepts the same flags (gflags style), runs the ONNX model that the OM was converted from, and writes
@@ -18,21 +18,46 @@ The guide's command line, with the ONNX file in place of the OM file:
         -output_binary=False -useDvpp=False
     python benchmark_ort.py -round=20 -om_path=shufflenetv2_bs1.onnx -device_id=0 -batch_size=1
 
-What the perf figures mean for the stand-in (onnxruntime on this machine's CPU, not an Ascend chip):
-  [e2e]        throughputRate: images / wall time of the whole dataset run; latency: that wall time in ms.
-  [data read]  images / time spent reading the .bin files (straight into the batch array); moduleLatency = ms
-               per image.
+The stand-in's own flags (inference_backends.py runs the model):
+  -backend     onnxruntime (default; the reference numerics), openvino (CPU, THROUGHPUT hint, async infer
+               queue, f32 precision set explicitly), torch or torch-fp16 (the PyTorch model: -om_path is a
+               checkpoint or the word random, with -model_size and -seed; torch-fp16 is torch_reference.py's
+               emulation of fp16 inference, not the chip). All write the same dump through the same writer.
+  -streams N   batches in flight at once (default 0: one per core this process may use; ``taskset`` shares
+               the cores among several processes); -threads N: intra-op threads of each stream (default 0:
+               cores / streams, at least 1). The outputs do not depend on either with onnxruntime (bit for bit);
+               PyTorch's kernels sum in another order with another thread count (differences near 1e-6).
+
+Before any inference the output folders are checked (a file where a folder must go, a folder where the perf
+file must go, a folder that cannot be written: one line naming it) and the dump folder is emptied of an earlier
+run's outputs (``<key>_<k>.txt|bin|npy`` files and temporaries of interrupted writes; it logs how many;
+other files stay). The real tool adds to the folder instead; run_all.sh clears it for the tool.
+
+What the perf figures mean for the stand-in (this machine's CPU, not an Ascend chip), with several batches in
+flight at once:
+  [e2e]        throughputRate: images / wall time of the whole dataset run (from the first read to the last
+               dump written, after the warm-up); latency: that wall time in ms.
+  [data read]  images / time the reader thread spent reading the .bin files (straight into the batch array);
+               moduleLatency = ms per image.
   [preprocess] the .bin files are already preprocessed: images / time spent completing the batch arrays
                (padding the last one), so this rate is very high; moduleLatency = ms per image.
-  [infer]      throughputRate: images / wall time of the inference stage, waiting for batches included;
-               Interface throughputRate: samples the model ran (padding included) / time inside session.run;
-               moduleLatency: ms per image from taking a batch to handing its outputs on.
-  [post]       batches / time spent formatting and writing the dump files (the tool counts batches here);
-               moduleLatency = ms per batch.
-Reading, inference and writing run in three threads that overlap (the writer takes the outputs in groups of
-32 images); each dump file is written to a temporary name and renamed. One untimed warm-up run precedes the
-clock. Times of the reading and writing threads are wall-clock: they include waiting for a core.
-Pure-inference mode: ave_throughputRate = samples / time inside session.run, ave_latency = ms per batch.
+  [infer]      throughputRate: images / wall time from handing the first batch to the model to the last batch's
+               outputs (waiting for input included);
+               Interface throughputRate: samples the model ran (padding included) / wall time during which at
+               least one inference call was in flight (overlapping calls counted once: the model's own rate on
+               this CPU, as the tool's figure is one chip's);
+               moduleLatency: ms per image: each batch's time from being handed to the model to its outputs,
+               summed over batches, / images (with N streams a batch waits for a share of the cores, so this is
+               about N / Interface rate per image).
+  [post]       batches / time the writer thread spent formatting and writing the dump files (the tool counts
+               batches here); moduleLatency = ms per batch.
+Reading, inference and writing overlap: a reader thread, the backend's streams, a writer thread (which takes
+the outputs in groups of 32 images); each dump file is written once, to a temporary name, and renamed. One
+untimed warm-up batch per stream precedes the clock. The reader's and writer's times are wall-clock: they
+include waiting for a core.
+Pure-inference mode (-round=N: N batches of seeded random input, with the same streams and backend):
+ave_throughputRate = samples / wall time with at least one batch in flight; ave_latency = that time / N,
+ms per batch (as the tool's: throughput x latency = batch size).
 """
 
 from __future__ import annotations
