@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -347,3 +349,272 @@ def test_cli_usage_errors_exit_2_and_write_nothing(run_script, tmp_path: Path, a
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == before
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The record of each bin's source: another dataset, in-place changes, killed runs.
+
+
+def bins_of(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.bin"))}
+
+
+def demo(run_script, tmp_path: Path, name: str, seed: int, count: int = 12) -> Path:
+    """``python make_demo_dataset.py NAME --seed SEED --count COUNT``; returns NAME/val."""
+    result = run_script("make_demo_dataset.py", name, "--seed", seed, "--count", count)
+    assert result.returncode == 0, result.stderr
+    return tmp_path / name / "val"
+
+
+def clean_run(run_script, tmp_path: Path, src: str) -> dict[str, bytes]:
+    """The bins of a run on ``src`` into a fresh folder."""
+    out = tmp_path / f"clean_{len(list(tmp_path.glob('clean_*')))}"
+    result = run_script("imagenet_torch_preprocess.py", src, out, "-j", "2")
+    assert result.returncode in (0, 1), result.stderr
+    return bins_of(out)
+
+
+def test_bins_of_another_dataset_are_refused_and_overwrite_gives_a_clean_run(run_script, tmp_path: Path) -> None:
+    demo(run_script, tmp_path, "X", seed=1)
+    demo(run_script, tmp_path, "Y", seed=2)
+    first = run_script("imagenet_torch_preprocess.py", "X/val", "w/prep_dataset", "-j", "2")
+    assert first.returncode == 0, first.stderr
+    x_bins = bins_of(tmp_path / "w" / "prep_dataset")
+    assert len(x_bins) == 12
+
+    refused = run_script("imagenet_torch_preprocess.py", "Y/val", "w/prep_dataset", "-j", "2")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "imagenet_torch_preprocess.py: error: w/prep_dataset: holds bins of another dataset: 12 of its 12 .bin "
+        "files were not made from the images now in Y/val (12 from other versions of these files, 0 of images "
+        f"not there, 0 not recorded; made from {tmp_path / 'X' / 'val'}); use another output folder, or "
+        "--overwrite to delete them and start afresh"
+    ]
+    assert bins_of(tmp_path / "w" / "prep_dataset") == x_bins  # untouched
+
+    overwrite = run_script("imagenet_torch_preprocess.py", "Y/val", "w/prep_dataset", "-j", "2", "--overwrite")
+    assert overwrite.returncode == 0, overwrite.stderr
+    assert "done 12, skipped 0" in overwrite.stderr
+    y_bins = bins_of(tmp_path / "w" / "prep_dataset")
+    assert y_bins == clean_run(run_script, tmp_path, "Y/val")
+    # Same names, other pictures (but for the demo's 16-bit PNG, which Pillow's convert('RGB') saturates to white).
+    assert y_bins.keys() == x_bins.keys() and sum(y_bins[name] != x_bins[name] for name in y_bins) == 11
+
+    again = run_script("imagenet_torch_preprocess.py", "Y/val", "w/prep_dataset")
+    assert again.returncode == 0 and "done 0, skipped 12" in again.stderr
+
+
+def test_bins_without_a_record_are_refused(run_script, tmp_path: Path) -> None:
+    demo(run_script, tmp_path, "X", seed=1, count=3)
+    (tmp_path / "prep").mkdir()
+    (tmp_path / "prep" / "demo_val_00000001.bin").write_bytes(b"\0" * BIN_BYTES)
+    result = run_script("imagenet_torch_preprocess.py", "X/val", "prep")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "imagenet_torch_preprocess.py: error: prep: holds 1 .bin files without a record of their images "
+        "(.prep_sources.json): made by another tool, an older version of this script or from another dataset; "
+        "use another output folder, or --overwrite to delete them and start afresh"
+    ]
+    (tmp_path / "prep" / ".prep_sources.json").write_text('{"something": "else"}')
+    result = run_script("imagenet_torch_preprocess.py", "X/val", "prep")
+    assert result.returncode == 2
+    assert "prep/.prep_sources.json: not a record of this script" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def replace_image(image: Path, donor: Path) -> None:
+    """Put another picture under ``image``'s name, one second newer (as an edit a moment later would be)."""
+    mtime = image.stat().st_mtime_ns
+    image.write_bytes(donor.read_bytes())
+    os.utime(image, ns=(mtime + 10**9, mtime + 10**9))
+
+
+def test_in_place_changes_redo_add_and_remove_bins_like_a_clean_run(run_script, tmp_path: Path) -> None:
+    src = demo(run_script, tmp_path, "X", seed=1)
+    donor = demo(run_script, tmp_path, "Y", seed=2)
+    assert run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2").returncode == 0
+    before = bins_of(tmp_path / "prep")
+
+    replace_image(src / "demo_val_00000003.JPEG", donor / "demo_val_00000003.JPEG")  # replaced
+    (src / "demo_val_00000005.JPEG").unlink()  # removed
+    shutil.copy(donor / "demo_val_00000001.JPEG", src / "added.JPEG")  # added
+    result = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert "done 2, skipped 10 (bin up to date), removed 1 (image gone), failed 0" in result.stderr
+    after = bins_of(tmp_path / "prep")
+    assert after == clean_run(run_script, tmp_path, "X/val")
+    assert sorted(set(before) ^ set(after)) == ["added.bin", "demo_val_00000005.bin"]
+    assert [name for name in after if name in before and after[name] != before[name]] == ["demo_val_00000003.bin"]
+
+    record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
+    assert sorted(record["images"]) == sorted(path.name for path in src.iterdir())
+    replaced = src / "demo_val_00000003.JPEG"
+    size, mtime, bin_mtime = record["images"][replaced.name]
+    assert (size, mtime) == (replaced.stat().st_size, replaced.stat().st_mtime_ns)
+    assert bin_mtime == (tmp_path / "prep" / "demo_val_00000003.bin").stat().st_mtime_ns
+    assert record["source_folder"] == str(src) and record["transform"] == prep.transform_identity()
+
+
+def test_an_image_that_became_unreadable_loses_its_bin(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"])
+    assert run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "1").returncode == 0
+    mtime = (src / "b.jpg").stat().st_mtime_ns
+    (src / "b.jpg").write_bytes(b"garbage")
+    os.utime(src / "b.jpg", ns=(mtime + 10**9, mtime + 10**9))
+    (src / "c.jpg").unlink()
+    (src / "c.jpg").symlink_to("gone.jpg")
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "1")
+    assert result.returncode == 1
+    assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "a.bin", "d.bin", "e.bin", "failed.txt"]
+    assert (tmp_path / "prep" / "failed.txt").read_text() == (
+        "val/b.jpg: not an image (PIL cannot identify it)\n"
+        "val/c.jpg: broken symbolic link (to gone.jpg, not found)\n"
+    )
+
+
+def test_a_killed_run_resumes_to_the_bins_of_a_clean_run(tmp_path: Path) -> None:
+    # SIGKILL after 5 bins, at the worst moment: bins made, none of them in the record yet.
+    src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(12)])
+    script = (
+        "import os, sys, imagenet_torch_preprocess as prep\n"
+        "real, made = prep.process_one, []\n"
+        "def dying(task):\n"
+        "    if len(made) == 5: os._exit(9)\n"
+        "    made.append(task); return real(task)\n"
+        "prep.process_one = dying\n"
+        "prep.preprocess_folder(sys.argv[1], sys.argv[2], workers=1, progress=False)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script, str(src), str(tmp_path / "prep")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    assert len(bins_of(tmp_path / "prep")) == 5
+    record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
+    assert len(record["images"]) == 12 and all(entry[2] is None for entry in record["images"].values())
+
+    resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=2, progress=False)
+    assert (resumed.done, resumed.skipped) == (12, 0)  # the unrecorded bins are redone
+    fresh = prep.preprocess_folder(src, tmp_path / "fresh", workers=1, progress=False)
+    assert fresh.done == 12 and bins_of(tmp_path / "prep") == bins_of(tmp_path / "fresh")
+
+
+def test_an_interrupted_run_records_the_bins_it_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(8)])
+    real, made = prep.process_one, []
+
+    def interrupted(task):
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        made.append(task)
+        return real(task)
+
+    monkeypatch.setattr(prep, "process_one", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    monkeypatch.setattr(prep, "process_one", real)
+    resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert (resumed.done, resumed.skipped) == (5, 3)
+
+
+def test_a_new_transform_or_library_version_redoes_every_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = make_folder(tmp_path / "val", ["a.jpg", "b.jpg"])
+    assert prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False).done == 2
+    monkeypatch.setattr(prep, "transform_identity", lambda: "megvii-val-v1; Pillow 99; OpenCV 99")
+    again = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert (again.done, again.skipped) == (2, 0)
+    assert json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())["transform"].endswith("OpenCV 99")
+
+
+def test_an_unchanged_folder_leaves_the_record_untouched(tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["a.jpg", "b.jpg"])
+    (src / "bad.jpg").write_text("bad")
+    prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    record = tmp_path / "prep" / ".prep_sources.json"
+    stamp = (record.read_bytes(), record.stat().st_mtime_ns, record.stat().st_ino)
+    again = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert (again.done, again.skipped, again.failed) == (0, 2, 1)
+    assert (record.read_bytes(), record.stat().st_mtime_ns, record.stat().st_ino) == stamp
+
+
+def test_record_round_trips_any_file_name() -> None:
+    record = prep.SourceRecord("t", "/data/\udcffval", {
+        "a.JPEG": [1, 2, None], 'quote"tab\tnew\nline.png': [3, 4, 5], "\u00e9t\u00e9.jpg": [6, 7, 8]})
+    text = prep.format_record(record)
+    assert text.isascii() and len(text.splitlines()) == 4 + 3 + 1  # one line per image
+    assert prep.parse_record(text) == record
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"record": "x"}', "{\"record\": \"imagenet_torch_preprocess source "
+                                  "record 1\", \"transform\": \"t\", \"source_folder\": \"s\", \"images\": "
+                                  "{\"a\": [1, \"2\", null]}}"])
+def test_parse_record_refuses_anything_else(text: str) -> None:
+    with pytest.raises(ValueError):
+        prep.parse_record(text)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Odd files: broken links, names that are not UTF-8, extreme aspect ratios, decompression bombs.
+
+
+def test_a_broken_symlink_is_a_failure(run_script, tmp_path: Path) -> None:
+    make_folder(tmp_path / "val", ["a.jpg"])
+    (tmp_path / "val" / "b.JPEG").symlink_to("/nonexistent/b.JPEG")
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "1")
+    assert result.returncode == 1
+    assert "val/b.JPEG: broken symbolic link (to /nonexistent/b.JPEG, not found)" in result.stderr
+    assert "done 1, skipped 0 (bin up to date), removed 0 (image gone), failed 1, ignored 0" in result.stderr
+    assert (tmp_path / "prep" / "failed.txt").read_text() == (
+        "val/b.JPEG: broken symbolic link (to /nonexistent/b.JPEG, not found)\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_a_failure_named_in_failed_txt(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["a.jpg"])
+    os.rename(src / "a.jpg", os.fsencode(src) + b"/caf\xe9.jpg")  # Latin-1 "cafe" with an accent
+    make_folder(src, ["b.jpg"])
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "2")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    reason = "file name is not valid UTF-8 (the info file and the label file are UTF-8 text): rename it"
+    assert f"val/caf\\xe9.jpg: {reason}" in result.stderr
+    assert (tmp_path / "prep" / "failed.txt").read_text(encoding="utf-8") == f"val/caf\\xe9.jpg: {reason}\n"
+    assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "b.bin", "failed.txt"]
+
+
+@pytest.mark.parametrize(("width", "height", "refused"),
+                         [(8192, 256, False), (256, 8192, False), (8193, 256, True), (40000, 1, True),
+                          (1, 40000, True), (64, 2, False), (65, 2, True)])
+def test_resize_bound(width: int, height: int, refused: bool) -> None:
+    if refused:
+        with pytest.raises(prep.ImageRefused, match="aspect ratio"):
+            prep.check_resize_bound(width, height)
+    else:
+        prep.check_resize_bound(width, height)
+
+
+def test_an_extreme_aspect_ratio_is_refused_before_decoding(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["a.jpg"])
+    Image.new("RGB", (40000, 1), (10, 20, 30)).save(src / "line.png")
+    assert (src / "line.png").stat().st_size < 1000
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "1")
+    assert result.returncode == 1
+    expected = ("val/line.png: refused: 40000 x 1 pixels, aspect ratio 40000:1; the resize to short side 256 would "
+                "make the long side 10240000 pixels (limit 8192, aspect ratio 32:1)\n")
+    assert (tmp_path / "prep" / "failed.txt").read_text() == expected
+    assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "a.bin", "failed.txt"]
+
+
+def test_decompression_bombs_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    src = tmp_path / "val"
+    src.mkdir()
+    Image.new("RGB", (300, 300)).save(src / "big.png")  # 90,000 pixels: a warning above 50,000
+    Image.new("RGB", (400, 300)).save(src / "huge.png")  # 120,000: an error above twice the limit
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)
+    with caplog.at_level("WARNING"):
+        summary = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert summary.done == 1
+    assert [failure.image for failure in summary.failures] == [str(src / "huge.png")]
+    assert summary.failures[0].reason.startswith("refused by Pillow as a possible decompression bomb: Image size "
+                                                 "(120000 pixels) exceeds limit of 100000 pixels")
+    assert any(record.getMessage().startswith(f"{src / 'big.png'}: DecompressionBombWarning: Image size (90000 "
+                                              "pixels) exceeds limit of 50000 pixels")
+               for record in caplog.records)
