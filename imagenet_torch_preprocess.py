@@ -439,10 +439,12 @@ def check_free_space(dst_dir: Path, new_bins: int, freed_bytes: int) -> None:
     free = shutil.disk_usage(dst_dir).free
     if needed > free:
         raise PipelineError(
-            f"{dst_dir}: not enough free space: {new_bins} bins need {needed / 1e9:.2f} GB more "
-            f"({BIN_BYTES} bytes each), {free / 1e9:.2f} GB free on its disk; free some space or use another folder",
-            WRITE_FAILED_EXIT,
-        )
+            f"{dst_dir}: not enough free space: {new_bins} bins need {format_bytes(needed)} more ({BIN_BYTES} bytes "
+            f"each), {format_bytes(free)} free on its disk; free some space or use another folder", WRITE_FAILED_EXIT)
+
+
+def format_bytes(count: int) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -618,3 +622,101 @@ def test_decompression_bombs_are_named(tmp_path: Path, monkeypatch: pytest.Monke
     assert any(record.getMessage().startswith(f"{src / 'big.png'}: DecompressionBombWarning: Image size (90000 "
                                               "pixels) exceeds limit of 50000 pixels")
                for record in caplog.records)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A full disk: one line naming the file, exit status 3, at once; nothing half-written; a re-run goes on.
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "16m", inodes: int | None = None) -> Iterator[Path]:
+    """A tmpfs of ``size`` bytes (and ``inodes`` files) at ``folder``; skips the test where it cannot be mounted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def fill_disk(folder: Path) -> None:
+    """Use up the free space of ``folder``'s disk."""
+    with open(folder / "filler", "wb") as handle:
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+
+
+def test_a_full_disk_stops_at_once_with_one_line(run_script, tmp_path: Path) -> None:
+    make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(12)])
+    with small_disk(tmp_path / "disk", size="64m", inodes=8) as disk:  # room for a few files only
+        result = run_script("imagenet_torch_preprocess.py", "val", "disk/prep", "-j", "2")
+        assert result.returncode == 3
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert re.fullmatch(r"imagenet_torch_preprocess.py: error: disk/prep/\d\d\.bin: cannot write: No space left "
+                            r"on device; stopped \(\d+ bins made in this run are kept, a re-run goes on from there\)",
+                            lines[0])
+        made = bins_of(disk / "prep")
+        assert 0 < len(made) < 12 and all(len(content) == BIN_BYTES for content in made.values())
+        assert [path.name for path in (disk / "prep").glob(".*") if path.name != ".prep_sources.json"] == []
+
+        subprocess.run(["mount", "-o", "remount,nr_inodes=100", str(disk)], check=True)
+        resumed = run_script("imagenet_torch_preprocess.py", "val", "disk/prep", "-j", "2")
+        assert resumed.returncode == 0, resumed.stderr
+        assert bins_of(disk / "prep") == clean_run(run_script, tmp_path, "val")
+
+
+def test_too_little_space_is_refused_before_starting(run_script, tmp_path: Path) -> None:
+    make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(12)])
+    with small_disk(tmp_path / "disk", size="2m") as disk:
+        result = run_script("imagenet_torch_preprocess.py", "val", "disk/prep")
+        assert result.returncode == 3
+        assert result.stderr.splitlines() == [
+            "imagenet_torch_preprocess.py: error: disk/prep: not enough free space: 12 bins need 7.2 MB more "
+            "(602112 bytes each), 2.1 MB free on its disk; free some space or use another folder"]
+        assert folder_listing(disk / "prep") == []
+
+
+def test_failed_txt_on_a_full_disk_is_named(run_script, tmp_path: Path) -> None:
+    make_folder(tmp_path / "val", ["a.png"])
+    (tmp_path / "val" / "b.png").symlink_to("missing.png")
+    with small_disk(tmp_path / "disk", size="2m") as disk:
+        assert run_script("imagenet_torch_preprocess.py", "val", "disk/prep").returncode == 1
+        failed = (disk / "prep" / "failed.txt").read_text()
+        fill_disk(disk)
+        result = run_script("imagenet_torch_preprocess.py", "val", "disk/prep")
+        assert result.returncode == 3
+        assert result.stderr.splitlines()[-1] == (
+            "imagenet_torch_preprocess.py: error: disk/prep/failed.txt: cannot write: No space left on device")
+        assert folder_listing(disk / "prep") == [".prep_sources.json", "a.bin", "failed.txt"]
+        assert (disk / "prep" / "failed.txt").read_text() == failed  # the last complete one
+    assert failed == "val/b.png: broken symbolic link (to missing.png, not found)\n"
+
+
+def test_a_write_error_stops_the_workers_and_keeps_the_record_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same without root: the third bin meets a full disk.
+    src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(8)])
+    real, written = prep.write_bin, []
+
+    def full_after_two(model_input, bin_path):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(bin_path)
+        real(model_input, bin_path)
+
+    monkeypatch.setattr(prep, "write_bin", full_after_two)
+    with pytest.raises(PipelineError) as stopped:
+        prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert stopped.value.exit_code == 3
+    assert str(stopped.value) == (f"{tmp_path / 'prep' / '02.bin'}: cannot write: No space left on device; "
+                                  "stopped (2 bins made in this run are kept, a re-run goes on from there)")
+    monkeypatch.setattr(prep, "write_bin", real)
+    resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=2, progress=False)
+    assert (resumed.done, resumed.skipped) == (6, 2)
