@@ -134,7 +134,11 @@ def collect_outputs(dump_folders: PathLike | Sequence[PathLike]) -> dict[str, Pa
     """{key: output file} over one or several dump folders, sorted by key; a key in two folders is an error."""
     folders = [dump_folders] if isinstance(dump_folders, (str, os.PathLike)) else list(dump_folders)
     outputs: dict[str, Path] = {}
+    seen: set[Path] = set()
     for folder in folders:
+        if Path(folder).resolve() in seen:
+            raise PipelineError(f"{folder}: dump folder given twice")
+        seen.add(Path(folder).resolve())
         for key, path in list_dump_outputs(folder).items():
             if key in outputs:
                 raise PipelineError(f"{outputs[key]} and {path}: two outputs of image {key!r} "

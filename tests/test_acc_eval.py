@@ -233,6 +233,8 @@ def test_an_image_in_two_dump_folders_is_an_error_naming_both_files(tmp_path: Pa
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert f"{dump / 'b_1.txt'} and {other / 'b_0.npy'}: two outputs of image 'b'" in result.stderr
     assert not (tmp_path / "r.json").exists()
+    twice = run_script("imagenet_acc_eval.py", dump, f"{dump}/", label_file, tmp_path, "r.json")
+    assert twice.returncode == 2 and f"{dump}: dump folder given twice" in twice.stderr
     too_few = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path)
     assert too_few.returncode == 2 and "DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON" in too_few.stderr
 
