@@ -132,7 +132,8 @@ WORKDIR="$(cd "${WORKDIR}" && pwd)"
 [ -z "${LABELS}" ] || LABELS="$(absolute "${LABELS}")"
 cd "${WORKDIR}"
 
-trap 'status=$?; echo "${PROG}: error: stage \"${CURRENT_STAGE}\" failed (exit status ${status}); see the messages above" >&2; exit ${status}' ERR
+# (Reported once: not again by each command substitution the failure passes through.)
+trap 'status=$?; [ "${BASH_SUBSHELL}" != 0 ] || echo "${PROG}: error: stage \"${CURRENT_STAGE}\" failed (exit status ${status}); see the messages above" >&2; exit ${status}' ERR
 
 # One run per work folder: a second run finds the lock taken and names the process that holds it.
 mkdir -p .run_all
@@ -182,7 +183,7 @@ set_stamp() {
 }
 content_hash() { sha256sum < "$1" | cut -d ' ' -f 1; }
 human_bytes() { awk -v b="$1" 'BEGIN { if (b >= 1e9) printf "%.1f GB", b / 1e9; else printf "%.0f MB", b / 1e6 }'; }
-count_bins() { find "$1" -maxdepth 1 -name '*.bin' -type f 2>/dev/null | wc -l; }
+count_bins() { { find "$1" -maxdepth 1 -name '*.bin' -type f 2>/dev/null || true; } | wc -l; }
 
 # The images of a folder as the preprocessor takes them, one "name<TAB>size<TAB>mtime" line each, sorted: the
 # dataset's identity (an image replaced, added or removed changes it; moving the folder does not).
