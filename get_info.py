@@ -7,7 +7,9 @@ One line per input, ``<index> <path> <width> <height>``, in sorted file name ord
 Paths are DIR as given joined with the file name (``./prep_dataset/x.bin`` stays relative).
 bin mode lists every ``*.bin`` of DIR with the WIDTH and HEIGHT given (the preprocessed size, 224 224);
 jpg mode lists every .jpg/.jpeg (any case) with its real size, read from the file header (pixels are not decoded).
-Hidden files are skipped. The file is written under a temporary name and renamed when complete.
+Hidden files are skipped (the preprocessing's record ``.prep_sources.json`` among them). The file is written
+under a temporary name and renamed when complete. A file name that is not valid UTF-8 (the info file is UTF-8
+text) or holds a space (the fields are space-separated) is refused, naming it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from ascend_io import InfoEntry, PipelineError, check_output_file, run_cli, setup_logging, write_info
+from ascend_io import (
+    InfoEntry,
+    PipelineError,
+    check_output_file,
+    run_cli,
+    setup_logging,
+    write_errors_named,
+    write_info,
+)
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -45,11 +56,33 @@ def list_files(directory: str, extensions: frozenset[str]) -> list[str]:
     ]
     if not paths:
         wanted = "/".join(sorted(extensions))
-        raise PipelineError(f"{directory}: no {wanted} files in this folder")
+        raise PipelineError(f"{display_path(directory)}: no {wanted} files in this folder")
+    if not is_utf8(directory):
+        raise PipelineError(f"{display_path(directory)}: the folder's name is not valid UTF-8; the info file is "
+                            "UTF-8 text: rename it or give it through a symbolic link")
+    not_utf8 = [path for path in paths if not is_utf8(path)]
+    if not_utf8:
+        raise PipelineError(f"{display_path(directory)}: file name {display_path(os.path.basename(not_utf8[0]))} "
+                            f"is not valid UTF-8 ({len(not_utf8)} such names); the info file is UTF-8 text: "
+                            "rename them")
     spaced = [path for path in paths if any(char.isspace() for char in path)]
     if spaced:
-        raise PipelineError(f"{spaced[0]}: the info file's fields are space-separated; rename files with spaces")
+        raise PipelineError(f"{display_path(spaced[0])}: the info file's fields are space-separated; rename files with spaces")
     return paths
+
+
+def display_path(path: str) -> str:
+    """A path as printable UTF-8 text: bytes that are not UTF-8 as ``\\xe9``; control characters through repr."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return text if text.isprintable() else repr(text)
+
+
+def is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # os.scandir and sys.argv give undecodable bytes as lone surrogates
+        return False
+    return True
 
 
 def bin_info_entries(directory: str, width: int, height: int) -> list[InfoEntry]:
@@ -58,14 +91,23 @@ def bin_info_entries(directory: str, width: int, height: int) -> list[InfoEntry]
 
 
 def jpeg_size(path: str) -> tuple[int, int]:
-    """(width, height) from the header; raises PipelineError (exit status 1) for a file that is not an image."""
-    try:
-        with Image.open(path) as image:  # reads the header only: no .load(), no pixel decoding
-            return image.size
-    except UnidentifiedImageError:
-        raise PipelineError(f"{path}: not an image (PIL cannot identify it)", exit_code=1) from None
-    except OSError as exc:
-        raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}", exit_code=1) from None
+    """(width, height) from the header; raises PipelineError (exit status 1) for a file that is not an image or
+    that Pillow refuses as a decompression bomb. Pillow's warnings are logged with the file's name."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with Image.open(path) as image:  # reads the header only: no .load(), no pixel decoding
+                size = image.size
+        except UnidentifiedImageError:
+            raise PipelineError(f"{path}: not an image (PIL cannot identify it)", exit_code=1) from None
+        except Image.DecompressionBombError as exc:
+            raise PipelineError(f"{path}: refused by Pillow as a possible decompression bomb: {exc}",
+                                exit_code=1) from None
+        except OSError as exc:
+            raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}", exit_code=1) from None
+    for warning in caught:
+        LOG.warning("%s: %s: %s", path, warning.category.__name__, warning.message)
+    return size
 
 
 def jpg_info_entries(directory: str) -> list[InfoEntry]:
@@ -80,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Exit status: 0 written; 1 an image in jpg mode cannot be read; 2 bad arguments, a missing DIR or "
-               "a DIR without matching files. Nothing is written unless the status is 0.",
+        epilog="Exit status: 0 written; 1 an image in jpg mode cannot be read; 2 bad arguments, a missing DIR, "
+               "a DIR without matching files, a file name that is not UTF-8 or has a space, or OUT.info cannot be "
+               "written (disk full). Nothing is written unless the status is 0.",
     )
     modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True,
                                   help="bin: preprocessed .bin files; jpg: JPEG images (see MODE --help)")
@@ -108,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         entries = bin_info_entries(args.dir, args.width, args.height)
     else:
         entries = jpg_info_entries(args.dir)
-    write_info(args.out, entries)
+    with write_errors_named(args.out, "the info file"):
+        write_info(args.out, entries)
     LOG.info("%s: %d %s inputs", args.out, len(entries), args.mode)
     return 0
 

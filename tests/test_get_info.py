@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ from PIL import Image
 
 import get_info
 from ascend_io import InfoEntry, PipelineError, read_info
+from test_preprocess import fill_disk, small_disk
 
 
 def make_bins(folder: Path, names: list[str]) -> Path:
@@ -132,3 +135,71 @@ def test_info_file_is_replaced_atomically(tmp_path: Path) -> None:
     assert get_info.main(["bin", str(tmp_path / "bins"), str(out), "224", "224"]) == 0
     assert [entry.index for entry in read_info(out)] == [0, 1]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bins", "out.info"]
+
+
+def with_claimed_size(jpeg: Path, width: int, height: int) -> Path:
+    """Rewrite the size in a JPEG's frame header (SOF0): the header claims it, the data stays small."""
+    data = bytearray(jpeg.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    jpeg.write_bytes(bytes(data))
+    return jpeg
+
+
+def test_jpg_mode_names_a_decompression_bomb(run_script, tmp_path: Path) -> None:
+    save_jpeg(tmp_path / "val" / "a.jpg", 50, 40)
+    with_claimed_size(save_jpeg(tmp_path / "val" / "bomb.jpg", 64, 64), 30000, 30000)
+    result = run_script("get_info.py", "jpg", "val", "out.info")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "get_info.py: error: val/bomb.jpg: refused by Pillow as a possible decompression bomb: Image size "
+        "(900000000 pixels) exceeds limit of 178956970 pixels, could be decompression bomb DOS attack."]
+    assert not (tmp_path / "out.info").exists()
+
+
+def test_jpg_mode_names_the_file_in_pillows_warnings(run_script, tmp_path: Path) -> None:
+    with_claimed_size(save_jpeg(tmp_path / "val" / "large.jpg", 64, 64), 10000, 10000)  # warning above 89.5 M
+    result = run_script("get_info.py", "jpg", "val", "out.info")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0].startswith(
+        "val/large.jpg: DecompressionBombWarning: Image size (100000000 pixels) exceeds limit of 89478485 pixels")
+    assert (tmp_path / "out.info").read_text() == "0 val/large.jpg 10000 10000\n"
+
+
+@pytest.mark.parametrize("mode", ["bin", "jpg"])
+def test_file_names_that_are_not_utf8_are_refused_naming_them(run_script, tmp_path: Path, mode: str) -> None:
+    folder = tmp_path / "inputs"
+    if mode == "bin":
+        make_bins(folder, ["a.bin"])
+        os.rename(folder / "a.bin", os.fsencode(folder) + b"/caf\xe9.bin")
+        make_bins(folder, ["b.bin"])
+        args = ["bin", "inputs", "out.info", "224", "224"]
+    else:
+        save_jpeg(folder / "a.jpg", 20, 20)
+        os.rename(folder / "a.jpg", os.fsencode(folder) + b"/caf\xe9.jpg")
+        args = ["jpg", "inputs", "out.info"]
+    result = run_script("get_info.py", *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"get_info.py: error: inputs: file name caf\\xe9.{'bin' if mode == 'bin' else 'jpg'} is not valid UTF-8 "
+        "(1 such names); the info file is UTF-8 text: rename them"]
+    assert not (tmp_path / "out.info").exists()
+
+
+def test_a_full_disk_is_named_and_leaves_nothing(run_script, tmp_path: Path) -> None:
+    make_bins(tmp_path / "bins", [f"{n:05d}.bin" for n in range(2000)])
+    with small_disk(tmp_path / "disk", size="1m") as disk:
+        fill_disk(disk)
+        result = run_script("get_info.py", "bin", "bins", "disk/out.info", "224", "224")
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [
+            "get_info.py: error: disk/out.info: cannot write the info file: No space left on device"]
+        assert sorted(path.name for path in disk.iterdir()) == ["filler"]
+
+
+def test_the_record_of_the_preprocessing_is_not_an_input(tmp_path: Path) -> None:
+    make_bins(tmp_path / "prep", ["a.bin"])
+    (tmp_path / "prep" / ".prep_sources.json").write_text("{}")
+    (tmp_path / "prep" / "failed.txt").write_text("x: bad\n")
+    assert [entry.path for entry in get_info.bin_info_entries(str(tmp_path / "prep"), 224, 224)] == [
+        f"{tmp_path}/prep/a.bin"]
