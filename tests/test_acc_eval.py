@@ -226,8 +226,8 @@ def test_several_dump_folders_of_ais_bench_score_as_one_run(tmp_path: Path, run_
 
 def test_an_image_in_two_dump_folders_is_an_error_naming_both_files(tmp_path: Path, run_script) -> None:
     rng = np.random.default_rng(12)
-    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 2, 0)},
-                                  {"a": 1, "b": 2})
+    two = {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 2, 0)}
+    dump, label_file = write_case(tmp_path, two, {"a": 1, "b": 2})
     other = write_ais_bench_dump(tmp_path / "other", {"b": scores_with_label_at(rng, 2, 3)}, "npy")
     result = run_script("imagenet_acc_eval.py", dump, other, label_file, tmp_path, "r.json")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
@@ -247,8 +247,8 @@ def test_an_image_in_two_dump_folders_is_an_error_naming_both_files(tmp_path: Pa
 def test_bad_label_files_are_refused_naming_file_and_line(tmp_path: Path, run_script, content: str,
                                                          message: str) -> None:
     rng = np.random.default_rng(13)
-    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 0)},
-                                  {"a": 1, "b": 4})
+    two = {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 0)}
+    dump, label_file = write_case(tmp_path, two, {"a": 1, "b": 4})
     label_file.write_text(content, encoding="utf-8")
     result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
@@ -258,8 +258,8 @@ def test_bad_label_files_are_refused_naming_file_and_line(tmp_path: Path, run_sc
 
 def test_a_label_file_with_a_byte_order_mark_and_repeated_lines_is_read(tmp_path: Path, run_script) -> None:
     rng = np.random.default_rng(14)
-    dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 2)},
-                                  {"a": 1, "b": 4})
+    two = {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 2)}
+    dump, label_file = write_case(tmp_path, two, {"a": 1, "b": 4})
     label_file.write_bytes(b"\xef\xbb\xbfa.JPEG 1\r\nb.JPEG 4\r\nb.JPEG 4\r\n")  # Windows Notepad's UTF-8
     result = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json")
     assert result.returncode == 0, result.stderr

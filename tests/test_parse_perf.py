@@ -210,7 +210,8 @@ def test_devices_run_at_once_give_the_measured_card_beside_the_extrapolation(tmp
     for device, rate in enumerate(rates):
         text = GUIDE_PERF_FILES["perf_vision_batchsize_16_device_1.txt"].replace("491.668", str(rate))
         (result_dir / f"perf_vision_batchsize_16_device_{device}.txt").write_text(text)
-    (result_dir / "perf_vision_batchsize_1_device_0.txt").write_text(GUIDE_PERF_FILES["perf_vision_batchsize_1_device_0.txt"])
+    bs1 = "perf_vision_batchsize_1_device_0.txt"
+    (result_dir / bs1).write_text(GUIDE_PERF_FILES[bs1])
     # ais_bench on two devices at batch 8: 20 ms and 25 ms per batch -> 400 + 320 images/s.
     for device, mean_ms in ((0, 20.0), (1, 25.0)):
         (result_dir / f"bs8_device{device}_summary.json").write_text(json.dumps(ais_bench_summary(8, device, mean_ms)))
