@@ -18,6 +18,18 @@ compared with the published md5 of ShuffleNetV2+.Small.pth.tar (a mismatch is a 
 The ONNX file: input ``image`` float32 [B, 3, 224, 224] (BGR, 0..255), output ``class`` float32 [B, 1000],
 opset 11 by default, TorchScript exporter; it passes onnx.checker and contains no Shape op. It is written under
 a temporary name and renamed, only after ``--verify`` (if asked) passed, so a failed run leaves no OUTPUT file.
+A ``bs<N>`` in the file name that disagrees with BATCH_SIZE (``random shufflenetv2_bs16.onnx`` without 16) is
+warned about; the file is still written.
+
+Two graphs, the same numbers (``--channel-split``). The stride-1 blocks split channels into even and odd halves:
+- ``reshape`` (default for a file of one batch size, the guide's flow): Megvii's channel shuffle, Reshape to
+  (B*C/2, 2, H*W), Transpose, Reshape to (2, -1, C/2, H, W), Gather [0] and [1], and a Reshape to (-1, 1280) before
+  the classifier. This is the graph the guide converted with ATC for its published figures. On the Ascend, channels
+  are stored in blocks of 16 (NC1HWC0), so this shuffle and a step-2 channel slice compile to different
+  data-movement kernels: only this graph makes an OM comparable with the guide's throughput. Its reshape targets
+  hold the batch size, so the file serves that batch size only.
+- ``slice`` (default with ``--dynamic-batch``): strided Slices (step 2 on channels) and a Flatten; no shape in the
+  graph depends on the batch, so one file serves any batch size. ``reshape`` with ``--dynamic-batch`` is refused.
 
 ``--verify`` runs the file in onnxruntime and the model in PyTorch on the same seeded random images and prints
 the maximum absolute error, the relative error (max |onnx - torch| / max |torch|) and whether the top-5 classes
@@ -32,6 +44,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import inspect
 import io
 import logging
 import math
@@ -85,6 +98,13 @@ MODULE_PREFIX = "module."
 MAX_RELATIVE_ERROR = 1e-4
 TOP_K = 5
 DYNAMIC_BATCH_AXIS = "batch"
+# How the stride-1 blocks split channels (network.py's channel_split): "reshape" is Megvii's graph, what the guide
+# converted with ATC (one batch size per file); "slice" holds no batch size, so one file serves every batch size.
+CHANNEL_SPLITS = ("reshape", "slice")
+STATIC_CHANNEL_SPLIT = "reshape"
+DYNAMIC_CHANNEL_SPLIT = "slice"
+# "bs16" in "shufflenetv2_bs16.onnx": the batch size the user meant the file for.
+BATCH_IN_NAME = re.compile(r"(?<![a-z0-9])bs(\d+)(?![0-9])", re.IGNORECASE)
 
 # Operators ATC (CANN 5.0.1) converts for this model; anything else is reported.
 ATC_OPS = frozenset({
@@ -103,10 +123,29 @@ RANDOM_LOGIT_STD = 4.0
 # Model and weights
 
 
-def build_model(model_size: str) -> nn.Module:
-    """The guide's ShuffleNetV2+ of the given size, in eval mode (weights not loaded)."""
+def _network_has_channel_split() -> bool:
+    """Whether network.py's ShuffleNetV2_Plus takes ``channel_split`` (ours does; a clone of Megvii's does not)."""
+    return "channel_split" in inspect.signature(ShuffleNetV2_Plus).parameters
+
+
+def build_model(model_size: str, channel_split: str | None = None) -> nn.Module:
+    """The guide's ShuffleNetV2+ of the given size, in eval mode (weights not loaded).
+
+    ``channel_split`` ("reshape" or "slice") only changes the exported graph; None keeps network.py's default.
+    A clone of Megvii's network.py always reshapes: asking it for "slice" is a PipelineError.
+    """
+    kwargs: dict[str, str] = {}
+    if channel_split is not None:
+        if channel_split not in CHANNEL_SPLITS:
+            raise ValueError(f"unknown channel split {channel_split!r}; expected one of {', '.join(CHANNEL_SPLITS)}")
+        if _network_has_channel_split():
+            kwargs["channel_split"] = channel_split
+        elif channel_split != "reshape":
+            raise PipelineError(f"{MODEL_DIR / 'network.py'}: its ShuffleNetV2_Plus takes no channel_split (a clone "
+                                "of Megvii's code?) and always splits channels by reshape, which holds the batch "
+                                "size: use --channel-split reshape without --dynamic-batch")
     model = ShuffleNetV2_Plus(input_size=IMAGE_SIZE, n_class=NUM_CLASSES, architecture=ARCHITECTURE,
-                              model_size=model_size)
+                              model_size=model_size, **kwargs)
     return model.eval()
 
 
@@ -305,24 +344,39 @@ def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     return values
 
 
+def has_symbolic_batch(model_proto: onnx.ModelProto) -> bool:
+    """Whether the graph's first input has a batch axis that is not a fixed number (a dynamic-batch file)."""
+    dims = model_proto.graph.input[0].type.tensor_type.shape.dim
+    return bool(dims) and not dims[0].HasField("dim_value")
+
+
 def graph_problems(model_proto: onnx.ModelProto) -> list[str]:
-    """What keeps the graph from serving ATC at any batch size: operators outside ATC_OPS (Shape among them),
-    and Reshape targets that are computed or that fix the batch axis (not -1 or 0)."""
+    """What keeps the graph from serving ATC at the batch sizes its input declares: operators outside ATC_OPS
+    (Shape among them) and Reshape targets that are computed; in a file whose batch axis is symbolic, also
+    Reshape targets that fix the batch axis (first value not -1 or 0). A file of one batch size may write its
+    batch size into a Reshape target: Megvii's channel shuffle does, and that is the graph the guide converted."""
     graph = model_proto.graph
     problems = []
     outside = sorted({node.op_type for node in graph.node} - ATC_OPS)
     if outside:
         problems.append(f"operators outside the ATC list: {', '.join(outside)}")
     constants = _constant_values(graph)
+    any_batch = has_symbolic_batch(model_proto)
     for node in graph.node:
         if node.op_type != "Reshape":
             continue
         target = constants.get(node.input[1])
         if target is None:
             problems.append(f"Reshape {node.name} has a computed target shape")
-        elif target.size == 0 or int(target.reshape(-1)[0]) not in (-1, 0):
+        elif any_batch and (target.size == 0 or int(target.reshape(-1)[0]) not in (-1, 0)):
             problems.append(f"Reshape {node.name} fixes the batch axis: target {target.tolist()}")
     return problems
+
+
+def op_types(model_proto: onnx.ModelProto) -> list[str]:
+    """The graph's operator types in node order, Identity and Constant left out (the exporter adds or folds those
+    depending on its version; they move no data)."""
+    return [node.op_type for node in model_proto.graph.node if node.op_type not in ("Identity", "Constant")]
 
 
 def onnx_input_output(model_proto: onnx.ModelProto) -> dict[str, list[int | str]]:
@@ -376,6 +430,54 @@ def top_k(logits: np.ndarray, k: int = TOP_K) -> np.ndarray:
     return np.argsort(-np.asarray(logits), axis=-1, kind="stable")[..., :k]
 
 
+# fp32 unit roundoff (round to nearest): the relative error of one rounded operation.
+FP32_UNIT_ROUNDOFF = 2.0 ** -24
+
+
+def accumulation_depth_and_length(model: nn.Module) -> tuple[int, int]:
+    """(depth, longest sum) of the model's accumulating layers: depth counts the convolutions, linear layers and
+    average pools on the longest path (every block's branch_main; branch_proj runs beside it, so it is left out),
+    the longest sum is the largest fan-in of a convolution or linear layer (products summed into one output).
+    ShuffleNetV2+ Small: (110, 1280)."""
+    depth, longest = 0, 1
+    for name, module in model.named_modules():
+        if "branch_proj" in name.split("."):
+            continue
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            depth += 1
+            longest = max(longest, module.weight[0].numel())
+        elif isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+            depth += 1
+    return depth, longest
+
+
+def fp32_reorder_tolerance(model: nn.Module) -> float:
+    """How far (relative to max |logit|) two fp32 computations of this model's logits may differ when only the
+    order of the sums differs: another batch size, thread count, kernel choice or backend (onnxruntime vs PyTorch).
+
+    Why this bound: a sum of K fp32 products, accumulated in another order, changes by about u * sqrt(K) of its
+    scale (rounding errors of a random walk, u = 2**-24; blocked kernels make the worst case rarer than u * K);
+    each accumulating layer on the longest path adds such an error, and the layers (He-scaled weights, batch norm)
+    pass an incoming relative error on at about unit gain, so at most ``depth`` of them add up:
+    tolerance = u * sqrt(K_max) * depth. ShuffleNetV2+ Small: 6.0e-8 * sqrt(1280) * 110 = 2.3e-4.
+    Measured on random weights (AMD EPYC, x86-64): 1.2e-6 to 3.9e-5 between batch 8 and batch 1, 1 and 2 threads,
+    PyTorch and onnxruntime. A batch mix-up is far above it: two images swapped 0.12 to 0.56; 1% of the batch mean
+    leaked into one block's output 3e-3 to 6e-2.
+    """
+    depth, longest = accumulation_depth_and_length(model)
+    return FP32_UNIT_ROUNDOFF * math.sqrt(longest) * depth
+
+
+def top_k_agree(reference: np.ndarray, candidate: np.ndarray, atol: float, k: int = TOP_K) -> bool:
+    """Whether the candidate's top-k classes are the reference's, up to ties within ``atol``: the j-th class the
+    candidate ranks must score, in the reference, within 2 * atol of the reference's j-th best score (two classes
+    closer than the rounding noise may swap places; any other difference in the ranking fails)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    best = np.take_along_axis(reference, top_k(reference, k), axis=-1)
+    chosen = np.take_along_axis(reference, top_k(candidate, k), axis=-1)
+    return bool(np.all(chosen >= best - 2.0 * atol))
+
+
 def torch_outputs(model: nn.Module, images: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         return model.eval()(images).numpy()
@@ -397,9 +499,13 @@ def format_parity(parity: Parity, batch_size: int) -> str:
 # Command line
 
 
-def prepare_model(checkpoint: str, model_size: str, seed: int) -> nn.Module:
-    """The model with the checkpoint's weights, or seeded random weights for the word ``random``."""
-    model = build_model(model_size)
+def prepare_model(checkpoint: str, model_size: str, seed: int, channel_split: str | None = None) -> nn.Module:
+    """The model with the checkpoint's weights, or seeded random weights for the word ``random``.
+
+    ``channel_split`` ("reshape" or "slice", None: network.py's default "slice") changes the exported graph only:
+    the weights, and the outputs, are the same either way.
+    """
+    model = build_model(model_size, channel_split)
     if checkpoint == RANDOM_WEIGHTS:
         LOG.warning("WARNING: no checkpoint: exporting RANDOM weights (seed %d). The model's accuracy will be "
                     "chance-level (about 0.1%% top-1); pass %s for the published accuracy.", seed,
@@ -428,7 +534,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "CANN 5.0.1 supports)")
     parser.add_argument("--dynamic-batch", action="store_true",
                         help="make the batch axis symbolic, so one file serves any batch size (the guide found "
-                             "that ATC does not convert such a file: export one file per batch size for ATC)")
+                             "that ATC does not convert such a file: export one file per batch size for ATC); "
+                             f"its channel split is {DYNAMIC_CHANNEL_SPLIT} unless --channel-split says otherwise")
+    parser.add_argument("--channel-split", choices=CHANNEL_SPLITS, default=None,
+                        help=f"how the stride-1 blocks split channels; same outputs, different graph. "
+                             f"'reshape' (default for one batch size): Megvii's Reshape/Transpose/Gather shuffle, "
+                             f"the graph the guide converted with ATC for its published figures (the Ascend "
+                             f"compiles it to other data-movement kernels than a strided channel slice, so only "
+                             f"this graph makes throughput comparable); its shapes hold the batch size. 'slice' "
+                             f"(default with --dynamic-batch): strided Slices, no batch size in any shape, so one "
+                             f"file serves every batch size")
     parser.add_argument("--verify", action="store_true",
                         help="run the file in onnxruntime and the model in PyTorch on the same random images, "
                              "print the max abs and relative error (max |onnx - torch| / max |torch|); fail with "
@@ -440,19 +555,49 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def resolve_channel_split(channel_split: str | None, dynamic_batch: bool, output: Path) -> str:
+    """The channel split to export with: the one asked for, else the guide's graph for a file of one batch size
+    and the batch-free slices for a dynamic-batch file. Reshape cannot serve a symbolic batch: refused."""
+    if channel_split is None:
+        return DYNAMIC_CHANNEL_SPLIT if dynamic_batch else STATIC_CHANNEL_SPLIT
+    if dynamic_batch and channel_split == "reshape":
+        raise PipelineError(f"{output}: --channel-split reshape cannot make a --dynamic-batch file (its reshape "
+                            "targets hold the traced batch size); use --channel-split slice or drop --dynamic-batch")
+    return channel_split
+
+
+def batch_sizes_in_name(path: str | Path) -> list[int]:
+    """The N of every ``bs<N>`` in the file name (not its folders): ``shufflenetv2_bs16.onnx`` -> [16]."""
+    return [int(match) for match in BATCH_IN_NAME.findall(Path(path).name)]
+
+
+def warn_on_batch_name_mismatch(output: Path, batch_size: int, dynamic_batch: bool) -> None:
+    """Warn when a ``bs<N>`` in the output's name disagrees with the batch size of a one-batch-size file (the
+    guide names files by batch size; a forgotten BATCH_SIZE argument silently exports batch 1)."""
+    if dynamic_batch:
+        return  # the file serves every batch size: no name can disagree with it
+    wrong = [size for size in batch_sizes_in_name(output) if size != batch_size]
+    if wrong:
+        LOG.warning("warning: %s: the name says batch size %d but the file is exported for batch size %d (give "
+                    "BATCH_SIZE %d after the file name for a batch-%d file); writing it anyway", output, wrong[0],
+                    batch_size, wrong[0], wrong[0])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     output = check_output_file(args.output)
     if args.batch_size < 1:
         raise PipelineError(f"{output}: batch size must be at least 1, got {args.batch_size}")
+    channel_split = resolve_channel_split(args.channel_split, args.dynamic_batch, output)
     if not DEFAULT_OPSET <= args.opset <= MAX_OPSET:
         raise PipelineError(f"{output}: --opset must be between {DEFAULT_OPSET} and {MAX_OPSET}, got {args.opset}")
     if args.model_size not in MODEL_SIZES:
         raise PipelineError(f"{output}: unknown --model-size {args.model_size!r}; "
                             f"choose one of {', '.join(MODEL_SIZES)}")
 
-    model = prepare_model(args.checkpoint, args.model_size, args.seed)
+    warn_on_batch_name_mismatch(output, args.batch_size, args.dynamic_batch)
+    model = prepare_model(args.checkpoint, args.model_size, args.seed, channel_split)
     data = export_onnx(model, args.batch_size, args.opset, args.dynamic_batch)
     for problem in graph_problems(onnx.load_from_string(data)):
         LOG.warning("warning: %s: %s (ATC may reject the file)", output, problem)
@@ -467,7 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         raise PipelineError(f"{output}: cannot write the file ({exc.strerror or exc})") from None
     batch = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
-    LOG.info("wrote %s (ShuffleNetV2+ %s, %s, opset %d)", output, args.model_size, batch, args.opset)
+    LOG.info("wrote %s (ShuffleNetV2+ %s, %s, opset %d, channel split %s)", output, args.model_size, batch,
+             args.opset, channel_split)
     return 0
 
 
