@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from ascend_io import NUM_CLASSES, PipelineError, atomic_write_text, format_labels, run_cli, setup_logging
+from ascend_io import NUM_CLASSES, PipelineError, format_labels, run_cli, setup_logging
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -73,7 +73,9 @@ def write_images(
     variants: Sequence[tuple[int, int, str, str]] = DEMO_VARIANTS,
     prefix: str = "demo_val",
 ) -> dict[str, int]:
-    """Write ``count`` pictures into ``dst_dir``; return {file name: random class index}."""
+    """Write ``count`` pictures into ``dst_dir``; return {file name: random class index}.
+
+    An OSError names the picture it could not write (``filename``)."""
     rng = np.random.default_rng(seed)
     dst_dir.mkdir(parents=True, exist_ok=True)
     labels = {}
@@ -82,25 +84,45 @@ def write_images(
         name = f"{prefix}_{number:08d}{extension}"
         picture = make_picture(rng, width, height, mode)
         save_options = {"quality": 90} if extension == ".JPEG" else {}
-        picture.save(dst_dir / name, **save_options)
+        try:
+            picture.save(dst_dir / name, **save_options)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(dst_dir / name)) from None
         labels[name] = int(rng.integers(0, NUM_CLASSES))
     return labels
 
 
 def make_demo_dataset(dst: Path, count: int, seed: int) -> tuple[Path, Path]:
-    """Build ``dst/val/`` and ``dst/val_label.txt``; return their paths. Built aside, then moved in place."""
+    """Build ``dst/val/`` and ``dst/val_label.txt``; return their paths.
+
+    Both are built in a hidden folder beside them, then moved in place: an error (disk full) leaves neither, and
+    is one PipelineError naming the file it could not write."""
     val_dir, label_file = dst / "val", dst / "val_label.txt"
     if val_dir.exists() or label_file.exists():
         raise PipelineError(f"{dst}: already holds a demo dataset (val/ or val_label.txt); remove it first")
-    dst.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".val.", dir=dst))
+    created = not dst.exists()
+    staging = None
     try:
-        labels = write_images(staging, count, seed)
-        staging.rename(val_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    atomic_write_text(label_file, format_labels(labels))
+        dst.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".demo.", dir=dst))
+        labels = write_images(staging / "val", count, seed)
+        (staging / "val_label.txt").write_text(format_labels(labels), encoding="utf-8")
+        (staging / "val").rename(val_dir)
+        try:
+            (staging / "val_label.txt").rename(label_file)
+        except BaseException:
+            shutil.rmtree(val_dir, ignore_errors=True)
+            raise
+    except OSError as exc:
+        failed = Path(exc.filename) if exc.filename else dst
+        if staging is not None and failed.is_relative_to(staging):
+            failed = dst / failed.relative_to(staging)  # the name it would have had
+        raise PipelineError(f"{failed}: cannot write: {exc.strerror or exc}; the demo dataset was not made") from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if created and dst.is_dir() and not any(dst.iterdir()):
+            dst.rmdir()
     return val_dir, label_file
 
 
