@@ -490,3 +490,47 @@ def test_bad_backend_flags(argv: list[str], message: str) -> None:
     flags = benchmark_ort.parse_flags(["-om_path=m.onnx", "-round=1", *argv])
     with pytest.raises(PipelineError, match=re.escape(message)):
         benchmark_ort.check_flags(flags)
+
+
+def test_torch_backend_dump_is_the_model_and_onnxruntime_agrees(tmp_path: Path, run_script) -> None:
+    """-backend=torch on the bins: the dump reads back as the model's own forward (same float32; the same thread
+    count, as PyTorch's kernels sum in another order with another one); the onnxruntime dump of the ONNX export
+    of the same random weights agrees: cosine >= 0.99999, top-1 identical for every image."""
+    torch_reference = pytest.importorskip("torch_reference")
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0, 255, size=(6, 3, 224, 224)).astype(np.float32)
+    (tmp_path / "prep_dataset").mkdir()
+    entries = []
+    for index, image in enumerate(images):
+        image.tofile(tmp_path / f"prep_dataset/img_{index}.bin")
+        entries.append(InfoEntry(index, f"./prep_dataset/img_{index}.bin", 224, 224))
+    write_info(tmp_path / "prep_bin.info", entries)
+    common = ["-model_type=vision", "-device_id=0", "-batch_size=4", "-input_text_path=./prep_bin.info",
+              "-input_width=224", "-input_height=224", "-output_binary=False", "-useDvpp=False"]
+    result = run_script("benchmark_ort.py", *common, "-backend=torch", "-om_path=random", "-model_size=Small",
+                        "-seed=0", "-streams=2", "-threads=1")
+    assert result.returncode == 0, result.stderr
+    dump = tmp_path / "result" / "dumpOutput_device0"
+    torch_dump = np.stack([read_dump(dump / f"img_{index}_1.txt") for index in range(6)])
+
+    model = torch_reference.load_reference_model("random", "Small", 0, False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            padded = np.concatenate([images, np.zeros((2, *images.shape[1:]), dtype=np.float32)])
+            expected = np.concatenate([model(torch.from_numpy(padded[start:start + 4])).numpy()
+                                       for start in (0, 4)])[:6]
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(torch_dump, expected)
+
+    assert run_script("shufflenetv2_pth2onnx.py", "random", "x_bs4.onnx", "4").returncode == 0
+    result = run_script("benchmark_ort.py", *common, "-om_path=x_bs4.onnx")
+    assert result.returncode == 0, result.stderr
+    assert "removed 6 outputs of an earlier run" in result.stderr
+    onnx_dump = np.stack([read_dump(dump / f"img_{index}_1.txt") for index in range(6)])
+    cosine = (onnx_dump * torch_dump).sum(1) / np.linalg.norm(onnx_dump, axis=1) / np.linalg.norm(torch_dump, axis=1)
+    assert cosine.min() >= 0.99999
+    assert (onnx_dump.argmax(1) == torch_dump.argmax(1)).all()
+    assert torch_dump.std() > 1.0  # real spread: a wrong model cannot agree by accident
