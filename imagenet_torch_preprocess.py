@@ -75,6 +75,7 @@ RECORD_SAVE_SECONDS = 5.0  # a killed run redoes at most the bins of its last fe
 # Temporary names of atomic_output and atomic_write_text: ".<target name>.<unique>.tmp".
 STALE_TEMP_PATTERNS = (".*.bin.*.tmp", f".{FAILED_LIST_NAME}.*.tmp", f".{RECORD_NAME}.*.tmp")
 WRITE_FAILED_EXIT = 3
+OTHER_DATASET_CHOICES = ("refuse", "overwrite")
 
 
 def transform_identity() -> str:
@@ -584,12 +585,14 @@ def preprocess_folder(
     workers: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    if_other_dataset: str = "refuse",
 ) -> PreprocessSummary:
     """Write ``dst_dir/<stem>.bin`` for every image of ``src_dir`` not already up to date; return what was done.
 
     Failed images are logged as they happen and listed in ``dst_dir/failed.txt`` (removed when nothing failed).
     ``workers``: processes (default: all cores; 1 works in this process). ``overwrite``: delete every bin of
-    ``dst_dir`` and redo all. Raises PipelineError for bad folders, duplicate stems or a folder of another
+    ``dst_dir`` and redo all. ``if_other_dataset``: "refuse" a folder of another dataset's bins, or "overwrite" it
+    (as ``overwrite``; a folder of this dataset's bins is resumed). Raises PipelineError for bad folders, duplicate stems or a folder of another
     dataset before anything is written, and (exit status 3) when an output cannot be written: at once.
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
@@ -597,6 +600,8 @@ def preprocess_folder(
         workers = os.cpu_count() or 1
     if workers < 1:
         raise PipelineError(f"number of workers must be at least 1, got {workers}")
+    if if_other_dataset not in OTHER_DATASET_CHOICES:
+        raise PipelineError(f"if_other_dataset must be one of {OTHER_DATASET_CHOICES}, got {if_other_dataset!r}")
     check_folders(src_dir, dst_dir)
     listing = scan_source_folder(src_dir)
     if not listing.images and not listing.failures:
@@ -609,8 +614,12 @@ def preprocess_folder(
         if bins and not overwrite:  # without bins, whatever record there is will be replaced
             record, record_text = read_record(dst_dir)
             refusal = other_dataset_message(dst_dir, src_dir, bins, listing.images, record)
-            if refusal:
+            if refusal and if_other_dataset == "refuse":
                 raise PipelineError(refusal)
+            if refusal:
+                LOG.info("%s; --if-other-dataset overwrite: deleting them and starting afresh",
+                         refusal.split("; use another output folder")[0])
+                overwrite, record, record_text = True, None, ""
     transform = transform_identity()
     plan = plan_work(listing.images, bins, record, transform, overwrite)
     deleted = sorted(bins) if overwrite else plan.stale + plan.orphans
@@ -724,6 +733,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help=f"delete every .bin of DST_DIR, of whatever dataset, and redo all (default: keep the "
                              f"bins that {RECORD_NAME} says were made from the images as they are now)")
+    parser.add_argument("--if-other-dataset", choices=OTHER_DATASET_CHOICES, default="refuse",
+                        help="when DST_DIR holds bins of another dataset (fewer than half of its bins were made "
+                             "from the images now in SRC_DIR, as they are now): refuse (default, exit 2) or "
+                             "overwrite (as --overwrite); a folder of this dataset's bins is resumed either way")
     parser.add_argument("--skip-bad", action="store_true",
                         help="exit 0 even when some images failed (they are still reported and listed)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
@@ -733,7 +746,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    summary = preprocess_folder(args.src_dir, args.dst_dir, workers=args.workers, overwrite=args.overwrite)
+    summary = preprocess_folder(args.src_dir, args.dst_dir, workers=args.workers, overwrite=args.overwrite,
+                                if_other_dataset=args.if_other_dataset)
     LOG.info("%s", summary.format())
     if summary.failures:
         LOG.error("%d image(s) failed (listed in %s):", summary.failed, args.dst_dir / FAILED_LIST_NAME)

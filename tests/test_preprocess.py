@@ -408,6 +408,27 @@ def test_bins_of_another_dataset_are_refused_and_overwrite_gives_a_clean_run(run
     assert again.returncode == 0 and "done 0, skipped 12" in again.stderr
 
 
+def test_if_other_dataset_overwrite_replaces_another_dataset_and_resumes_this_one(run_script, tmp_path: Path) -> None:
+    # What run_all.sh passes for its own work folder.
+    src = demo(run_script, tmp_path, "X", seed=1)
+    donor = demo(run_script, tmp_path, "Y", seed=2)
+    assert run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2").returncode == 0
+    replace_image(src / "demo_val_00000002.JPEG", donor / "demo_val_00000002.JPEG")
+    resumed = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2", "--if-other-dataset", "overwrite")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "done 1, skipped 11" in resumed.stderr
+    assert bins_of(tmp_path / "prep") == clean_run(run_script, tmp_path, "X/val")
+
+    replaced = run_script("imagenet_torch_preprocess.py", "Y/val", "prep", "-j", "2", "--if-other-dataset", "overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert replaced.stderr.splitlines()[0] == (
+        "prep: holds bins of another dataset: 12 of its 12 .bin files were not made from the images now in Y/val "
+        f"(12 from other versions of these files, 0 of images not there, 0 not recorded; made from {src}); "
+        "--if-other-dataset overwrite: deleting them and starting afresh")
+    assert "done 12, skipped 0" in replaced.stderr
+    assert bins_of(tmp_path / "prep") == clean_run(run_script, tmp_path, "Y/val")
+
+
 def test_bins_without_a_record_are_refused(run_script, tmp_path: Path) -> None:
     demo(run_script, tmp_path, "X", seed=1, count=3)
     (tmp_path / "prep").mkdir()
