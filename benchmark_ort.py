@@ -46,9 +46,9 @@ flight at once:
                Interface throughputRate: samples the model ran (padding included) / wall time during which at
                least one inference call was in flight (overlapping calls counted once: the model's own rate on
                this CPU, as the tool's figure is one chip's);
-               moduleLatency: ms per image: each batch's time from being handed to the model to its outputs,
-               summed over batches, / images (with N streams a batch waits for a share of the cores, so this is
-               about N / Interface rate per image).
+               moduleLatency: ms per image: each batch's time from a stream taking it (the wait for a free
+               stream not counted) to its outputs, summed over batches, / images (with N streams the batches
+               share the cores, so this is about N / Interface rate).
   [post]       batches / time the writer thread spent formatting and writing the dump files (the tool counts
                batches here); moduleLatency = ms per batch.
 Reading, inference and writing overlap: a reader thread, the backend's streams, a writer thread (which takes
@@ -506,7 +506,7 @@ def run_dataset(
             if item is _Pipeline._END:
                 return
 
-    def done_callback(batch: _Batch, submitted: float) -> Callable[[Any, Any], None]:
+    def done_callback(batch: _Batch, started: list[float]) -> Callable[[Any, Any], None]:
         def done(outputs: list[np.ndarray] | None, error: BaseException | None) -> None:
             now = time.perf_counter()
             free_arrays.put(batch.data)  # the backend has finished with it; outputs are separate arrays
@@ -514,7 +514,7 @@ def run_dataset(
                 pipeline.fail(inference_error(backend, error or RuntimeError("no outputs")))
                 return
             with infer_lock:
-                infer_clock.busy += now - submitted
+                infer_clock.busy += now - started[-1]
                 infer_clock.last = max(infer_clock.last, now)
             count = len(batch.keys)
             finished.put((batch.keys, [np.asarray(output[:count], dtype=np.float32) for output in outputs]))
@@ -529,10 +529,13 @@ def run_dataset(
     writer.start()
     try:
         while (item := pipeline.get(to_infer)) is not _Pipeline._END:
-            submitted = time.perf_counter()
+            # A batch's latency counts from when a stream took it: submit waits while every stream is busy.
+            started = [time.perf_counter()]
             if not infer_clock.first:
-                infer_clock.first = submitted
-            backend.submit(item.data, done_callback(item, submitted))  # waits while every stream is busy
+                infer_clock.first = started[0]
+            backend.submit(item.data, done_callback(item, started))
+            with infer_lock:
+                started.append(time.perf_counter())  # unless its outputs came first (then: when it was handed over)
         backend.wait_all()
         pipeline.put(finished, _Pipeline._END)
         writer.join()
