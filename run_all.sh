@@ -182,7 +182,10 @@ set_stamp() {
     fi
 }
 content_hash() { sha256sum < "$1" | cut -d ' ' -f 1; }
-human_bytes() { awk -v b="$1" 'BEGIN { if (b >= 1e9) printf "%.1f GB", b / 1e9; else printf "%.0f MB", b / 1e6 }'; }
+human_bytes() {
+    awk -v b="$1" 'BEGIN { if (b >= 1e9) printf "%.1f GB", b / 1e9; else if (b >= 1e6) printf "%.0f MB", b / 1e6;
+                          else printf "%.0f kB", b / 1e3 }'
+}
 count_bins() { { find "$1" -maxdepth 1 -name '*.bin' -type f 2>/dev/null || true; } | wc -l; }
 
 # The images of a folder as the preprocessor takes them, one "name<TAB>size<TAB>mtime" line each, sorted: the
@@ -238,21 +241,23 @@ done
 HAVE_OM=0
 if [ "${HAVE_ATC}" = 1 ] || [ "${#missing_om[@]}" = 0 ]; then HAVE_OM=1; fi
 om_problem="atc not found and ${missing_om[*]:-} missing"
+om_how="the OM files are there"
+[ "${HAVE_ATC}" = 0 ] || om_how="atc makes the OM files"
 
 case "${TOOL}" in
     auto)
         if [ "${HAVE_OM}" = 1 ] && [ -n "${BENCHMARK_TOOL}" ]; then
             INFER_TOOL=benchmark
-            tool_reason="auto: the OM files $([ "${HAVE_ATC}" = 1 ] && echo "(made by atc)") and ${BENCHMARK_TOOL} are there"
+            tool_reason="auto: ${om_how} and ${BENCHMARK_TOOL} is there"
         elif [ "${HAVE_OM}" = 1 ] && [ "${HAVE_AIS_BENCH}" = 1 ]; then
             INFER_TOOL=ais_bench
-            tool_reason="auto: the OM files $([ "${HAVE_ATC}" = 1 ] && echo "(made by atc)") and the ais_bench package are there; no benchmark.${ARCH}"
+            tool_reason="auto: ${om_how} and the ais_bench package is importable; no benchmark.${ARCH}"
         else
             INFER_TOOL=stand-in
             if [ "${HAVE_OM}" = 1 ]; then
                 tool_reason="auto: OM files but no tool able to run them"
-                loud "WARNING: the OM files $([ "${HAVE_ATC}" = 1 ] && echo "(atc is here) ")can be made or are there, but no tool" \
-                     "can run them: neither benchmark.${ARCH} (work folder or PATH) nor the ais_bench package" \
+                loud "WARNING: ${om_how}, but no tool can run them:" \
+                     "neither benchmark.${ARCH} (work folder or PATH) nor the ais_bench package" \
                      "('${PYTHON} -c \"import ais_bench\"' fails). Inference runs on the CPU stand-in: the NPU is NOT used." \
                      "Install ais_bench or copy benchmark.${ARCH} here, or pass --tool stand-in to silence this."
             else
@@ -714,7 +719,8 @@ import parse_perf
 rows = [f.row for f in parse_perf.read_perf_files(sys.argv[2:], chips=1)]
 print(sum(r.interface_fps for r in rows), rows[0].interface_fps * 4)
 ' "${REPO_DIR}" "${files[@]}")" || die "cannot read the performance files ${files[*]}"
-        read -r wall_images wall_seconds < ".run_all/wall_bs${batch_size}"
+        wall_images=0; wall_seconds=0
+        [ ! -f ".run_all/wall_bs${batch_size}" ] || read -r wall_images wall_seconds < ".run_all/wall_bs${batch_size}"
         line="$(awk -v b="${batch_size}" -v s="${rates% *}" -v x="${rates#* }" -v n="${wall_images}" \
             -v t="${wall_seconds}" -v k="${DEVICE_COUNT}" -v d0="${DEVICE_LIST[0]}" 'BEGIN {
             printf "bs%s: %.2f img/s (sum of the %d devices'"'"' Interface rates); %.2f img/s (%d images / %.3f s wall, start-up included); guide'"'"'s extrapolation %.2f img/s (device %s x 4)", b, s, k, (t > 0 ? n / t : 0), n, t, x, d0 }')"

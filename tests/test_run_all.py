@@ -1,23 +1,33 @@
-"""run_all.sh end to end: on the demo with the real onnxruntime stand-in, and on a faked Ascend host."""
+"""run_all.sh end to end: on the demo with the real CPU stand-in, and on faked Ascend hosts (tests/fakes: atc,
+benchmark.<arch>, npu-smi on PATH; ais_bench on PYTHONPATH).
+
+Full runs are few (each takes up to a minute on 2 cores): module fixtures run them once, and scenarios that
+start from a finished run work on a copy of its work folder (mtimes kept, so the stamps stay valid)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ascend_io import read_accuracy_json, read_labels
+from ascend_io import list_dump_outputs, read_accuracy_json, read_dump, read_labels
 from conftest import REPO_ROOT
 
-BATCH_SIZES = "1 16"  # 16 does not divide the demo's 40 images: the stand-in's padding is on the path too
+BATCH_SIZES = "1 16"  # 16 does not divide the demo's 40 images: the last batch's padding is on the path too
 DEMO_IMAGES = 40
+FAKES = REPO_ROOT / "tests" / "fakes"
+ARCH = os.uname().machine
+HAVE_REPORT_WRITER = (REPO_ROOT / "write_report.py").is_file()
 
 # The guide's command lines (sections 3.2 and 5.2), for batch size 1.
 GUIDE_ATC = (
@@ -29,13 +39,16 @@ GUIDE_BENCHMARK = (
     "-input_text_path=./shufflenetv2_prep_bin.info -input_width=224 -input_height=224 -output_binary=False "
     "-useDvpp=False"
 )
+# The current guide's ais_bench command (issue 9), after `python3 -m ais_bench`.
+GUIDE_AIS_BENCH = ("--model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ --output_dirname bs1 "
+                   "--outfmt TXT --batchsize 1 --device 0")
 
 
 def guide_command(template: str, batch_size: int) -> list[str]:
-    """The guide's batch-1 command for another batch size, split as the shell would."""
+    """The guide's batch-1 command for another batch size, split as the shell would (program name dropped)."""
     text = (template.replace("bs1", f"bs{batch_size}").replace("image:1,", f"image:{batch_size},")
-            .replace("-batch_size=1", f"-batch_size={batch_size}"))
-    return shlex.split(text)[1:]
+            .replace("-batch_size=1", f"-batch_size={batch_size}").replace("--batchsize 1", f"--batchsize {batch_size}"))
+    return shlex.split(text)[1:] if not text.startswith("--") else shlex.split(text)
 
 
 def clone_working_tree(dst: Path) -> Path:
@@ -43,9 +56,13 @@ def clone_working_tree(dst: Path) -> Path:
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO_ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
-        if (REPO_ROOT / name).is_file():
+        source = REPO_ROOT / name
+        if source.is_symlink():
             (dst / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, dst / name)
+            (dst / name).symlink_to(os.readlink(source))
+        elif source.is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst / name)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run(git + ["init", "-q"], cwd=dst, check=True)
     subprocess.run(git + ["add", "-A"], cwd=dst, check=True)
@@ -53,18 +70,94 @@ def clone_working_tree(dst: Path) -> Path:
     return dst
 
 
+MIRRORED = {"CHECKPOINT", "DATASET", "LABELS", "BATCH_SIZES", "WORKDIR", "DEVICE_ID", "DEVICES", "SOC_VERSION",
+            "TOOL", "BACKEND", "COMPARE", "FAKE_LOG", "FAKE_LABELS", "FAKE_FAIL_DEVICE"}
+
+
+def run_env(cwd: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    # The options' environment variables of the caller must not leak into the run under test.
+    full_env = {name: value for name, value in os.environ.items() if name not in MIRRORED}
+    full_env.update({"PYTHON": sys.executable, "ASCEND_ROOT": str(cwd / "no-cann"), **(env or {})})
+    return full_env
+
+
 def run_all(*args: str, cwd: Path, env: dict[str, str] | None = None,
             script: Path = REPO_ROOT / "run_all.sh") -> subprocess.CompletedProcess[str]:
-    # The options' environment variables of the caller must not leak into the run under test.
-    mirrored = {"CHECKPOINT", "DATASET", "LABELS", "BATCH_SIZES", "WORKDIR", "DEVICE_ID", "SOC_VERSION"}
-    full_env = {name: value for name, value in os.environ.items() if name not in mirrored}
-    full_env.update({"PYTHON": sys.executable, "ASCEND_ROOT": str(cwd / "no-cann"), **(env or {})})
-    return subprocess.run(["bash", str(script), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=1200)
+    return subprocess.run(["bash", str(script), *args], cwd=cwd, env=run_env(cwd, env), capture_output=True,
+                          text=True, timeout=1200)
 
 
 def skipped_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.strip().startswith("skipped:")]
+
+
+def commands_run(output: str) -> list[list[str]]:
+    """The command lines run_all.sh announced ("    $ ..."), split (the devices' too)."""
+    found = []
+    for line in output.splitlines():
+        match = re.match(r"^    (?:\[device \d+\] )?\$ (.*)$", line)
+        if match:
+            found.append(match.group(1).split())
+    return found
+
+
+def scripts_run(output: str) -> list[str]:
+    return [Path(command[1] if command[0] == sys.executable else command[0]).name for command in commands_run(output)]
+
+
+def copy_workdir(src: Path, dst: Path) -> Path:
+    """A copy of a finished work folder, mtimes kept (copy2), so its stamps stay valid."""
+    shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    return dst
+
+
+def tools_dir(root: Path, *names: str) -> Path:
+    """A folder of links to the chosen fake tools, for PATH."""
+    folder = root / ("tools-" + "-".join(names) if names else "tools-none")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        link = folder / name
+        if not link.exists():
+            link.symlink_to(FAKES / "bin" / name)
+    return folder
+
+
+def fake_cann(root: Path) -> Path:
+    """A CANN 5.0.1 tree whose atc/bin holds the fake atc (env.sh puts it on PATH); returns ASCEND_ROOT."""
+    atc_bin = root / "Ascend" / "ascend-toolkit" / "latest" / "atc" / "bin"
+    atc_bin.mkdir(parents=True, exist_ok=True)
+    if not (atc_bin / "atc").exists():
+        (atc_bin / "atc").symlink_to(FAKES / "bin" / "atc")
+    return root / "Ascend"
+
+
+def fake_env(root: Path, log: Path, labels: Path, tools: Path, cann: bool = True, ais_bench: bool = False,
+             **extra: str) -> dict[str, str]:
+    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(log), "FAKE_LABELS": str(labels),
+           **extra}
+    if cann:
+        env["ASCEND_ROOT"] = str(fake_cann(root))
+    if ais_bench:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FAKES / "python"), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+def read_calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def planted_accuracy(labels: Path) -> tuple[float, ...]:
+    """What the fakes plant: each image's label at rank (its line number in the label file modulo 6)."""
+    ranks = np.arange(len([line for line in labels.read_text().splitlines() if line.strip()])) % 6
+    return tuple(round(100 * float(np.mean(ranks < k)), 2) for k in range(1, 6))
+
+
+def dump_keys(folder: Path) -> set[str]:
+    return set(list_dump_outputs(folder))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The quick start on the demo, with the CPU stand-in.
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +165,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     """The quick start, in place in a fresh clone: ``bash run_all.sh`` with the demo and random weights."""
     clone = clone_working_tree(tmp_path_factory.mktemp("clone"))
     result = run_all("--batch-sizes", BATCH_SIZES, cwd=clone, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
     return clone, result
 
 
 def test_demo_run_writes_every_output_of_the_guide(demo_run):
     clone, result = demo_run
-    assert result.returncode == 0, result.stdout + result.stderr
     assert "RANDOM weights" in result.stderr and "MEANINGLESS" in result.stderr
+    assert "inference tool: stand-in" in result.stdout and "no OM files" in result.stdout
     assert len(list((clone / "demo" / "val").iterdir())) == DEMO_IMAGES
     assert len(list((clone / "prep_dataset").glob("*.bin"))) == DEMO_IMAGES
     assert all(path.stat().st_size == 602112 for path in (clone / "prep_dataset").glob("*.bin"))
@@ -89,13 +183,45 @@ def test_demo_run_writes_every_output_of_the_guide(demo_run):
         assert (clone / "result" / f"perf_vision_batchsize_{batch_size}_device_0.txt").is_file()
         accuracy = read_accuracy_json(clone / f"result_bs{batch_size}.json")
         assert (accuracy.images, accuracy.classes, len(accuracy.top_k_percent)) == (DEMO_IMAGES, 1000, 5)
-    # Only the last batch size's dump is left, complete: one output per image.
-    assert len(list((clone / "result" / "dumpOutput_device0").glob("*_1.txt"))) == DEMO_IMAGES
+        # Each batch size's outputs are kept (a label change re-scores them without inference): one per image.
+        assert len(list((clone / "result" / f"dumpOutput_device0_bs{batch_size}").glob("*_1.txt"))) == DEMO_IMAGES
+    assert not (clone / "result" / "dumpOutput_device0").exists()
     assert (clone / "perf.png").stat().st_size > 0
-    # The summary: the perf table and the accuracy table, with the random-weights caveat.
+    # The summary: the perf table of the stand-in (1 chip, labelled with the machine) and the accuracy table.
+    parse_perf = [c for c in commands_run(result.stdout) if c[1].endswith("parse_perf.py")][0]
+    assert parse_perf[parse_perf.index("--chips") + 1] == "1" and "--label" in parse_perf
+    assert "cores, onnxruntime" in result.stdout
     assert "not checked (random weights)" in result.stdout
     assert "open source" in result.stdout and "74.10" in result.stdout
     assert result.stdout.count("==> [inference bs") == len(BATCH_SIZES.split())
+    # Not a subset: missing outputs would fail the accuracy step.
+    assert "--allow-missing" not in result.stdout
+
+
+def test_demo_run_compares_the_stand_in_with_the_pytorch_reference(demo_run):
+    clone, result = demo_run
+    for folder in ("reference", "reference_fp16"):
+        assert dump_keys(clone / "result" / folder) == dump_keys(clone / "result" / "dumpOutput_device0_bs1")
+    onnx = json.loads((clone / "compare_bs1_onnx_vs_torch.json").read_text())
+    assert onnx["images_paired"] == DEMO_IMAGES and onnx["top1_agreement_percent"] == 100.0
+    fp16 = json.loads((clone / "compare_fp16_vs_torch.json").read_text())
+    assert fp16["images_paired"] == DEMO_IMAGES
+    assert not (clone / "compare_bs16_onnx_vs_torch.json").exists()  # --compare first: the first batch size
+    torch_runs = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py") and
+                  any(a.startswith("-backend=torch") for a in c)]
+    assert [sorted(a for a in c if a.startswith(("-backend", "-om_path", "-model_size", "-seed"))) for c in torch_runs] == [
+        ["-backend=torch", "-model_size=Small", "-om_path=random", "-seed=0"],
+        ["-backend=torch-fp16", "-model_size=Small", "-om_path=random", "-seed=0"]]
+
+
+@pytest.mark.skipif(not HAVE_REPORT_WRITER, reason="write_report.py (owner H3) is not in the repository yet")
+def test_demo_run_writes_the_report(demo_run):
+    clone, result = demo_run
+    report = (clone / "report.md").read_text()
+    assert report.strip()
+    command = [c for c in commands_run(result.stdout) if c[1].endswith("write_report.py")][0]
+    assert "--random-weights" in command and "compare_bs1_onnx_vs_torch.json" in command
+    assert "result_bs1.json" in command and "result_bs16.json" in command
 
 
 def test_same_model_gives_same_accuracy_at_every_batch_size(demo_run):
@@ -111,7 +237,7 @@ def test_demo_run_leaves_git_status_clean(demo_run):
     assert status == ""
 
 
-def test_second_run_skips_completed_stages(demo_run):
+def test_second_run_skips_completed_stages(demo_run, tmp_path):
     clone, _ = demo_run
     onnx_mtime = (clone / "shufflenetv2_bs1.onnx").stat().st_mtime_ns
     accuracy_mtime = (clone / "result_bs16.json").stat().st_mtime_ns
@@ -119,86 +245,268 @@ def test_second_run_skips_completed_stages(demo_run):
     assert again.returncode == 0, again.stdout + again.stderr
     skipped = "\n".join(skipped_lines(again.stdout))
     for expected in ("demo dataset", "shufflenetv2_bs1.onnx", "shufflenetv2_bs16.onnx", "prep_dataset/",
-                     "shufflenetv2_prep_bin.info", "result_bs1.json", "result_bs16.json"):
+                     "shufflenetv2_prep_bin.info", "result_bs1.json", "result_bs16.json", "result/reference/",
+                     "compare_bs1_onnx_vs_torch.json"):
         assert expected in skipped
-    commands = [line.split()[2] for line in again.stdout.splitlines() if line.startswith("    $ ")]
-    assert [Path(command).name for command in commands] == ["parse_perf.py", "compare_accuracy.py"]
+    assert scripts_run(again.stdout) == ["parse_perf.py"] + (["write_report.py"] if HAVE_REPORT_WRITER else []) + [
+        "compare_accuracy.py"]
     assert (clone / "shufflenetv2_bs1.onnx").stat().st_mtime_ns == onnx_mtime
     assert (clone / "result_bs16.json").stat().st_mtime_ns == accuracy_mtime
 
 
+def test_label_only_change_rescores_without_inference(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    # Labels = the model's own top-1 on half of the images: a real figure that the old labels did not give.
+    dump = clone / "result" / "dumpOutput_device0_bs1"
+    lines = []
+    for number, line in enumerate((clone / "demo" / "val_label.txt").read_text().splitlines()):
+        name, label = line.split()
+        predicted = int(np.argmax(read_dump(dump / f"{name.rsplit('.', 1)[0]}_1.txt")))
+        lines.append(f"{name} {predicted if number % 2 == 0 else label}")
+    new_labels = tmp_path / "val_label.txt"
+    new_labels.write_text("\n".join(lines) + "\n")
+    result = run_all("--batch-sizes", BATCH_SIZES, "--dataset", str(clone / "demo" / "val"), "--labels",
+                     str(new_labels), cwd=work, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    scripts = scripts_run(result.stdout)
+    assert "benchmark_ort.py" not in scripts and "imagenet_torch_preprocess.py" not in scripts
+    assert scripts.count("imagenet_acc_eval.py") == 2 and "compare_outputs.py" in scripts
+    expected = subprocess.run([sys.executable, str(REPO_ROOT / "imagenet_acc_eval.py"), str(dump), str(new_labels),
+                               str(tmp_path), "expected.json"], capture_output=True, text=True)
+    assert expected.returncode == 0, expected.stderr
+    assert (work / "result_bs1.json").read_text() == (tmp_path / "expected.json").read_text()
+    assert read_accuracy_json(work / "result_bs1.json").top_k_percent[0] >= 50.0
+
+
+def test_deleted_prep_dataset_is_redone_and_summary_shows_this_run_only(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    shutil.rmtree(work / "prep_dataset")  # .run_all/preprocess.done stays
+    result = run_all("--batch-sizes", "1", "--compare", "none", "--dataset", str(clone / "demo" / "val"),
+                     cwd=work, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "imagenet_torch_preprocess.py" in scripts_run(result.stdout)
+    for name in os.listdir(clone / "prep_dataset"):
+        if name.endswith(".bin"):
+            assert (work / "prep_dataset" / name).read_bytes() == (clone / "prep_dataset" / name).read_bytes()
+    assert (work / "result_bs1.json").read_text() == (clone / "result_bs1.json").read_text()
+    # bs16's files of the earlier run are still in result/, but this run's summary holds bs1 only.
+    assert (work / "result" / "perf_vision_batchsize_16_device_0.txt").exists()
+    parse_perf = [c for c in commands_run(result.stdout) if c[1].endswith("parse_perf.py")][0]
+    assert [a for a in parse_perf if "perf_vision" in a] == ["result/perf_vision_batchsize_1_device_0.txt"]
+    assert "perf_vision_batchsize_16" not in result.stdout
+    assert [c[-1] for c in commands_run(result.stdout) if c[1].endswith("compare_accuracy.py")] == ["result_bs1.json"]
+
+
+def test_two_runs_in_one_work_folder_one_refuses(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    for batch_size in BATCH_SIZES.split():
+        (work / f"result_bs{batch_size}.json").unlink()  # the first run has some work to do
+    args = ["bash", str(clone / "run_all.sh"), "--batch-sizes", BATCH_SIZES, "--compare", "none", "--dataset",
+            str(clone / "demo" / "val")]
+    first = subprocess.Popen(args, cwd=work, env=run_env(work), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    lock = work / ".run_all" / "lock"
+    while first.poll() is None and not (lock.exists() and lock.read_text().startswith(f"pid {first.pid}:")):
+        time.sleep(0.05)
+    second = subprocess.run(args, cwd=work, env=run_env(work), capture_output=True, text=True, timeout=600)
+    out, err = first.communicate(timeout=1200)
+    assert first.returncode == 0, out + err
+    assert second.returncode != 0
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert str(work) in second.stderr and f"pid {first.pid}" in second.stderr and "in use" in second.stderr
+    for batch_size in BATCH_SIZES.split():
+        assert (work / f"result_bs{batch_size}.json").read_text() == (clone / f"result_bs{batch_size}.json").read_text()
+
+
+def test_a_held_lock_names_its_holder(tmp_path):
+    (tmp_path / ".run_all").mkdir()
+    lock = tmp_path / ".run_all" / "lock"
+    lock.write_text("pid 4242: bash run_all.sh --batch-sizes 1\n")
+    with open(lock) as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_all("--batch-sizes", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"run_all.sh: error: work folder {tmp_path} is in use by another run of "
+                                     "run_all.sh (pid 4242: bash run_all.sh --batch-sizes 1); wait for it to end")
+    assert sorted(os.listdir(tmp_path)) == [".run_all"] and os.listdir(tmp_path / ".run_all") == ["lock"]
+
+
+def test_subset_run_counts_missing_images_as_misses(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    subset = tmp_path / "subset" / "val"
+    subset.mkdir(parents=True)
+    for name in sorted(os.listdir(clone / "demo" / "val"))[:30]:
+        shutil.copy2(clone / "demo" / "val" / name, subset / name)
+    labels = clone / "demo" / "val_label.txt"
+    result = run_all("--batch-sizes", "1", "--compare", "none", "--dataset", str(subset), "--labels", str(labels),
+                     cwd=work, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "subset run: 30 images of 40 labelled" in result.stdout
+    acc_eval = [c for c in commands_run(result.stdout) if c[1].endswith("imagenet_acc_eval.py")]
+    assert len(acc_eval) == 1 and acc_eval[0][-1] == "--allow-missing"
+    assert read_accuracy_json(work / "result_bs1.json").images == DEMO_IMAGES
+    assert len(list((work / "prep_dataset").glob("*.bin"))) == 30
+    assert dump_keys(work / "result" / "dumpOutput_device0_bs1") == {n.rsplit(".", 1)[0] for n in os.listdir(subset)}
+
+
+def test_two_devices_with_the_stand_in(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    result = run_all("--batch-sizes", "1", "--compare", "none", "--devices", "0 1", "--dataset",
+                     str(clone / "demo" / "val"), cwd=work, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
+    cores = len(os.sched_getaffinity(0))
+    assert sorted(a for c in runs for a in c if a.startswith("-device_id")) == ["-device_id=0", "-device_id=1"]
+    for command in runs:  # each process gets its share of the cores
+        assert f"-threads={max(1, cores // 2)}" in command and "-streams=1" in command
+    shards = [set(dump_keys(work / "result" / f"dumpOutput_device{d}_bs1")) for d in (0, 1)]
+    assert not shards[0] & shards[1] and len(shards[0]) + len(shards[1]) == DEMO_IMAGES
+    assert shards[0] | shards[1] == dump_keys(clone / "result" / "dumpOutput_device0_bs1")
+    assert (work / "result_bs1.json").read_text() == (clone / "result_bs1.json").read_text()
+    assert "measured card throughput (2 devices at once: 0 1)" in result.stdout
+    assert re.search(r"bs1: [0-9.]+ img/s \(sum of the 2 devices' Interface rates\); [0-9.]+ img/s \(40 images",
+                     result.stdout)
+
+
 # ---------------------------------------------------------------------------------------------------------------
-# The Ascend path, with fake tools that record their command lines.
+# Changed datasets: the interrupted run of another dataset, then an in-place change.
 
-FAKE_ATC = """#!{python}
-import json, os, sys
-with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps({{"tool": "atc", "cwd": os.getcwd(), "argv": sys.argv[1:]}}) + "\\n")
-output = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--output=")][0]
-open(output + ".om", "wb").write(b"fake om")
-"""
 
-# Puts each image's true label at rank (index % 6): ranks 0..4 count for top-(rank+1), rank 5 is a miss.
-# Writes txt outputs with 6 decimals and the guide's perf file, independently of the project's code.
-FAKE_BENCHMARK = """#!{python}
-import json, os, sys
-with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps({{"tool": "benchmark", "cwd": os.getcwd(), "argv": sys.argv[1:]}}) + "\\n")
-flags = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:])
-labels = {{}}
-for line in open(os.environ["FAKE_LABELS"]):
-    name, label = line.split()
-    labels[name.rsplit(".", 1)[0]] = int(label)
-dump = os.path.join("result", "dumpOutput_device" + flags["device_id"])
-os.makedirs(dump, exist_ok=True)
-for line in open(flags["input_text_path"]):
-    index, path, width, height = line.split()
-    key = os.path.basename(path).rsplit(".", 1)[0]
-    label, rank = labels[key], int(index) % 6
-    others = [c for c in range(1000) if c != label]
-    order = others[:rank] + [label] + others[rank:]
-    scores = [0.0] * 1000
-    for position, cls in enumerate(order):
-        scores[cls] = 10.0 - position * 0.001
-    with open(os.path.join(dump, key + "_1.txt"), "w") as out:
-        out.write(" ".join("%.6f" % s for s in scores) + " \\n")
-with open(os.path.join("result", "perf_vision_batchsize_%s_device_%s.txt" % (flags["batch_size"], flags["device_id"])), "w") as perf:
-    perf.write("[e2e] throughputRate: 117.471, latency: 425636\\n[data read] throughputRate: 124.47, moduleLatency: 8.03407\\n"
-               "[preprocess] throughputRate: 124.375, moduleLatency: 8.04019\\n"
-               "[infer] throughputRate: 117.823, Interface throughputRate: 147.93, moduleLatency: 7.93347\\n"
-               "[post] throughputRate: 117.822, moduleLatency: 8.48734\\n")
-"""
+def _predictions(onnx_file: Path, bins: Path) -> dict[str, int]:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    found = {}
+    for path in sorted(bins.glob("*.bin")):
+        image = np.fromfile(path, dtype=np.float32).reshape(1, 3, 224, 224)
+        found[path.stem] = int(np.argmax(session.run(None, {"image": image})[0]))
+    return found
+
+
+def _clean_accuracy(work: Path, images: Path, labels: Path, scratch: Path) -> str:
+    """The accuracy JSON of a clean run's steps on IMAGES (fresh bins, info, stand-in, accuracy) with WORK's ONNX."""
+    scratch.mkdir()
+    steps = [["imagenet_torch_preprocess.py", str(images), "./prep_dataset"],
+             ["get_info.py", "bin", "./prep_dataset", "./clean.info", "224", "224"],
+             ["benchmark_ort.py", "-batch_size=1", f"-om_path={work / 'shufflenetv2_bs1.onnx'}",
+              "-input_text_path=./clean.info"],
+             ["imagenet_acc_eval.py", "result/dumpOutput_device0/", str(labels), "./", "clean.json"]]
+    for script, *args in steps:
+        done = subprocess.run([sys.executable, str(REPO_ROOT / script), *args], cwd=scratch, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
+    return (scratch / "clean.json").read_text()
+
+
+@pytest.fixture(scope="module")
+def changed_datasets(demo_run, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    clone, _ = demo_run
+    root = tmp_path_factory.mktemp("changes")
+    # D: the demo (mtimes kept, so it is the very dataset of the demo run); X: another one, same file names.
+    dataset = root / "D"
+    shutil.copytree(clone / "demo", dataset)
+    other = root / "X"
+    made = subprocess.run([sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(other), "--seed", "1"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    x_bins = root / "x_bins"
+    subprocess.run([sys.executable, str(REPO_ROOT / "imagenet_torch_preprocess.py"), str(other / "val"), str(x_bins)],
+                   capture_output=True, check=True)
+    onnx_file = clone / "shufflenetv2_bs1.onnx"
+    predicted_d = _predictions(onnx_file, clone / "prep_dataset")
+    predicted_x = _predictions(onnx_file, x_bins)
+    # Labels that make the accuracy discriminating: the model's own top-1 on D (a clean run scores 100%).
+    names = {path.stem: path.name for path in (dataset / "val").iterdir()}
+    (dataset / "val_label.txt").write_text("".join(f"{names[k]} {v}\n" for k, v in sorted(predicted_d.items())))
+
+    # 1. What an interrupted first run on X leaves (its bins), then run_all on D in the same work folder.
+    work = root / "work"
+    work.mkdir()
+    shutil.copytree(x_bins, work / "prep_dataset")
+    first = run_all("--dataset", str(dataset / "val"), "--batch-sizes", "1", "--compare", "none",
+                    "--workdir", str(work), cwd=root)
+    first_json = (work / "result_bs1.json").read_text() if first.returncode == 0 else None
+    first_bins = {p.name: p.read_bytes() for p in (work / "prep_dataset").glob("*.bin")}
+
+    # 2. In place: one image replaced by X's image of the same name (a different top-1), one removed, one added.
+    replaced = next(k for k in sorted(predicted_d) if predicted_x.get(k, predicted_d[k]) != predicted_d[k])
+    removed = next(k for k in sorted(predicted_d) if k != replaced)
+    x_names = {path.stem: path for path in (other / "val").iterdir()}
+    target = dataset / "val" / names[replaced]
+    target.unlink()
+    shutil.copyfile(x_names[replaced], target)  # new content, new mtime, same name
+    (dataset / "val" / names[removed]).unlink()
+    added = "added_00000001" + x_names[replaced].suffix
+    shutil.copyfile(x_names[replaced], dataset / "val" / added)
+    labels = {k: v for k, v in predicted_d.items() if k != removed}
+    labels[replaced] = predicted_x[replaced]
+    labels["added_00000001"] = predicted_x[replaced]
+    file_names = {**names, "added_00000001": added}
+    (dataset / "val_label.txt").write_text("".join(f"{file_names[k]} {v}\n" for k, v in sorted(labels.items())))
+    second = run_all("--dataset", str(dataset / "val"), "--batch-sizes", "1", "--compare", "none",
+                     "--workdir", str(work), cwd=root)
+    clean = _clean_accuracy(work, dataset / "val", dataset / "val_label.txt", root / "clean")
+    return {"clone": clone, "work": work, "first": first, "first_json": first_json, "first_bins": first_bins,
+            "second": second, "clean_json": clean, "replaced": replaced, "removed": removed, "dataset": dataset}
+
+
+def test_bins_of_an_interrupted_run_on_another_dataset_are_not_reused(changed_datasets):
+    first = changed_datasets["first"]
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "prep_dataset/ holds bins of unknown origin" in first.stdout
+    clone = changed_datasets["clone"]
+    expected_bins = {p.name: p.read_bytes() for p in (clone / "prep_dataset").glob("*.bin")}
+    assert changed_datasets["first_bins"] == expected_bins
+    # A clean run on D with these labels: the model's own top-1, so 100% everywhere.
+    assert changed_datasets["first_json"] == (
+        '{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "40"}, '
+        '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "100.0%"}, '
+        '{"key": "Top2 accuracy", "value": "100.0%"}, {"key": "Top3 accuracy", "value": "100.0%"}, '
+        '{"key": "Top4 accuracy", "value": "100.0%"}, {"key": "Top5 accuracy", "value": "100.0%"}]}')
+
+
+def test_an_in_place_change_of_the_dataset_is_noticed(changed_datasets):
+    second, work = changed_datasets["second"], changed_datasets["work"]
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "dataset changed in place" in second.stdout
+    assert (work / "result_bs1.json").read_text() == changed_datasets["clean_json"]
+    assert read_accuracy_json(work / "result_bs1.json").top_k_percent[0] == 100.0
+    keys = {p.stem for p in (work / "prep_dataset").glob("*.bin")}
+    assert changed_datasets["removed"] not in keys and "added_00000001" in keys and len(keys) == DEMO_IMAGES
+    fresh = work.parent / "clean" / "prep_dataset"
+    for path in fresh.glob("*.bin"):
+        assert (work / "prep_dataset" / path.name).read_bytes() == path.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The seed guide's Ascend host: fake atc (in a CANN 5.0.1 tree) and fake benchmark.<arch>, no npu-smi.
 
 
 @pytest.fixture(scope="module")
 def ascend_host(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A fake CANN tree whose atc env.sh puts on PATH, and a fake benchmark.<arch> on PATH."""
     root = tmp_path_factory.mktemp("ascend")
-    atc_bin = root / "Ascend" / "ascend-toolkit" / "latest" / "atc" / "bin"
-    tools = root / "tools"
-    atc_bin.mkdir(parents=True)
-    tools.mkdir()
-    (atc_bin / "atc").write_text(FAKE_ATC.format(python=sys.executable))
-    benchmark = tools / f"benchmark.{os.uname().machine}"
-    benchmark.write_text(FAKE_BENCHMARK.format(python=sys.executable))
-    for tool in (atc_bin / "atc", benchmark):
-        tool.chmod(0o755)
     workdir = root / "work"
     log = root / "calls.jsonl"
-    env = {"ASCEND_ROOT": str(root / "Ascend"), "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
-           "FAKE_LOG": str(log), "FAKE_LABELS": str(workdir / "demo" / "val_label.txt")}
+    labels = workdir / "demo" / "val_label.txt"
+    env = fake_env(root, log, labels, tools_dir(root, f"benchmark.{ARCH}"))
     first = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, cwd=root, env=env)
-    calls_after_first = log.read_text().splitlines()
+    calls_after_first = read_calls(log)
     second = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, cwd=root, env=env)
-    return {"workdir": workdir, "first": first, "second": second,
-            "calls": [json.loads(line) for line in calls_after_first],
-            "calls_after_second": log.read_text().splitlines()}
+    return {"root": root, "workdir": workdir, "first": first, "second": second, "calls": calls_after_first,
+            "calls_after_second": read_calls(log), "env": env, "log": log, "labels": labels}
 
 
 def test_ascend_path_runs_the_guides_command_lines(ascend_host):
     first = ascend_host["first"]
     assert first.returncode == 0, first.stdout + first.stderr
     assert "CANN 5.0.1 environment" in first.stderr
+    assert "soc version: Ascend310 (npu-smi not found" in first.stdout
+    assert "inference tool: benchmark:" in first.stdout
     calls = ascend_host["calls"]
     atc_calls = [call["argv"] for call in calls if call["tool"] == "atc"]
     benchmark_calls = [call["argv"] for call in calls if call["tool"] == "benchmark"]
@@ -211,14 +519,24 @@ def test_ascend_path_runs_the_guides_command_lines(ascend_host):
 def test_ascend_path_accuracy_from_the_tools_dump(ascend_host):
     workdir = ascend_host["workdir"]
     assert len(read_labels(workdir / "demo" / "val_label.txt")) == DEMO_IMAGES
-    # Ranks index % 6 over 40 images: 7 at each of ranks 0..3, 6 at rank 4, 6 misses.
-    ranks = np.arange(DEMO_IMAGES) % 6
-    expected = tuple(round(100 * float(np.mean(ranks < k)), 2) for k in range(1, 6))
-    assert expected == (17.5, 35.0, 52.5, 70.0, 85.0)
+    expected = planted_accuracy(ascend_host["labels"])
+    assert expected == (17.5, 35.0, 52.5, 70.0, 85.0)  # 40 images: 7 at each of ranks 0..3, 6 at rank 4, 6 misses
     for batch_size in BATCH_SIZES.split():
-        accuracy = read_accuracy_json(workdir / f"result_bs{batch_size}.json")
-        assert accuracy.top_k_percent == expected
+        assert read_accuracy_json(workdir / f"result_bs{batch_size}.json").top_k_percent == expected
     assert "591.72" in ascend_host["first"].stdout  # the perf table reads what the tool wrote: 147.93 x 4
+
+
+def test_ascend_path_compares_the_om_outputs_with_the_onnx_stand_in(ascend_host):
+    workdir, first = ascend_host["workdir"], ascend_host["first"]
+    assert dump_keys(workdir / "result" / "onnx_bs1") == dump_keys(workdir / "result" / "dumpOutput_device0_bs1")
+    comparison = json.loads((workdir / "compare_bs1_om_vs_onnx.json").read_text())
+    assert comparison["images_paired"] == DEMO_IMAGES
+    assert comparison["reference"].rstrip("/") == "result/onnx_bs1"
+    assert comparison["candidate"].rstrip("/") == "result/dumpOutput_device0_bs1"
+    assert not comparison["passed"]  # the fake's planted scores are not the model's
+    assert "misses a threshold" in first.stdout
+    # The stand-in's own perf file did not replace the tool's.
+    assert "Interface throughputRate: 147.93" in (workdir / "result" / "perf_vision_batchsize_1_device_0.txt").read_text()
 
 
 def test_ascend_path_second_run_calls_no_tool(ascend_host):
@@ -227,6 +545,195 @@ def test_ascend_path_second_run_calls_no_tool(ascend_host):
     assert len(ascend_host["calls_after_second"]) == len(ascend_host["calls"])
     skipped = "\n".join(skipped_lines(second.stdout))
     assert "shufflenetv2_bs1.om is up to date" in skipped and "shufflenetv2_bs16.om is up to date" in skipped
+    assert "benchmark_ort.py" not in scripts_run(second.stdout)
+
+
+@pytest.fixture(scope="module")
+def ascend_two_devices(ascend_host, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("two")
+    work = copy_workdir(ascend_host["workdir"], root / "work")
+    log = root / "calls.jsonl"
+    env = {**ascend_host["env"], "FAKE_LOG": str(log), "FAKE_LABELS": str(work / "demo" / "val_label.txt")}
+    result = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, "--devices", "0 1", "--compare", "none",
+                     cwd=root, env=env)
+    return {"work": work, "result": result, "calls": read_calls(log), "root": root, "env": env}
+
+
+def test_two_devices_with_the_old_tool(ascend_two_devices, ascend_host):
+    result, work = ascend_two_devices["result"], ascend_two_devices["work"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = [call for call in ascend_two_devices["calls"] if call["tool"] == "benchmark"]
+    assert len(calls) == 4
+    all_keys = sorted(dump_keys(ascend_host["workdir"] / "result" / "dumpOutput_device0_bs1"))
+    for batch_size in BATCH_SIZES.split():
+        mine = [c for c in calls if f"-batch_size={batch_size}" in c["argv"]]
+        by_device = {}
+        for call in mine:
+            flags = dict(a.lstrip("-").split("=", 1) for a in call["argv"])
+            assert flags["input_text_path"] == f"./shufflenetv2_prep_bin_device{flags['device_id']}.info"
+            by_device[flags["device_id"]] = call["keys"]
+        assert sorted(by_device) == ["0", "1"]
+        assert by_device["0"] + by_device["1"] == all_keys  # contiguous, disjoint, every image once
+        assert abs(len(by_device["0"]) - len(by_device["1"])) <= 1
+        assert (work / f"result_bs{batch_size}.json").read_text() == (
+            ascend_host["workdir"] / f"result_bs{batch_size}.json").read_text()
+    assert "measured card throughput (2 devices at once: 0 1)" in result.stdout
+    assert "bs1: 295.86 img/s (sum of the 2 devices' Interface rates)" in result.stdout
+    assert "guide's extrapolation 591.72 img/s (device 0 x 4)" in result.stdout
+
+
+def test_a_failing_device_stops_the_run_and_is_named(ascend_two_devices, tmp_path):
+    work = copy_workdir(ascend_two_devices["work"], tmp_path / "work")
+    (work / ".run_all" / "inference_bs1.done").unlink()
+    env = {**ascend_two_devices["env"], "FAKE_LOG": str(tmp_path / "log"), "FAKE_FAIL_DEVICE": "1",
+           "FAKE_LABELS": str(work / "demo" / "val_label.txt")}
+    result = run_all("--workdir", str(work), "--batch-sizes", "1", "--devices", "0 1", "--compare", "none",
+                     cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        'run_all.sh: error: stage "inference bs1": inference failed on device 1 (exit status 3); '
+        "see the lines marked [device <D>] above")
+    assert "[device 1] [ERROR] fake benchmark: device 1 is broken" in result.stdout
+    assert not (work / "result_bs1.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Today's Ascend host: ais_bench and npu-smi (310P3), no benchmark.<arch>.
+
+
+@pytest.fixture(scope="module")
+def ais_bench_host(ascend_host, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("ais")
+    work = copy_workdir(ascend_host["workdir"], root / "work")
+    log = root / "calls.jsonl"
+    labels = work / "demo" / "val_label.txt"
+    env = fake_env(root, log, labels, tools_dir(root, "npu-smi"), ais_bench=True)
+    one = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, "--compare", "none", cwd=root, env=env)
+    calls_one = read_calls(log)
+    two = run_all("--workdir", str(work), "--batch-sizes", "16", "--devices", "0 1", "--compare", "none",
+                  cwd=root, env=env)
+    return {"work": work, "one": one, "calls_one": calls_one, "two": two, "calls_two": read_calls(log)[len(calls_one):],
+            "labels": labels}
+
+
+def test_ais_bench_is_chosen_and_run_as_the_current_guide_writes(ais_bench_host):
+    one = ais_bench_host["one"]
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "soc version: Ascend310P3 (the first device in 'npu-smi info')" in one.stdout
+    assert "inference tool: ais_bench" in one.stdout and "no benchmark." in one.stdout
+    calls = ais_bench_host["calls_one"]
+    atc = [call["argv"] for call in calls if call["tool"] == "atc"]
+    assert atc == [[a.replace("Ascend310", "Ascend310P3") for a in guide_command(GUIDE_ATC, b)] for b in (1, 16)]
+    ais = [call["argv"] for call in calls if call["tool"] == "ais_bench"]
+    assert ais == [guide_command(GUIDE_AIS_BENCH, b) for b in (1, 16)]
+    announced = [c for c in commands_run(one.stdout) if "ais_bench" in c]
+    assert [c[:3] for c in announced] == [[sys.executable, "-m", "ais_bench"]] * 2
+
+
+def test_ais_bench_outputs_are_read_by_every_later_step(ais_bench_host):
+    work = ais_bench_host["work"]
+    calls = [call for call in ais_bench_host["calls_one"] if call["tool"] == "ais_bench"]
+    keys = sorted(dump_keys(work / "result" / "bs1"))
+    assert len(keys) == DEMO_IMAGES
+    # bs16 over 40 files: 16 + 16 + 8, the last batch padded with copies of its own first file.
+    batches = calls[1]["batches"]
+    assert [b["saved"] for b in batches] == [16, 16, 8]
+    assert batches[2]["files"][8:] == [batches[2]["files"][0]] * 8
+    for batch_size in BATCH_SIZES.split():
+        folder = work / "result" / f"bs{batch_size}"
+        names = sorted(os.listdir(folder))
+        assert names == sorted(f"{k}_0.txt" for k in keys)
+        assert re.fullmatch(r"(\d+\.\d{6} ){1000}\n", (folder / names[0]).read_text())
+        assert json.loads((work / "result" / f"bs{batch_size}_summary.json").read_text())["throughput"] == 500.0
+        assert read_accuracy_json(work / f"result_bs{batch_size}.json").top_k_percent == planted_accuracy(
+            ais_bench_host["labels"])
+    parse_perf = [c for c in commands_run(ais_bench_host["one"].stdout) if c[1].endswith("parse_perf.py")][0]
+    assert "result/bs1_summary.json" in parse_perf and "result/bs16_summary.json" in parse_perf
+    assert "2000" in ais_bench_host["one"].stdout  # 500 images/s per device x 4
+
+
+def test_ais_bench_on_two_devices_reads_shard_folders(ais_bench_host):
+    two, work = ais_bench_host["two"], ais_bench_host["work"]
+    assert two.returncode == 0, two.stdout + two.stderr
+    calls = [call for call in ais_bench_host["calls_two"] if call["tool"] == "ais_bench"]
+    by_device = {}
+    for call in calls:
+        argv = call["argv"]
+        device = argv[argv.index("--device") + 1]
+        assert argv[argv.index("--input") + 1] == f"./prep_dataset_device{device}/"
+        assert argv[argv.index("--output_dirname") + 1] == f"bs16_device{device}"
+        by_device[device] = [name for batch in call["batches"] for name in batch["files"][:batch["saved"]]]
+    assert sorted(by_device) == ["0", "1"]
+    assert not set(by_device["0"]) & set(by_device["1"])
+    assert sorted(by_device["0"] + by_device["1"]) == sorted(f"{k}.bin" for k in dump_keys(work / "result" / "bs1"))
+    assert (work / "result_bs16.json").read_text() == (work / "result_bs1.json").read_text()
+    assert "bs16: 1000.00 img/s (sum of the 2 devices' Interface rates)" in two.stdout
+    assert not list(work.glob("prep_dataset_device*"))  # the folders of links are removed after the run
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The environment stage: tool choice and chip name (each run stops at the dataset stage: no such folder).
+
+
+@pytest.mark.parametrize("tools, om, ais, tool_option, expected", [
+    ((), False, False, "auto", "inference tool: stand-in: benchmark_ort.py (CPU stand-in, onnxruntime, ONNX file); "
+                               "why: auto: no OM files"),
+    ((), True, False, "auto", "inference tool: stand-in: benchmark_ort.py (CPU stand-in, onnxruntime, ONNX file); "
+                              "why: auto: OM files but no tool able to run them"),
+    ((f"benchmark.{ARCH}",), True, True, "auto", "inference tool: benchmark:"),
+    ((), True, True, "auto", "inference tool: ais_bench:"),
+    ((f"benchmark.{ARCH}",), False, True, "auto", "inference tool: stand-in:"),
+    ((f"benchmark.{ARCH}",), True, True, "ais_bench", "inference tool: ais_bench: "),
+    ((f"benchmark.{ARCH}",), True, False, "stand-in", "why: given (--tool stand-in)"),
+])
+def test_tool_choice(tmp_path, tools, om, ais, tool_option, expected):
+    if om:
+        (tmp_path / "shufflenetv2_bs1.om").write_text("{}")
+    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, *tools), cann=False,
+                   ais_bench=ais)
+    result = run_all("--batch-sizes", "1", "--tool", tool_option, "--dataset", "nothing", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and 'stage "dataset"' in result.stderr
+    assert expected in result.stdout
+    loud = "the NPU is NOT used" in result.stderr
+    assert loud == ("no tool able to run them" in expected)
+
+
+@pytest.mark.parametrize("tools, om, ais, tool_option, message", [
+    ((), True, True, "benchmark", f"--tool benchmark: benchmark.{ARCH} not found in the work folder"),
+    ((f"benchmark.{ARCH}",), True, False, "ais_bench", "--tool ais_bench: "),
+    ((f"benchmark.{ARCH}",), False, False, "benchmark", "--tool benchmark needs the OM files: atc not found and "
+                                                        "shufflenetv2_bs1.om missing"),
+    ((), False, True, "ais_bench", "--tool ais_bench needs the OM files"),
+])
+def test_a_forced_tool_that_is_not_there_is_an_error(tmp_path, tools, om, ais, tool_option, message):
+    if om:
+        (tmp_path / "shufflenetv2_bs1.om").write_text("{}")
+    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, *tools), cann=False,
+                   ais_bench=ais)
+    result = run_all("--batch-sizes", "1", "--tool", tool_option, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith('run_all.sh: error: stage "environment": ' + message)
+    assert not list(tmp_path.glob("*.onnx")) and not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("npu_smi, name, option, expected", [
+    (True, "310P3", None, "soc version: Ascend310P3 (the first device in 'npu-smi info')"),
+    (True, "310", None, "soc version: Ascend310 (the first device in 'npu-smi info')"),
+    (False, None, None, "soc version: Ascend310 (npu-smi not found: the seed guide's chip)"),
+    (True, "310P3", "Ascend310B1", "soc version: Ascend310B1 (given)"),
+])
+def test_soc_version(tmp_path, npu_smi, name, option, expected):
+    tools = tools_dir(tmp_path, *(["npu-smi"] if npu_smi else []))
+    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools, cann=False, FAKE_NPU_NAME=name or "")
+    result = run_all("--dataset", "nothing", *(["--soc-version", option] if option else []), cwd=tmp_path, env=env)
+    assert expected in result.stdout
+
+
+def test_atc_gets_the_chip_name_of_npu_smi(ais_bench_host):
+    # (The ais_bench host has the fake npu-smi showing 310P3 devices: see test_ais_bench_is_chosen...; this checks
+    # that a changed chip name redoes the OM files.)
+    calls = ais_bench_host["calls_one"]
+    assert [c["argv"][-1] for c in calls if c["tool"] == "atc"] == ["--soc_version=Ascend310P3"] * 2
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -238,6 +745,37 @@ def test_missing_dataset_stops_at_the_dataset_stage(tmp_path):
     assert result.returncode != 0
     assert 'stage "dataset"' in result.stderr and "no/such/folder" in result.stderr
     assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_the_parent_of_val_is_refused_before_exporting(tmp_path):
+    (tmp_path / "imagenet" / "val").mkdir(parents=True)
+    (tmp_path / "imagenet" / "val" / "x.JPEG").write_bytes(b"")
+    (tmp_path / "imagenet" / "val_label.txt").write_text("x.JPEG 1\n")
+    result = run_all("--dataset", "imagenet", "--batch-sizes", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'run_all.sh: error: stage "dataset": dataset folder {tmp_path}/imagenet holds no images '
+        f"(.jpeg .jpg .png .bmp .webp); it has a val/ folder: did you mean --dataset {tmp_path}/imagenet/val?")
+    assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_not_enough_free_space_is_said_before_any_work(tmp_path):
+    made = subprocess.run([sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(tmp_path / "d"),
+                           "--count", "3"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "df").write_text("#!/bin/sh\necho 'Filesystem 1-blocks Used Available Capacity Mounted on'\n"
+                              "echo '/dev/x 100000000 99000000 1000000 99% /'\n")
+    (tools / "df").chmod(0o755)
+    result = run_all("--dataset", "d/val", "--batch-sizes", "1 16", "--compare", "none", cwd=tmp_path,
+                     env={"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 2
+    needed = 3 * 602112 + 3 * 2 * 16000
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'run_all.sh: error: stage "dataset": not enough free space in {tmp_path}: this run needs about '
+        f"{round(needed / 1e6)} MB (3 bins x 602,112 bytes = 2 MB, text outputs for 2 runs about 96 kB); 1 MB free")
+    assert not list(tmp_path.glob("*.onnx")) and not (tmp_path / "prep_dataset").exists()
 
 
 def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
@@ -252,20 +790,33 @@ def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
 
 @pytest.mark.parametrize("bad_arguments, message", [
     (["--batch-sizes", "1 x"], "'x' is not a positive integer"),
+    (["--batch-sizes", "*"], "--batch-sizes: '*' is not a positive integer"),
+    (["--batch-sizes", " "], "--batch-sizes: no batch size given"),
     (["--device-id", "-1"], "not a non-negative integer"),
+    (["--devices", "0 *"], "--devices: '*' is not a non-negative integer"),
+    (["--devices", "0 1 0"], "--devices: '0 1 0' names a device twice"),
+    (["--tool", "npu"], "--tool: 'npu' is not one of auto, benchmark, ais_bench, stand-in"),
+    (["--backend", "tensorrt"], "--backend: 'tensorrt' is not one of onnxruntime, openvino"),
+    (["--compare", "some"], "--compare: 'some' is not one of none, first, all"),
+    (["--soc-version", "Ascend 310"], "--soc-version: 'Ascend 310' is not a chip name"),
     (["--frobnicate", "1"], "unknown option --frobnicate"),
     (["stray"], "unexpected argument 'stray'"),
     (["--workdir"], "needs a value"),
 ])
 def test_usage_errors(tmp_path, bad_arguments, message):
+    (tmp_path / "1").write_text("")  # a file a glob of '*' would expand to (a valid batch size)
     result = run_all(*bad_arguments, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "1"]
 
 
 def test_help_names_every_option(tmp_path):
     result = run_all("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--checkpoint", "--dataset", "--labels", "--batch-sizes", "--workdir", "--device-id", "SOC_VERSION"):
+    for option in ("--checkpoint", "--dataset", "--labels", "--batch-sizes", "--workdir", "--device-id", "--devices",
+                   "--tool", "--soc-version", "--backend", "--compare", "DEVICES", "TOOL", "SOC_VERSION", "BACKEND",
+                   "COMPARE"):
         assert option in result.stdout
+    assert "ATC's benchmark run" not in result.stdout
+    assert "the Ascend device (NPU) that runs inference" in result.stdout
