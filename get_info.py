@@ -67,7 +67,8 @@ def list_files(directory: str, extensions: frozenset[str]) -> list[str]:
                             "rename them")
     spaced = [path for path in paths if any(char.isspace() for char in path)]
     if spaced:
-        raise PipelineError(f"{display_path(spaced[0])}: the info file's fields are space-separated; rename files with spaces")
+        raise PipelineError(
+            f"{display_path(spaced[0])}: the info file's fields are space-separated; rename files with spaces")
     return paths
 
 

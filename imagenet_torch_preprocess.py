@@ -592,8 +592,9 @@ def preprocess_folder(
     Failed images are logged as they happen and listed in ``dst_dir/failed.txt`` (removed when nothing failed).
     ``workers``: processes (default: all cores; 1 works in this process). ``overwrite``: delete every bin of
     ``dst_dir`` and redo all. ``if_other_dataset``: "refuse" a folder of another dataset's bins, or "overwrite" it
-    (as ``overwrite``; a folder of this dataset's bins is resumed). Raises PipelineError for bad folders, duplicate stems or a folder of another
-    dataset before anything is written, and (exit status 3) when an output cannot be written: at once.
+    (as ``overwrite``; a folder of this dataset's bins is resumed). Raises PipelineError for bad folders, duplicate
+    stems or a folder of another dataset before anything is written, and (exit status 3) when an output cannot be
+    written: at once.
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     if workers is None:
