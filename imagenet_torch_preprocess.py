@@ -312,12 +312,12 @@ def read_record(dst_dir: Path) -> tuple[SourceRecord | None, str]:
         return None, ""
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{path}: cannot read the record of the bins: {getattr(exc, 'strerror', None) or exc}; "
-                            "--overwrite deletes it with the bins") from None
+                            "use another output folder, or --overwrite to delete the bins and start afresh") from None
     try:
         return parse_record(text), text
     except ValueError as exc:
-        raise PipelineError(f"{path}: not a record of this script ({exc}); --overwrite deletes it with the bins "
-                            "and starts afresh") from None
+        raise PipelineError(f"{path}: not a record of this script ({exc}); use another output folder, or "
+                            "--overwrite to delete the bins and start afresh") from None
 
 
 def save_record(dst_dir: Path, record: SourceRecord, previous_text: str) -> str:
@@ -613,8 +613,11 @@ def preprocess_folder(
     if dst_dir.is_dir():
         bins = scan_bins(dst_dir)
         if bins and not overwrite:  # without bins, whatever record there is will be replaced
-            record, record_text = read_record(dst_dir)
-            refusal = other_dataset_message(dst_dir, src_dir, bins, listing.images, record)
+            try:
+                record, record_text = read_record(dst_dir)
+                refusal = other_dataset_message(dst_dir, src_dir, bins, listing.images, record)
+            except PipelineError as exc:  # a record that cannot be read: the bins are as good as unrecorded
+                refusal = str(exc)
             if refusal and if_other_dataset == "refuse":
                 raise PipelineError(refusal)
             if refusal:

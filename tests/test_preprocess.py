@@ -445,6 +445,9 @@ def test_bins_without_a_record_are_refused(run_script, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "prep/.prep_sources.json: not a record of this script" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+    replaced = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "--if-other-dataset", "overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert "not a record of this script" in replaced.stderr and "done 3, skipped 0" in replaced.stderr
 
 
 def replace_image(image: Path, donor: Path) -> None:
