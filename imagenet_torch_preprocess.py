@@ -641,7 +641,7 @@ def preprocess_folder(
         LOG.info("%s: the bins were made with another transform or library version (%r, now %r); redoing them all",
                  dst_dir, record.transform, transform)
     if overwrite and deleted:
-        LOG.info("--overwrite: deleting the %d bins of %s", len(deleted), dst_dir)
+        LOG.info("deleting all %d bins of %s before redoing them", len(deleted), dst_dir)
     elif plan.orphans:
         LOG.info("deleting %d bin(s) whose image is no longer in %s: %s", len(plan.orphans), src_dir,
                  ", ".join(plan.orphans[:5]) + (" ..." if len(plan.orphans) > 5 else ""))
