@@ -401,6 +401,26 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in text, option
 
 
+def test_a_megvii_network_without_channel_split_can_only_reshape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone of Megvii's network.py takes no channel_split and always reshapes: "slice" is a clear error."""
+    real = pth2onnx.ShuffleNetV2_Plus
+
+    def megvii_network(input_size: int = 224, n_class: int = 1000, architecture=None, model_size: str = "Large"):
+        return real(input_size, n_class, architecture, model_size, channel_split="reshape")
+
+    monkeypatch.setattr(pth2onnx, "ShuffleNetV2_Plus", megvii_network)
+    assert pth2onnx.build_model("Small", "reshape").channel_split == "reshape"
+    assert pth2onnx.build_model("Small").channel_split == "reshape"
+    with pytest.raises(PipelineError, match=r"network\.py: its ShuffleNetV2_Plus takes no channel_split .* use "
+                                            r"--channel-split reshape without --dynamic-batch"):
+        pth2onnx.build_model("Small", "slice")
+
+
+def test_build_model_refuses_an_unknown_channel_split() -> None:
+    with pytest.raises(ValueError, match="unknown channel split 'shuffle'"):
+        pth2onnx.build_model("Small", "shuffle")
+
+
 def test_cli_channel_split_slice_makes_a_batch_free_static_file(run_script, tmp_path: Path, random_model,
                                                                 tolerance: float) -> None:
     output = tmp_path / "shufflenetv2_bs2.onnx"
