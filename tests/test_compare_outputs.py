@@ -290,3 +290,71 @@ def test_bad_inputs_end_in_one_clear_line(tmp_path, run_script):
     one_line_error(run_script("compare_outputs.py", good, good, "--json", tmp_path / "no" / "out.json"),
                    "does not exist")
     assert not list(tmp_path.glob("*.json"))
+
+
+def text_forms(values: np.ndarray) -> dict[str, bytes]:
+    """One output row as each tool prints it, and in other notations."""
+    as_list = values.tolist()
+    return {
+        "%.8e": write_line(values),
+        "%f": ("".join(f"{value:f} " for value in as_list) + "\n").encode(),
+        "%g": (" ".join(f"{value:g}" for value in as_list) + "\n").encode(),
+        "mixed": " ".join(f"{value:.8e}" if i % 3 == 0 else f"{value:f}" if i % 3 == 1 else f"{value:+.3f}"
+                          for i, value in enumerate(as_list)).encode(),
+    }
+
+
+def write_line(values: np.ndarray) -> bytes:
+    from ascend_io import format_dump_line
+    return format_dump_line(values).encode()
+
+
+@pytest.mark.parametrize("form", ["%.8e", "%f", "%g", "mixed"])
+def test_text_parsing_gives_read_dumps_float32_values(form, tmp_path):
+    """The fast parser of text dumps: the same float32 as read_dump (np.float32 of each token), signs included,
+    over a wide range of magnitudes; or None, and the file is read by read_dump."""
+    rng = np.random.default_rng(3)
+    rows = (rng.normal(0.0, 4.0, (40, 300)) * 10.0 ** rng.integers(-12, 10, (40, 300))).astype(np.float32)
+    rows[0, :8] = [0.0, -0.0, 1e-40, -1e-45, 3.4e38, -123456789.0, 1e-7, 99999.99]
+    if form in ("%f", "mixed"):
+        rows = np.clip(rows, -9e8, 9e8)
+    texts = [text_forms(row)[form] for row in rows]
+    paths = []
+    for number, text in enumerate(texts):
+        paths.append(str(tmp_path / f"k{number}_1.txt"))
+        Path(paths[-1]).write_bytes(text)
+    want = np.array([read_dump_values(path) for path in paths])
+    parsed = compare_outputs.parse_text_dumps(texts, rows.shape[1])
+    if form in ("%.8e", "%f"):
+        assert parsed is not None
+    if parsed is not None:
+        assert np.array_equal(parsed, want) and np.array_equal(np.signbit(parsed), np.signbit(want))
+    got = compare_outputs.read_side(paths, rows.shape[1])
+    assert np.array_equal(got, want.astype(np.float64)) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def read_dump_values(path: str) -> np.ndarray:
+    from ascend_io import read_dump
+    return read_dump(path)
+
+
+def test_text_parsing_refuses_what_is_not_exactly_the_numbers():
+    parse = compare_outputs.parse_text_dumps
+    assert parse([b"1.00000000e+00 -2.500000 \n"], 2).tolist() == [[1.0, -2.5]]
+    tokens = [f"{value:.8e}" for value in range(1000)]
+    tokens[7] = "nan"  # a rare other token is parsed by float(); the checks after parsing name the file
+    parsed = parse([" ".join(tokens).encode()], 1000)
+    assert np.isnan(parsed[0, 7]) and parsed[0, 8] == 8.0
+    good = [f"{value:.8e}" for value in range(300)]
+    assert parse([" ".join(good).encode()], 300) is not None
+    odd = list(good)
+    odd[5] = "1.0000000e+001"  # valid, in no fixed form: float() reads it
+    assert parse([" ".join(odd).encode()], 300)[0, 5] == 10.0
+    for bad in ("abc", "1.00000000e+0a", "1.00000000e+", "1-000000", "--1.000000", "1.00000x", "1\x01"):
+        tokens = list(good)
+        tokens[5] = bad
+        assert parse([" ".join(tokens).encode()], 300) is None, bad
+    assert parse([" ".join(good[:-1]).encode()], 300) is None  # one value short
+    assert parse([" ".join(good).encode(), " ".join(good[1:]).encode()], 300) is None  # one file short
+    two_lines = (" ".join(good) + "\n" + " ".join(good[:5]) + "\n").encode()
+    assert parse([two_lines], 300).tolist() == [list(range(300))]  # the first line only, as read_dump
