@@ -261,8 +261,19 @@ def read_side(paths: Sequence[str], expected: int) -> np.ndarray:
 
 
 def top_classes(scores: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """The k highest classes of each row, highest first; equal scores in class order (a stable sort)."""
-    return np.argsort(-scores, axis=-1, kind="stable")[:, :k]
+    """The k highest classes of each row, highest first; equal scores in class order: the first k of a stable
+    ``argsort(-scores)``, found without sorting whole rows (a partition, then a sort of k values)."""
+    rows, classes = scores.shape
+    if k >= classes:
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    kth = np.partition(scores, classes - k, axis=1)[:, classes - k, None]  # the k-th highest score of each row
+    above = scores > kth
+    tied = scores == kth
+    wanted = k - above.sum(axis=1, keepdims=True)  # how many of the tied scores belong to the top k: the first
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= wanted))
+    top = np.nonzero(chosen)[1].reshape(rows, k)  # exactly k per row, in class order
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
 
 
 def pair_figures(pairs: Sequence[tuple[str, str]], expected: int) -> tuple[np.ndarray, ...]:

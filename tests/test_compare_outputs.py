@@ -358,3 +358,16 @@ def test_text_parsing_refuses_what_is_not_exactly_the_numbers():
     assert parse([" ".join(good).encode(), " ".join(good[1:]).encode()], 300) is None  # one file short
     two_lines = (" ".join(good) + "\n" + " ".join(good[:5]) + "\n").encode()
     assert parse([two_lines], 300).tolist() == [list(range(300))]  # the first line only, as read_dump
+
+
+def test_top_classes_are_a_stable_sorts_first_k_ties_included():
+    rng = np.random.default_rng(4)
+    for trial in range(60):
+        scores = rng.integers(0, 1 + trial % 7, (30, 40)).astype(np.float64)  # many ties
+        if trial % 4 == 0:
+            scores = rng.normal(size=(30, 40))
+        scores[0] = 0.0
+        scores[1, :3] = -0.0
+        for k in (1, 5, 39, 40, 41):
+            expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            assert np.array_equal(compare_outputs.top_classes(scores, k), expected), (trial, k)
