@@ -99,7 +99,8 @@ def stand_in_rate(folder: Path, model_path: Path, info: Path, batch_size: int, b
     # A fresh dump folder, as run_all.sh gives each run (replacing 50,000 old files costs the file system more).
     shutil.rmtree(folder / "result", ignore_errors=True)
     # Its perf lines and progress messages would bury the table.
-    with working_directory(folder), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with working_directory(folder), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
         status = benchmark_ort.main([
             "-model_type=vision", "-device_id=0", f"-batch_size={batch_size}", f"-om_path={model_path}",
             f"-input_text_path={info}", f"-input_width={IMAGE_SIZE}", f"-input_height={IMAGE_SIZE}",
