@@ -67,7 +67,7 @@ DEFAULT_MIN_COSINE = 0.99
 DEFAULT_WORST = 10
 TOP_K = 5
 NAMES_KEPT = 10  # names of images only in one side / flipped, in the JSON and the printout
-CHUNK = 500  # pairs per task of a worker process
+CHUNK = 256  # pairs per task of a worker process
 SERIAL_BELOW = 2 * CHUNK  # fewer pairs than this are read in this process: a pool would cost more than it saves
 
 
