@@ -111,3 +111,27 @@ def test_bad_size_or_checkpoint_is_a_pipeline_error(tmp_path):
         torch_reference.load_reference_model("random", "Tiny")
     with pytest.raises(PipelineError, match="checkpoint not found"):
         torch_reference.load_reference_model(str(tmp_path / "missing.pth.tar"))
+
+
+def test_onnx_export_agrees_with_the_reference_through_the_dumps(images, tmp_path):
+    """The stand-in's ONNX file on the same images, both written by the one dump writer and compared by
+    compare_outputs: cosine >= 0.99999 and the same top-1 on every image (float32 accumulation differs only in
+    summation order), while the fp16 preview is measurably further away."""
+    import compare_outputs
+    from shufflenetv2_pth2onnx import export_onnx, run_onnx
+
+    reference = torch_reference.load_reference_model("random", "Small", SEED)
+    keys = [f"img{i}" for i in range(IMAGES)]
+    for name in ("reference", "onnx", "fp16"):
+        (tmp_path / name).mkdir()
+    with torch.no_grad():
+        write_dumps(tmp_path / "reference", keys, reference(images).numpy(), binary=False)
+        fp16 = torch_reference.load_reference_model("random", "Small", SEED, fp16=True)(images).numpy()
+    write_dumps(tmp_path / "onnx", keys, run_onnx(export_onnx(reference, IMAGES), images.numpy()), binary=True)
+    write_dumps(tmp_path / "fp16", keys, fp16, binary=False)
+    onnx = compare_outputs.compare_folders(tmp_path / "reference", tmp_path / "onnx", jobs=1)
+    assert onnx["images_paired"] == IMAGES
+    assert onnx["cosine"]["min"] >= 0.99999 and onnx["top1_agreement_percent"] == 100.0
+    preview = compare_outputs.compare_folders(tmp_path / "reference", tmp_path / "fp16", jobs=1)
+    assert 0.99 < preview["cosine"]["min"] < 1.0
+    assert preview["max_abs_error"]["value"] > 10 * onnx["max_abs_error"]["value"]
