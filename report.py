@@ -120,13 +120,11 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 
 
 def machine_section(inputs: ReportInputs) -> list[str]:
-    if inputs.soc_version:
-        hardware = ("Ascend chip", f"{inputs.soc_version} (--soc-version)")
-    else:
-        hardware = ("CPU", cpu_model(inputs.cpuinfo))
+    hardware = [("Ascend chip", f"{inputs.soc_version} (--soc-version)")] if inputs.soc_version else []
     roots = toolkit_roots() if inputs.toolkit_roots is None else inputs.toolkit_roots
     rows = [
-        hardware,
+        *hardware,
+        ("CPU" if not inputs.soc_version else "host CPU", cpu_model(inputs.cpuinfo)),
         ("inference tool", inputs.tool or NOT_GIVEN),
         ("backend", inputs.backend or NOT_GIVEN),
         ("devices", inputs.devices or NOT_GIVEN),
@@ -206,48 +204,64 @@ def _relative(value: float | None) -> str:
     return "inf" if value is None else f"{value:.3g}"
 
 
+def comparison_rows(path: Path, doc: dict[str, Any]) -> tuple[str, str | None]:
+    """The comparison's row of the precision table, and of the accuracy-and-flips table (None without labels)."""
+    only = doc["only_in_reference"]["count"] + doc["only_in_candidate"]["count"]
+    failures = doc.get("failures") or []
+    verdict = ("FAIL: " + "; ".join(map(str, failures))) if failures else ("PASS" if doc.get("passed") else "-")
+    cosine = doc["cosine"]
+    row = (f"| {_cell(path.stem)} | {_cell(doc['reference'])} | {_cell(doc['candidate'])} | "
+           f"{int(doc['images_paired'])} | {int(only)} | {cosine['min']:.8f} | {cosine['mean']:.8f} | "
+           f"{cosine['p1']:.8f} | {doc['max_abs_error']['value']:.3g} | "
+           f"{_relative(doc['max_relative_error']['value'])} | {doc['top1_agreement_percent']:.2f} | "
+           f"{doc['top5_set_agreement_percent']:.2f} | {_cell(verdict)} |")
+    lab = doc.get("labels")
+    if not lab:
+        return row, None
+    return row, (f"| {_cell(path.stem)} | {int(lab['images'])} | {lab['reference_top1_percent']:.2f} | "
+                 f"{lab['candidate_top1_percent']:.2f} | {lab['reference_top5_percent']:.2f} | "
+                 f"{lab['candidate_top5_percent']:.2f} | {int(lab['reference_right_candidate_wrong']['count'])} | "
+                 f"{int(lab['candidate_right_reference_wrong']['count'])} |")
+
+
 def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
     lines = ["## Precision (guide 6.4): outputs compared image by image", ""]
     if not paths:
         return lines + [_lack(lacking, "No comparison files were given: outputs not compared in this report.")]
-    documents, problems = [], []
-    for path in paths:
+    rows, label_rows, problems, names = [], [], [], []
+    for path in map(Path, paths):
         try:
-            documents.append((Path(path), read_comparison(path)))
+            doc = read_comparison(path)
+            row, label_row = comparison_rows(path, doc)
         except PipelineError as exc:
             problems.append(str(exc))
-    if documents:
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError):
+            problems.append(f"{path}: not a JSON file of compare_outputs.py")
+            continue
+        rows.append(row)
+        label_rows += [label_row] if label_row else []
+        names.append(f"{doc['reference']} {doc['candidate']} {path.name}")
+    if rows:
         lines += [
             "| comparison | reference | candidate | images | only in one side | cosine min | cosine mean | "
             "cosine 1st pct | max abs error | max rel error | top-1 agree % | top-5 set agree % | verdict |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
         ]
-        for path, doc in documents:
-            only = doc["only_in_reference"]["count"] + doc["only_in_candidate"]["count"]
-            failures = doc.get("failures") or []
-            verdict = ("FAIL: " + "; ".join(failures)) if failures else ("PASS" if doc.get("passed") else "-")
-            lines.append(
-                f"| {path.stem} | {_cell(doc['reference'])} | {_cell(doc['candidate'])} | {doc['images_paired']} | "
-                f"{only} | {doc['cosine']['min']:.8f} | {doc['cosine']['mean']:.8f} | {doc['cosine']['p1']:.8f} | "
-                f"{doc['max_abs_error']['value']:.3g} | {_relative(doc['max_relative_error']['value'])} | "
-                f"{doc['top1_agreement_percent']:.2f} | {doc['top5_set_agreement_percent']:.2f} | {_cell(verdict)} |")
-        labelled = [(path, doc["labels"]) for path, doc in documents if doc.get("labels")]
-        if labelled:
+        if label_rows:
             lines += [
                 "",
                 "| comparison | labelled images | reference top-1 % | candidate top-1 % | reference top-5 % | "
                 "candidate top-5 % | top-1 flips: reference right, candidate wrong | candidate right, "
                 "reference wrong |",
                 "|---|---|---|---|---|---|---|---|",
-                *(f"| {path.stem} | {lab['images']} | {lab['reference_top1_percent']:.2f} | "
-                  f"{lab['candidate_top1_percent']:.2f} | {lab['reference_top5_percent']:.2f} | "
-                  f"{lab['candidate_top5_percent']:.2f} | {lab['reference_right_candidate_wrong']['count']} | "
-                  f"{lab['candidate_right_reference_wrong']['count']} |" for path, lab in labelled),
+                *label_rows,
             ]
         lines += ["", "Cosine: of each image's two output vectors (min, mean, 1st percentile over the images); max "
-                  "rel error: per image max |reference - candidate| / max |reference|, the worst image's. The usual "
-                  "acceptance bar of an fp16 deployment is a cosine of at least 0.99 on every image."]
-        if any("fp16" in f"{doc['reference']} {doc['candidate']} {path.name}" for path, doc in documents):
+                  "rel error: per image max \\|reference - candidate\\| / max \\|reference\\|, the worst image's. "
+                  "The usual acceptance bar of an fp16 deployment is a cosine of at least 0.99 on every image."]
+        if any("fp16" in name for name in names):
             lines.append("The fp16 preview is an EMULATION of the Ascend 310's float16 arithmetic in PyTorch on the "
                          "CPU (torch_reference.py), not the NPU itself.")
     return lines + _problems(problems, lacking)
@@ -322,7 +336,7 @@ def plot_section(plot: Path | None, report_path: Path, lacking: list[str]) -> li
         return lines + [_lack(lacking, f"Plot not found: {plot}")]
     folder = report_path.parent if str(report_path.parent) else Path(".")
     link = Path(os.path.relpath(Path(plot).resolve(), folder.resolve())).as_posix()
-    return lines + [f"![Throughput by batch size]({link})"]
+    return lines + [f"![Throughput by batch size]({f'<{link}>' if ' ' in link else link})"]
 
 
 # --------------------------------------------------------------------------------------------------------------

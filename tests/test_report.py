@@ -4,6 +4,7 @@ what it lacks instead of failing."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def test_the_report_holds_the_figures_given(tmp_path, run_script):
     text = out.read_text()
     assert "RANDOM" not in text
     assert table_row(text, "Ascend chip") == ["Ascend chip", "Ascend310P3 (--soc-version)"]
+    assert table_row(text, "host CPU")[1].endswith(" cores)")
     assert table_row(text, "inference tool")[1] == "benchmark.x86_64"
     assert table_row(text, "devices")[1] == "0 1"
     assert table_row(text, "PyTorch")[1] == importlib.metadata.version("torch")
@@ -125,8 +127,12 @@ def test_random_weights_are_flagged_at_the_very_top(tmp_path, run_script):
 def test_missing_inputs_are_said_not_crashed(tmp_path, run_script):
     bad_json = tmp_path / "compare_bad.json"
     bad_json.write_text("{\"reference\": 1}")
+    _, good = write_comparison(tmp_path)
+    good["cosine"] = "high"  # every key there, one of the wrong type
+    wrong_type = tmp_path / "compare_wrong.json"
+    wrong_type.write_text(json.dumps(good))
     result = run_script("write_report.py", "report.md", "--accuracy", "result_bs1.json", "--perf", "result",
-                        "--comparison", "compare_bs1.json", bad_json, "--plot", "perf.png")
+                        "--comparison", "compare_bs1.json", bad_json, wrong_type, "--plot", "perf.png")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     text = (tmp_path / "report.md").read_text()
@@ -134,6 +140,7 @@ def test_missing_inputs_are_said_not_crashed(tmp_path, run_script):
                  "- Not shown: result: no such file or folder",
                  "- Not shown: compare_bs1.json: comparison file not found",
                  f"- Not shown: {bad_json}: not a JSON file of compare_outputs.py",
+                 f"- Not shown: {wrong_type}: not a JSON file of compare_outputs.py",
                  "Plot not found: perf.png"):
         assert said in text, said
         assert said.removeprefix("- ") in result.stderr
