@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import logging
 import os
 import platform
 import re
@@ -33,8 +32,6 @@ from ascend_io import (
 )
 from compare_accuracy import interval_points, judge, row_label
 from parse_perf import PerfFile, measured_cards, published_rates, read_perf_files
-
-LOG = logging.getLogger("report")
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
 TOOLKIT_ENVIRONMENT = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")

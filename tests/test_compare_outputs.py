@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import compare_outputs
-from ascend_io import PipelineError, dump_file_name, format_labels, write_dump
+from ascend_io import PipelineError, dump_file_name, format_dump_line, format_labels, read_dump, write_dump
 
 CLASSES = 1000
 NOISE = 0.01
@@ -305,7 +305,6 @@ def text_forms(values: np.ndarray) -> dict[str, bytes]:
 
 
 def write_line(values: np.ndarray) -> bytes:
-    from ascend_io import format_dump_line
     return format_dump_line(values).encode()
 
 
@@ -323,7 +322,7 @@ def test_text_parsing_gives_read_dumps_float32_values(form, tmp_path):
     for number, text in enumerate(texts):
         paths.append(str(tmp_path / f"k{number}_1.txt"))
         Path(paths[-1]).write_bytes(text)
-    want = np.array([read_dump_values(path) for path in paths])
+    want = np.array([read_dump(path) for path in paths])
     parsed = compare_outputs.parse_text_dumps(texts, rows.shape[1])
     if form in ("%.8e", "%f"):
         assert parsed is not None
@@ -331,11 +330,6 @@ def test_text_parsing_gives_read_dumps_float32_values(form, tmp_path):
         assert np.array_equal(parsed, want) and np.array_equal(np.signbit(parsed), np.signbit(want))
     got = compare_outputs.read_side(paths, rows.shape[1])
     assert np.array_equal(got, want.astype(np.float64)) and np.array_equal(np.signbit(got), np.signbit(want))
-
-
-def read_dump_values(path: str) -> np.ndarray:
-    from ascend_io import read_dump
-    return read_dump(path)
 
 
 def test_text_parsing_refuses_what_is_not_exactly_the_numbers():
