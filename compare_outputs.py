@@ -301,7 +301,7 @@ def read_pairs(reference: dict[str, Path], candidate: dict[str, Path], keys: Seq
     """Per-image figures of ``keys`` (present on both sides), read by ``jobs`` processes (0: every core)."""
     pairs = [(str(reference[key]), str(candidate[key])) for key in keys]
     expected = read_checked(pairs[0][0], None).size
-    workers = jobs or len(os.sched_getaffinity(0))
+    workers = jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     tasks = [(pairs[start:start + CHUNK], expected) for start in range(0, len(pairs), CHUNK)]
     if workers <= 1 or len(pairs) < SERIAL_BELOW:
         results = [_pair_figures_task(task) for task in tasks]
