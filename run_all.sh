@@ -581,6 +581,12 @@ for batch_size in "${BATCH_LIST[@]}"; do
                 || die "device ${device}: no output folder $(dump_folder "${batch_size}" "${device}")/"
             [ -f "$(perf_file "${batch_size}" "${device}")" ] \
                 || die "device ${device}: no performance file $(perf_file "${batch_size}" "${device}")"
+            # One output per image of the device's share: none may be silently missing from the accuracy.
+            expected_outputs="${IMAGE_COUNT}"
+            [ "${DEVICE_COUNT}" = 1 ] || expected_outputs="$(wc -l < "shufflenetv2_prep_bin_device${device}.info")"
+            outputs_made="$(find "$(dump_folder "${batch_size}" "${device}")" -maxdepth 1 -type f | wc -l)"
+            [ "${outputs_made}" = "${expected_outputs}" ] || die "device ${device}: $(dump_folder "${batch_size}" \
+                "${device}")/ holds ${outputs_made} outputs for ${expected_outputs} images"
         done
         [ "${INFER_TOOL}" != ais_bench ] || [ "${DEVICE_COUNT}" = 1 ] || rm -rf prep_dataset_device*
         awk -v a="${started}" -v b="${finished}" -v n="${IMAGE_COUNT}" 'BEGIN { printf "%d %.3f\n", n, b - a }' \

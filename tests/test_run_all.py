@@ -373,6 +373,19 @@ def test_two_devices_with_the_stand_in(demo_run, tmp_path):
                      result.stdout)
 
 
+def test_backend_openvino_is_passed_to_the_stand_in(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    result = run_all("--batch-sizes", "1", "--compare", "none", "--backend", "openvino", "--dataset",
+                     str(clone / "demo" / "val"), cwd=work, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
+    assert len(runs) == 1 and "-backend=openvino" in runs[0]
+    parse_perf = [c for c in commands_run(result.stdout) if c[1].endswith("parse_perf.py")][0]
+    assert parse_perf[-1] == "openvino" and "cores," in parse_perf
+    assert dump_keys(work / "result" / "dumpOutput_device0_bs1") == dump_keys(clone / "result" / "dumpOutput_device0_bs1")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Changed datasets: the interrupted run of another dataset, then an in-place change.
 
@@ -554,8 +567,7 @@ def ascend_two_devices(ascend_host, tmp_path_factory: pytest.TempPathFactory) ->
     work = copy_workdir(ascend_host["workdir"], root / "work")
     log = root / "calls.jsonl"
     env = {**ascend_host["env"], "FAKE_LOG": str(log), "FAKE_LABELS": str(work / "demo" / "val_label.txt")}
-    result = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, "--devices", "0 1", "--compare", "none",
-                     cwd=root, env=env)
+    result = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, "--devices", "0 1", cwd=root, env=env)
     return {"work": work, "result": result, "calls": read_calls(log), "root": root, "env": env}
 
 
@@ -580,6 +592,36 @@ def test_two_devices_with_the_old_tool(ascend_two_devices, ascend_host):
     assert "measured card throughput (2 devices at once: 0 1)" in result.stdout
     assert "bs1: 295.86 img/s (sum of the 2 devices' Interface rates)" in result.stdout
     assert "guide's extrapolation 591.72 img/s (device 0 x 4)" in result.stdout
+
+
+def test_two_devices_outputs_are_compared_together(ascend_two_devices):
+    work = ascend_two_devices["work"]
+    assert "result/onnx_bs1/ is up to date" in ascend_two_devices["result"].stdout  # same bins, same ONNX file
+    comparison = json.loads((work / "compare_bs1_om_vs_onnx.json").read_text())
+    assert comparison["images_paired"] == DEMO_IMAGES
+    assert comparison["candidate"].rstrip("/") == "result/all_devices_bs1"
+    assert comparison["only_in_reference"]["count"] == comparison["only_in_candidate"]["count"] == 0
+
+
+def test_a_device_that_leaves_outputs_missing_stops_the_run(ascend_two_devices, tmp_path):
+    work = copy_workdir(ascend_two_devices["work"], tmp_path / "work")
+    (work / ".run_all" / "inference_bs1.done").unlink()
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    # A tool that exits 0 but drops device 1's last output.
+    (tools / f"benchmark.{ARCH}").write_text(
+        f"#!/bin/sh\n{shlex.quote(str(FAKES / 'bin' / 'benchmark.x86_64'))} \"$@\" || exit $?\n"
+        "case \"$*\" in *-device_id=1*) rm -f \"$(ls result/dumpOutput_device1/* | tail -n 1)\" ;; esac\n")
+    (tools / f"benchmark.{ARCH}").chmod(0o755)
+    env = {**ascend_two_devices["env"], "FAKE_LOG": str(tmp_path / "log"),
+           "FAKE_LABELS": str(work / "demo" / "val_label.txt"), "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
+    result = run_all("--workdir", str(work), "--batch-sizes", "1", "--devices", "0 1", "--compare", "none",
+                     cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        'run_all.sh: error: stage "inference bs1": device 1: result/dumpOutput_device1_bs1/ holds 19 outputs '
+        "for 20 images")
+    assert not (work / "result_bs1.json").exists()
 
 
 def test_a_failing_device_stops_the_run_and_is_named(ascend_two_devices, tmp_path):
