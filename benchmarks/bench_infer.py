@@ -41,7 +41,6 @@ import shufflenetv2_pth2onnx  # noqa: E402
 from ascend_io import (  # noqa: E402
     IMAGE_SIZE,
     INPUT_NAME,
-    OUTPUT_NAME,
     DatasetPerf,
     InfoEntry,
     parse_dataset_perf,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import imagenet_acc_eval
 from ascend_io import INPUT_NAME, OUTPUT_NAME, InfoEntry, dump_file_name, format_labels, write_dump, write_info
-from conftest import REPO_ROOT
+from conftest import needs_private_tmpfs, run_on_full_disk
 
 
 def guide_imagenet_acc_eval(prediction_file_path: str, gtfile_path: str, result_store_path: str,
@@ -265,35 +263,6 @@ def test_a_label_file_with_a_byte_order_mark_and_repeated_lines_is_read(tmp_path
     assert result.returncode == 0, result.stderr
     table = accuracy_table(tmp_path / "r.json")
     assert (table["Number of images"], table["Top1 accuracy"], table["Top3 accuracy"]) == ("2", "50.0%", "100.0%")
-
-
-def _can_mount_a_private_tmpfs() -> bool:
-    try:
-        return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-                               "mount -t tmpfs -o size=16k tmpfs /tmp"], capture_output=True,
-                              timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-needs_private_tmpfs = pytest.mark.skipif(not _can_mount_a_private_tmpfs(),
-                                         reason="needs unshare --user --mount to simulate a full disk")
-
-
-def run_on_full_disk(script: str, mount: Path, *args: object, cwd: Path) -> tuple[subprocess.CompletedProcess[str],
-                                                                                    list[str]]:
-    """Run a script as a user would, with the folder ``mount`` replaced by a 16 kB tmpfs filled to the last byte
-    (in a private mount namespace: nothing outside the test sees it). Returns the process and what the folder held
-    when the script had finished (the tmpfs vanishes with the namespace)."""
-    mount.mkdir(exist_ok=True)
-    shell = ('mount -t tmpfs -o size=16k tmpfs "$0" || exit 99; cat /dev/zero > "$0/filler" 2>/dev/null; '
-             '"$@" 2>&1 >/dev/null; status=$?; echo "--- listing"; ls -A "$0"; exit $status')
-    process = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", shell, str(mount),
-                              sys.executable, str(REPO_ROOT / script), *map(str, args)],
-                             cwd=cwd, capture_output=True, text=True, timeout=600)
-    assert process.returncode != 99, process.stderr
-    output, _, listing = process.stdout.partition("--- listing\n")
-    return subprocess.CompletedProcess(process.args, process.returncode, "", output), listing.split()
 
 
 @needs_private_tmpfs

@@ -12,7 +12,7 @@ from PIL import Image
 
 import get_info
 from ascend_io import InfoEntry, PipelineError, read_info
-from test_preprocess import fill_disk, small_disk
+from conftest import fill_disk, small_disk
 
 
 def make_bins(folder: Path, names: list[str]) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from ascend_io import read_labels
-from test_preprocess import fill_disk, small_disk
+from conftest import fill_disk, small_disk
 
 
 def listing(folder: Path) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 import parse_perf
 from ascend_io import PipelineError
-from test_acc_eval import needs_private_tmpfs, run_on_full_disk
+from conftest import needs_private_tmpfs, run_on_full_disk
 
 # The guide's five perf files, as printed in its section 7. The guide names the device of batch 1 (0) and of
 # batch 16 (1); for batches 4, 8 and 32 it does not say, device 0 here.

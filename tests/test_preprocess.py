@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -12,7 +11,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -23,7 +21,7 @@ from torchvision import transforms
 
 import imagenet_torch_preprocess as prep
 from ascend_io import BIN_BYTES, PipelineError
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, fill_disk, small_disk
 from make_demo_dataset import make_picture
 
 
@@ -650,29 +648,6 @@ def test_decompression_bombs_are_named(tmp_path: Path, monkeypatch: pytest.Monke
 
 # --------------------------------------------------------------------------------------------------------------
 # A full disk: one line naming the file, exit status 3, at once; nothing half-written; a re-run goes on.
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path, size: str = "16m", inodes: int | None = None) -> Iterator[Path]:
-    """A tmpfs of ``size`` bytes (and ``inodes`` files) at ``folder``; skips the test where it cannot be mounted."""
-    folder.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
-def fill_disk(folder: Path) -> None:
-    """Use up the free space of ``folder``'s disk."""
-    with open(folder / "filler", "wb") as handle:
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
 
 
 def test_a_full_disk_stops_at_once_with_one_line(run_script, tmp_path: Path) -> None:
