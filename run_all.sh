@@ -136,8 +136,8 @@ cd "${WORKDIR}"
 trap 'status=$?; [ "${BASH_SUBSHELL}" != 0 ] || echo "${PROG}: error: stage \"${CURRENT_STAGE}\" failed (exit status ${status}); see the messages above" >&2; exit ${status}' ERR
 
 # One run per work folder: a second run finds the lock taken and names the process that holds it.
-mkdir -p .run_all
-exec 9<>.run_all/lock
+mkdir -p .run_all 2>/dev/null || die "work folder ${WORKDIR}: cannot create .run_all/ in it (not writable?)"
+{ exec 9<>.run_all/lock; } 2>/dev/null || die "work folder ${WORKDIR}: cannot open .run_all/lock (not writable?)"
 if ! flock -n 9; then
     holder="$(head -n 1 .run_all/lock 2>/dev/null || true)"
     die "work folder ${WORKDIR} is in use by another run of ${PROG} (${holder:-process unknown}); wait for it to end"
@@ -680,7 +680,8 @@ if [ "${#compare_batches[@]}" -gt 0 ]; then
             fi
         done
         for batch_size in "${compare_batches[@]}"; do
-            compare result/reference/ "$(candidate_folder "${batch_size}")" "compare_bs${batch_size}_onnx_vs_torch.json" \
+            candidate="$(candidate_folder "${batch_size}")"
+            compare result/reference/ "${candidate}" "compare_bs${batch_size}_onnx_vs_torch.json" \
                 .run_all/reference.done ".run_all/inference_bs${batch_size}.done"
         done
         compare result/reference/ result/reference_fp16/ compare_fp16_vs_torch.json \
@@ -698,7 +699,8 @@ if [ "${#compare_batches[@]}" -gt 0 ]; then
                     -om_path="${WORKDIR}/shufflenetv2_bs${batch_size}.onnx" -batch_size="${batch_size}"
                 touch "${marker}" .run_all/onnx_ref.done
             fi
-            compare "${folder}/" "$(candidate_folder "${batch_size}")" "compare_bs${batch_size}_om_vs_onnx.json" \
+            candidate="$(candidate_folder "${batch_size}")"
+            compare "${folder}/" "${candidate}" "compare_bs${batch_size}_om_vs_onnx.json" \
                 "${marker}" ".run_all/inference_bs${batch_size}.done"
         done
     fi
