@@ -443,8 +443,8 @@ if is_fresh "${INFO}" .run_all/preprocess.done && [ "$(wc -l < "${INFO}")" = "${
 else
     run "${PYTHON}" "${REPO_DIR}/get_info.py" bin ./prep_dataset "./${INFO}" 224 224
 fi
-# Several devices: contiguous shards of the info file, one per device, next to it (as many lines as possible
-# alike: the first ones take one more).
+# Several devices: contiguous shards of the info file, one per device, next to it (their sizes differ by at most
+# one line).
 set_stamp devices "${DEVICE_LIST[*]}"
 if [ "${DEVICE_COUNT}" -gt 1 ]; then
     shards_fresh=1
