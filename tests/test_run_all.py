@@ -346,6 +346,7 @@ def test_subset_run_counts_missing_images_as_misses(demo_run, tmp_path):
                      cwd=work, script=clone / "run_all.sh")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "subset run: 30 images of 40 labelled" in result.stdout
+    assert f"prep_dataset/ holds bins of another dataset (dataset: {clone / 'demo' / 'val'}): removed" in result.stdout
     acc_eval = [c for c in commands_run(result.stdout) if c[1].endswith("imagenet_acc_eval.py")]
     assert len(acc_eval) == 1 and acc_eval[0][-1] == "--allow-missing"
     assert read_accuracy_json(work / "result_bs1.json").images == DEMO_IMAGES
@@ -548,6 +549,10 @@ def test_ascend_path_compares_the_om_outputs_with_the_onnx_stand_in(ascend_host)
     assert comparison["candidate"].rstrip("/") == "result/dumpOutput_device0_bs1"
     assert not comparison["passed"]  # the fake's planted scores are not the model's
     assert "misses a threshold" in first.stdout
+    if HAVE_REPORT_WRITER:
+        report = [c for c in commands_run(first.stdout) if c[1].endswith("write_report.py")][0]
+        assert report[report.index("--soc-version") + 1] == "Ascend310" and "compare_bs1_om_vs_onnx.json" in report
+        assert (workdir / "report.md").is_file()
     # The stand-in's own perf file did not replace the tool's.
     assert "Interface throughputRate: 147.93" in (workdir / "result" / "perf_vision_batchsize_1_device_0.txt").read_text()
 
@@ -770,6 +775,15 @@ def test_soc_version(tmp_path, npu_smi, name, option, expected):
     env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools, cann=False, FAKE_NPU_NAME=name or "")
     result = run_all("--dataset", "nothing", *(["--soc-version", option] if option else []), cwd=tmp_path, env=env)
     assert expected in result.stdout
+
+
+def test_npu_smi_without_a_device_is_an_error(tmp_path):
+    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, "npu-smi"), cann=False,
+                   FAKE_NPU_COUNT="0")
+    result = run_all("--dataset", "nothing", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        'run_all.sh: error: stage "environment": npu-smi info lists no device (give --soc-version, e.g. Ascend310)')
 
 
 def test_atc_gets_the_chip_name_of_npu_smi(ais_bench_host):
