@@ -194,7 +194,6 @@ image_listing() {
     find -L "$1" -maxdepth 1 -type f ! -name '.*' \( -iname '*.jpeg' -o -iname '*.jpg' -o -iname '*.png' \
         -o -iname '*.bmp' -o -iname '*.webp' \) -printf '%f\t%s\t%T@\n' | LC_ALL=C sort
 }
-stems_of_listing() { cut -f 1 | sed 's/\.[^.]*$//' | LC_ALL=C sort -u; }
 
 # ---------------------------------------------------------------------------------------------------------------
 stage "environment" "source env.sh; choose the chip name and the inference tool"
@@ -402,33 +401,10 @@ stage "preprocess" "images -> prep_dataset/*.bin (guide 4.2)"
 if is_fresh .run_all/preprocess.done .run_all/dataset && [ "$(count_bins prep_dataset)" = "${IMAGE_COUNT}" ]; then
     skip "prep_dataset/ is complete for the ${IMAGE_COUNT} images of ${DATASET}"
 else
-    # .run_all/prep_source says which dataset the bins in prep_dataset/ come from (written before they are made).
-    if [ -d prep_dataset ]; then
-        if [ ! -f .run_all/prep_source ]; then
-            note "prep_dataset/ holds bins of unknown origin (not made by ${PROG}): removed"
-            rm -rf prep_dataset
-        elif [ "$(head -n 1 .run_all/prep_source)" != "dataset: ${DATASET}" ]; then
-            note "prep_dataset/ holds bins of another dataset ($(head -n 1 .run_all/prep_source)): removed"
-            rm -rf prep_dataset
-        else
-            # Same folder: drop the bins of images changed or removed since (and strays); the rest is resumed.
-            stale="$(LC_ALL=C comm -23 <(tail -n +2 .run_all/prep_source | LC_ALL=C sort) <(printf '%s\n' "${listing}") \
-                     | stems_of_listing)"
-            strays="$(LC_ALL=C comm -23 \
-                      <(find prep_dataset -maxdepth 1 -name '*.bin' -printf '%f\n' | sed 's/\.bin$//' | LC_ALL=C sort) \
-                      <(printf '%s\n' "${listing}" | stems_of_listing))"
-            removed=0
-            while IFS= read -r stem; do
-                [ -n "${stem}" ] || continue
-                if [ -e "prep_dataset/${stem}.bin" ]; then rm -f "prep_dataset/${stem}.bin"; removed=$(( removed + 1 )); fi
-            done <<< "$(printf '%s\n%s\n' "${stale}" "${strays}" | LC_ALL=C sort -u)"
-            note "dataset changed in place: ${removed} bins of changed or removed images dropped, the rest kept"
-        fi
-    fi
-    printf 'dataset: %s\n%s\n' "${DATASET}" "${listing}" > .run_all/prep_source.tmp
-    mv .run_all/prep_source.tmp .run_all/prep_source
     rm -f .run_all/preprocess.done
-    run "${PYTHON}" "${REPO_DIR}/imagenet_torch_preprocess.py" "${DATASET}" ./prep_dataset
+    # The preprocessor's record in prep_dataset/ knows which image each bin came from: it resumes, redoes the
+    # bins of changed images, removes those of removed images, and clears bins of another dataset.
+    run "${PYTHON}" "${REPO_DIR}/imagenet_torch_preprocess.py" "${DATASET}" ./prep_dataset --if-other-dataset overwrite
     bins_made="$(count_bins prep_dataset)"
     [ "${bins_made}" = "${IMAGE_COUNT}" ] \
         || die "prep_dataset/ holds ${bins_made} bins for ${IMAGE_COUNT} images of ${DATASET}"
@@ -503,10 +479,10 @@ inference_command() {
             COMMAND=("${PYTHON}" "${REPO_DIR}/benchmark_ort.py" "${guide_flags[@]}" -om_path="shufflenetv2_bs${batch_size}.onnx"
                      "${io_flags[@]}" -backend="${BACKEND}")
             if [ "${DEVICE_COUNT}" -gt 1 ]; then
-                # Each process gets its share of the cores.
+                # Each process gets its share of the cores, as streams of one thread each (the stand-in's fastest).
                 local share=$(( CORES / DEVICE_COUNT ))
                 [ "${share}" -ge 1 ] || share=1
-                COMMAND+=(-threads="${share}" -streams=1)
+                COMMAND+=(-streams="${share}" -threads=1)
             fi ;;
     esac
 }
