@@ -700,14 +700,14 @@ if [ "${DEVICE_COUNT}" -gt 1 ]; then
 import sys
 sys.path.insert(0, sys.argv[1])
 import parse_perf
-rows = [f.row for f in parse_perf.read_perf_files(sys.argv[2:], chips=1)]
-print(sum(r.interface_fps for r in rows), rows[0].interface_fps * 4)
+card = parse_perf.measured_cards(parse_perf.read_perf_files(sys.argv[2:]), chips=4)[0]
+print(card.measured_fps, card.extrapolated_fps)
 ' "${REPO_DIR}" "${files[@]}")" || die "cannot read the performance files ${files[*]}"
         wall_images=0; wall_seconds=0
         [ ! -f ".run_all/wall_bs${batch_size}" ] || read -r wall_images wall_seconds < ".run_all/wall_bs${batch_size}"
         line="$(awk -v b="${batch_size}" -v s="${rates% *}" -v x="${rates#* }" -v n="${wall_images}" \
-            -v t="${wall_seconds}" -v k="${DEVICE_COUNT}" -v d0="${DEVICE_LIST[0]}" 'BEGIN {
-            printf "bs%s: %.2f img/s (sum of the %d devices'"'"' Interface rates); %.2f img/s (%d images / %.3f s wall, start-up included); guide'"'"'s extrapolation %.2f img/s (device %s x 4)", b, s, k, (t > 0 ? n / t : 0), n, t, x, d0 }')"
+            -v t="${wall_seconds}" -v k="${DEVICE_COUNT}" 'BEGIN {
+            printf "bs%s: %.2f img/s (sum of the %d devices'"'"' Interface rates); %.2f img/s (%d images / %.3f s wall, start-up included); guide'"'"'s extrapolation %.2f img/s (one device'"'"'s mean rate x 4)", b, s, k, (t > 0 ? n / t : 0), n, t, x }')"
         echo "      ${line}"
         CARD_TEXT="${CARD_TEXT:+${CARD_TEXT}; }${line}"
     done
