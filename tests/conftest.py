@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the repository and the reference facts are, how to run a script, full disks."""
+"""Shared test fixtures: where the repository and the test data are, how to run a script, full disks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+TEST_DATA = Path(__file__).resolve().parent / "data"  # facts the tests need, e.g. the checkpoints' state_dict table
 
 
 @pytest.fixture

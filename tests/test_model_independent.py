@@ -1,12 +1,14 @@
 """A checkpoint saved from an independent implementation of the reference architecture loads strictly into our
-model and gives the same outputs, in PyTorch and through the exported ONNX file.
+model and gives the very same outputs, bit for bit, in PyTorch and through the exported ONNX file.
 
-The implementation below is written again from ``shared/reference/shufflenetv2plus.md`` in a deliberately
-different style, the one of Megvii's original code: the stride-1 channel split is a reshape/permute over
-batch * channels with the sizes read through ``.data`` (as Megvii's ``channel_shuffle`` does), Hard-Swish is
-``F.relu6``, squeeze-excitation a separate module, layers are listed one by one, and the features are flattened
-with ``view(-1, 1280)``. Exported on its own (``torch.onnx.export`` here, not the script's functions), it gives the
-graph the guide converted with ATC: the script's default static export must have the same sequence of operators.
+The implementation below is written again from the published architecture (Megvii's ShuffleNet-Series repository,
+folder ShuffleNetV2+) in a deliberately different style, the one of Megvii's original code: the stride-1 channel
+split is a reshape/permute over batch * channels with the sizes read through ``.data`` (as Megvii's
+``channel_shuffle`` does), Hard-Swish computes its gate first (``clip = clamp(x + 3, 0, 6) / 6``, then ``x * clip``,
+as Megvii's ``HS.forward``), squeeze-excitation is a separate module, layers are listed one by one, and the features
+are flattened with ``view(-1, 1280)``. Exported on its own (``torch.onnx.export`` here, not the script's functions),
+it gives the graph the guide converted with ATC: the script's default static export must have the same sequence of
+operators, and onnxruntime must compute the same bits from both files.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ import warnings
 import onnx
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import shufflenetv2_pth2onnx as pth2onnx
 
 
 class HardSwishRef(nn.Module):
     def forward(self, x):
-        return x * F.relu6(x + 3.0) / 6.0
+        clip = torch.clamp(x + 3, 0, 6) / 6
+        return x * clip
 
 
 class SqueezeExciteRef(nn.Module):
@@ -135,37 +137,63 @@ class ShuffleNetV2PlusRef(nn.Module):
 
 
 SEED = 11
+SIZES = ("Small", "Medium", "Large")
 
 
-@pytest.fixture(scope="module")
-def reference_model() -> nn.Module:
-    model = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, "Small").eval()
+def reference_network(model_size: str) -> nn.Module:
+    model = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, model_size).eval()
     return pth2onnx.randomize_weights_(model, seed=SEED)
 
 
-@pytest.fixture(scope="module")
-def official_checkpoint(reference_model: nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference's weights as Megvii publishes them: {'state_dict': {'module.<key>': tensor}}."""
-    path = tmp_path_factory.mktemp("independent") / "ShuffleNetV2+.Small.pth.tar"
-    state_dict = {"module." + key: value for key, value in reference_model.state_dict().items()}
+def save_official_checkpoint(model: nn.Module, path: Path) -> Path:
+    """The weights as Megvii publishes them: {'state_dict': {'module.<key>': tensor}}."""
+    state_dict = {"module." + key: value for key, value in model.state_dict().items()}
     torch.save({"state_dict": state_dict}, path)
     return path
 
 
-def test_independent_checkpoint_loads_strictly_and_gives_the_same_outputs(
-        reference_model: nn.Module, official_checkpoint: Path) -> None:
-    ours = pth2onnx.build_model("Small")
-    state_dict = pth2onnx.read_checkpoint(official_checkpoint)
-    pth2onnx.load_weights(ours, state_dict, official_checkpoint, "Small")
+@pytest.fixture(scope="module")
+def reference_model() -> nn.Module:
+    return reference_network("Small")
+
+
+@pytest.fixture(scope="module")
+def official_checkpoint(reference_model: nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_official_checkpoint(reference_model, tmp_path_factory.mktemp("independent") /
+                                    "ShuffleNetV2+.Small.pth.tar")
+
+
+@pytest.mark.parametrize("channel_split", pth2onnx.CHANNEL_SPLITS)
+@pytest.mark.parametrize("model_size", SIZES)
+def test_independent_checkpoint_loads_strictly_and_gives_bit_identical_outputs(
+        model_size: str, channel_split: str, tmp_path: Path) -> None:
+    reference = reference_network(model_size)
+    checkpoint = save_official_checkpoint(reference, tmp_path / f"ShuffleNetV2+.{model_size}.pth.tar")
+    ours = pth2onnx.build_model(model_size, channel_split)
+    pth2onnx.load_weights(ours, pth2onnx.read_checkpoint(checkpoint), checkpoint, model_size)
     images = pth2onnx.random_images(4, seed=3)
     with torch.no_grad():
-        expected = reference_model(images)
+        expected = reference(images)
         got = ours(images)
-    assert float(expected.std()) > 1.0
-    # Two implementations may run other kernels (contiguous or strided input): held to the fp32 reorder bound.
-    atol = pth2onnx.fp32_reorder_tolerance(ours) * float(expected.abs().max())
-    torch.testing.assert_close(got, expected, rtol=0, atol=atol)
-    assert pth2onnx.top_k_agree(expected.numpy(), got.numpy(), atol=atol)
+    assert float(expected.std()) > 1.0  # weights with real spread: a wrong layer cannot hide in tiny logits
+    assert torch.equal(got, expected), float((got - expected).abs().max())
+
+
+def test_the_other_hard_swish_order_is_not_bit_identical(reference_model: nn.Module) -> None:
+    """The bit-identity test can fail: ``x * clamp(x + 3, 0, 6) / 6`` (the product first) changes the outputs."""
+    class ProductFirst(nn.Module):
+        def forward(self, x):
+            return x * torch.clamp(x + 3, 0, 6) / 6
+
+    altered = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, "Small").eval()
+    altered.load_state_dict(reference_model.state_dict())
+    for name, module in list(altered.named_modules()):
+        for child_name, child in module.named_children():
+            if isinstance(child, HardSwishRef):
+                setattr(module, child_name, ProductFirst())
+    images = pth2onnx.random_images(2, seed=3)
+    with torch.no_grad():
+        assert not torch.equal(altered(images), reference_model(images))
 
 
 def test_independent_checkpoint_exports_to_an_equivalent_onnx_file(
@@ -180,31 +208,54 @@ def test_independent_checkpoint_exports_to_an_equivalent_onnx_file(
         expected = reference_model(images).numpy()
     got = pth2onnx.run_onnx(onnx_path, images.numpy())
     parity = pth2onnx.compare_outputs(expected, got)
-    tolerance = pth2onnx.fp32_reorder_tolerance(reference_model)  # onnxruntime sums in another order
+    tolerance = pth2onnx.fp32_reorder_tolerance(reference_model)  # onnxruntime sums in another order than PyTorch
     assert parity.relative_error <= tolerance, parity
     assert pth2onnx.top_k_agree(expected, got, atol=tolerance * float(np.abs(expected).max()))
     assert np.std(expected) > 1.0
 
 
-def export_reference(model: nn.Module, batch_size: int) -> onnx.ModelProto:
+def export_reference(model: nn.Module, batch_size: int) -> bytes:
     """The reference exported as the guide's export script does (opset 11, TorchScript exporter, fixed batch)."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation, the tracer's constant sizes
         torch.onnx.export(model.eval(), torch.zeros(batch_size, 3, 224, 224), buffer, input_names=["image"],
                           output_names=["class"], opset_version=11, do_constant_folding=True, dynamo=False)
-    return onnx.load_from_string(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def run_one_thread(model: bytes | Path, images: np.ndarray) -> np.ndarray:
+    """onnxruntime on one intra-op thread: its sums then have one order, the same for the same graph."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    source = model if isinstance(model, bytes) else str(model)
+    session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return session.run(["class"], {"image": images})[0]
 
 
 @pytest.mark.parametrize("batch_size", [1, 16])
-def test_default_static_export_has_the_op_sequence_of_megvii_style_code(
+def test_default_static_export_is_the_megvii_graph_with_bit_identical_outputs(
         reference_model: nn.Module, official_checkpoint: Path, run_script, tmp_path: Path, batch_size: int) -> None:
     onnx_path = tmp_path / f"shufflenetv2_bs{batch_size}.onnx"
     result = run_script("shufflenetv2_pth2onnx.py", official_checkpoint, onnx_path, batch_size)
     assert result.returncode == 0, result.stderr
     assert "channel split reshape" in result.stderr
     ours = pth2onnx.op_types(onnx.load(onnx_path))
-    reference = pth2onnx.op_types(export_reference(reference_model, batch_size))
+    reference_bytes = export_reference(reference_model, batch_size)
+    reference = pth2onnx.op_types(onnx.load_from_string(reference_bytes))
     assert ours == reference
     assert ours.count("Reshape") == 33 and ours.count("Transpose") == 16 and ours.count("Gather") == 32
     assert "Slice" not in ours and "Shape" not in ours
+    # Hard-Swish and the SE gate: Add, Clip, Div, then Mul, in all of their places (none the other way round).
+    text = " ".join(ours)
+    assert text.count("Add Clip Div Mul") >= 52
+    assert "Clip Mul Div" not in text
+    images = pth2onnx.random_images(batch_size, seed=5).numpy()
+    got = run_one_thread(onnx_path, images)
+    expected = run_one_thread(reference_bytes, images)
+    assert float(np.std(expected)) > 1.0
+    assert np.array_equal(got, expected), float(np.abs(got - expected).max())
