@@ -16,9 +16,10 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             os.fchmod(descriptor, 0o644)  # as atomic_output: whatever the umask
             remaining = memoryview(data)
             while remaining:
-                remaining = remaining[os.write(descriptor, remaining):]
+                remaining = remaining[os.write(descriptor, remaining) :]
         finally:
             os.close(descriptor)
         os.replace(temporary, target)
@@ -242,8 +243,10 @@ def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
             )
         key, label = file_key(fields[0]), int(fields[1])
         if key in labels and labels[key] != label:
-            raise PipelineError(f"{path}:{line_number}: {fields[0]} has class {label} here but class {labels[key]} "
-                                f"on line {first_line[key]}")
+            raise PipelineError(
+                f"{path}:{line_number}: {fields[0]} has class {label} here but class {labels[key]} "
+                f"on line {first_line[key]}"
+            )
         labels[key] = label
         first_line.setdefault(key, line_number)
     return labels
@@ -313,8 +316,11 @@ def list_dump_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise PipelineError(f"{folder}: dump folder not found" if not folder.exists() else
-                            f"{folder}: not a folder, expected the inference tool's dump folder")
+        raise PipelineError(
+            f"{folder}: dump folder not found"
+            if not folder.exists()
+            else f"{folder}: not a folder, expected the inference tool's dump folder"
+        )
     by_number: dict[int, dict[str, Path]] = {number: {} for number in FIRST_OUTPUT_NUMBERS}
     foreign: list[str] = []
     with os.scandir(folder) as entries:
@@ -333,17 +339,21 @@ def list_dump_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
                 raise PipelineError(f"{folder}: {outputs[key].name} and {entry.name} are both outputs of {key!r}")
             outputs[key] = folder / entry.name
     if foreign:
-        LOG.warning("%s: ignoring %d entries that are not dump files: %s", folder, len(foreign),
-                    name_some(sorted(foreign)))
+        LOG.warning(
+            "%s: ignoring %d entries that are not dump files: %s", folder, len(foreign), name_some(sorted(foreign))
+        )
     old_tool, ais_bench = (by_number[number] for number in FIRST_OUTPUT_NUMBERS)
     if old_tool and ais_bench:
-        raise PipelineError(f"{folder}: mixes outputs numbered _1 (benchmark tool, e.g. "
-                            f"{next(iter(old_tool.values())).name}) and _0 (ais_bench, e.g. "
-                            f"{next(iter(ais_bench.values())).name}); use one tool's folder")
+        raise PipelineError(
+            f"{folder}: mixes outputs numbered _1 (benchmark tool, e.g. "
+            f"{next(iter(old_tool.values())).name}) and _0 (ais_bench, e.g. "
+            f"{next(iter(ais_bench.values())).name}); use one tool's folder"
+        )
     outputs = old_tool or ais_bench
     if not outputs:
-        raise PipelineError(f"{folder}: no outputs (<key>_1.txt|.bin of the benchmark tool or "
-                            "<key>_0.txt|.bin|.npy of ais_bench)")
+        raise PipelineError(
+            f"{folder}: no outputs (<key>_1.txt|.bin of the benchmark tool or <key>_0.txt|.bin|.npy of ais_bench)"
+        )
     return dict(sorted(outputs.items()))
 
 
@@ -390,7 +400,7 @@ def encode_dump_lines(rows: np.ndarray) -> list[bytes]:
     keep[:, :, 0] = negative  # the '-' stays only on negative values (and -0.0)
     text = chars[keep].tobytes()
     ends = np.cumsum(rows.shape[1] * 15 + negative.sum(axis=1)).tolist()
-    return [text[start:end] for start, end in zip([0, *ends[:-1]], ends)]
+    return [text[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=False)]
 
 
 _EXPONENT_OFFSET = 50  # float32 decimal exponents lie in -45..38
@@ -398,7 +408,8 @@ _TEN_TO_8_MINUS = np.power(10.0, 8 - np.arange(-_EXPONENT_OFFSET, _EXPONENT_OFFS
 _FOUR_DIGITS = np.frombuffer(b"".join(b"%04d" % number for number in range(10000)), dtype="<u4")
 _THREE_DIGITS_E = np.frombuffer(b"".join(b"%03de" % number for number in range(1000)), dtype="<u4")
 _EXPONENT_WORDS = np.frombuffer(
-    b"".join(b"%+03d " % exponent for exponent in range(-_EXPONENT_OFFSET, _EXPONENT_OFFSET + 1)), dtype="<u4")
+    b"".join(b"%+03d " % exponent for exponent in range(-_EXPONENT_OFFSET, _EXPONENT_OFFSET + 1)), dtype="<u4"
+)
 _SIGN_DIGIT_POINT_DIGIT = int.from_bytes(b"-0.0", "little")
 
 
@@ -409,8 +420,9 @@ def write_dump(path: str | os.PathLike[str], values: np.ndarray, binary: bool) -
         atomic_write_text(path, format_dump_line(values))
 
 
-def write_dumps(folder: str | os.PathLike[str], keys: Sequence[str], rows: np.ndarray, binary: bool,
-                output_number: int = 1) -> None:
+def write_dumps(
+    folder: str | os.PathLike[str], keys: Sequence[str], rows: np.ndarray, binary: bool, output_number: int = 1
+) -> None:
     """One dump file per image: row i of ``rows`` (one output of a batch) to ``folder/<keys[i]>_<k>.txt|bin``."""
     folder = Path(folder)
     rows = np.asarray(rows, dtype=np.float32).reshape(len(keys), -1)
@@ -496,9 +508,7 @@ _DATASET_PERF_PATTERN = re.compile(
     rf"\[infer\] throughputRate: {_NUMBER}, Interface throughputRate: {_NUMBER}, moduleLatency: {_NUMBER}\s*\n"
     rf"\[post\] throughputRate: {_NUMBER}, moduleLatency: {_NUMBER}"
 )
-_PURE_INFER_PATTERN = re.compile(
-    rf"ave_throughputRate\s*=\s*{_NUMBER}\s*samples/s,\s*ave_latency\s*=\s*{_NUMBER}\s*ms"
-)
+_PURE_INFER_PATTERN = re.compile(rf"ave_throughputRate\s*=\s*{_NUMBER}\s*samples/s,\s*ave_latency\s*=\s*{_NUMBER}\s*ms")
 
 
 @dataclass(frozen=True)
@@ -566,8 +576,9 @@ def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyResult:
         raise PipelineError(f"{path}: Number of images is {result.images}, expected at least 1")
     for rank, percent in enumerate(result.top_k_percent, start=1):
         if not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
-            raise PipelineError(f"{path}: Top{rank} accuracy {values[f'Top{rank} accuracy']!r} is not a percentage "
-                                "between 0 and 100")
+            raise PipelineError(
+                f"{path}: Top{rank} accuracy {values[f'Top{rank} accuracy']!r} is not a percentage between 0 and 100"
+            )
     return result
 
 

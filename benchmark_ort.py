@@ -72,9 +72,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -143,24 +144,24 @@ class BenchmarkFlags:
 FLAG_HELP: dict[str, str] = {
     "model_type": "kind of model; the tool's 'vision' (image classification) is the only one supported",
     "device_id": "Ascend device id; the stand-in only uses it in the result file names (dumpOutput_device<id>, "
-                 "..._device_<id>.txt)",
+    "..._device_<id>.txt)",
     "batch_size": "images per inference; must equal a static-batch model's batch, any value for a dynamic batch",
     "om_path": "the model: the .onnx file the OM was converted from (an .om file needs the Ascend tool); with "
-               "-backend=torch|torch-fp16 a PyTorch checkpoint or the word 'random' (seeded random weights)",
+    "-backend=torch|torch-fp16 a PyTorch checkpoint or the word 'random' (seeded random weights)",
     "input_text_path": "info file listing the preprocessed .bin inputs ('<index> <path> <width> <height>' lines, "
-                       "paths relative to the current folder); given: dataset mode",
+    "paths relative to the current folder); given: dataset mode",
     "input_width": "width W of each input; every .bin must hold 3*H*W float32 values (default: the model's)",
     "input_height": "height H of each input (default: the model's)",
     "output_binary": "True: dump raw float32 <key>_1.bin files; False: one text line <key>_1.txt per image",
     "useDvpp": "decode JPEGs on the Ascend DVPP; only False is possible here (inputs are preprocessed .bin files)",
     "round": "pure-inference mode (without -input_text_path): number of timed runs on random input",
     "backend": "stand-in only: onnxruntime (the reference numerics), openvino (CPU, f32), torch or torch-fp16 "
-               "(the PyTorch model; torch-fp16 is an emulation of fp16 inference, not the chip)",
+    "(the PyTorch model; torch-fp16 is an emulation of fp16 inference, not the chip)",
     "streams": "stand-in only: batches in flight at once (default 0: one per available core, or cores / -threads)",
     "threads": "stand-in only: intra-op threads of each stream (default 0: cores / streams, at least 1)",
     "model_size": "stand-in only, torch backends: ShuffleNetV2+ size of the checkpoint: Small, Medium or Large",
     "seed": "stand-in only, torch backends with -om_path=random: the seed of the random weights (as "
-            "shufflenetv2_pth2onnx.py random ... --seed N)",
+    "shufflenetv2_pth2onnx.py random ... --seed N)",
 }
 
 
@@ -216,8 +217,13 @@ def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
         if not token.startswith("-") or token.strip("-") == "":
             raise PipelineError(f"unexpected argument {token!r}: the tool takes only flags, written -name=value")
         name, has_value, text = token.lstrip("-").partition("=")
-        if name not in names and name.startswith("no") and name[2:] in names and _flag_kind(name[2:]) is bool \
-                and not has_value:
+        if (
+            name not in names
+            and name.startswith("no")
+            and name[2:] in names
+            and _flag_kind(name[2:]) is bool
+            and not has_value
+        ):
             values[name[2:]] = False
             continue
         if name not in names:
@@ -259,11 +265,15 @@ def check_flags(flags: BenchmarkFlags) -> None:
         if flags.model_size not in MODEL_SIZES:
             raise PipelineError(f"-model_size={flags.model_size}: expected one of {', '.join(MODEL_SIZES)}")
         if Path(flags.om_path).suffix.lower() == ".onnx":
-            raise PipelineError(f"-backend={flags.backend} runs the PyTorch model: give -om_path a checkpoint "
-                                f"(.pth.tar) or the word random, not the ONNX file {flags.om_path}")
+            raise PipelineError(
+                f"-backend={flags.backend} runs the PyTorch model: give -om_path a checkpoint "
+                f"(.pth.tar) or the word random, not the ONNX file {flags.om_path}"
+            )
     if flags.useDvpp:
-        raise PipelineError("-useDvpp=True decodes JPEGs on the Ascend's DVPP; the stand-in reads preprocessed "
-                            ".bin files only: pass -useDvpp=False")
+        raise PipelineError(
+            "-useDvpp=True decodes JPEGs on the Ascend's DVPP; the stand-in reads preprocessed "
+            ".bin files only: pass -useDvpp=False"
+        )
     if flags.batch_size < 1:
         raise PipelineError(f"-batch_size={flags.batch_size}: must be at least 1")
     if flags.device_id < 0:
@@ -332,16 +342,20 @@ def load_samples(info_path: str | os.PathLike[str], sample_bytes: int, shape_tex
             raise PipelineError(_size_message(path, size, sample_bytes, shape_text))
         key = file_key(path)
         if key in seen:
-            raise PipelineError(f"{info_path}: inputs {seen[key]} and {entry.path} have the same key {key!r}, "
-                                "their outputs would overwrite each other")
+            raise PipelineError(
+                f"{info_path}: inputs {seen[key]} and {entry.path} have the same key {key!r}, "
+                "their outputs would overwrite each other"
+            )
         seen[key] = entry.path
         samples.append(Sample(key, path))
     return samples
 
 
 def _size_message(path: Path, size: int, expected: int, shape_text: str) -> str:
-    return (f"{path}: {size} bytes, expected {shape_text} float32 values = {expected} bytes "
-            "(check -input_height/-input_width and the preprocessing)")
+    return (
+        f"{path}: {size} bytes, expected {shape_text} float32 values = {expected} bytes "
+        "(check -input_height/-input_width and the preprocessing)"
+    )
 
 
 def read_sample_into(sample: Sample, destination: np.ndarray, shape_text: str) -> None:
@@ -435,9 +449,14 @@ def write_output_group(output_dir: Path, keys: Sequence[str], outputs: Sequence[
             # write_dumps writes the keys in order, each under a temporary name renamed when complete (and the
             # folder was emptied first): the first key without its file is the one that failed. The error's own
             # file name is at best the temporary one (os.write's ENOSPC names no file at all).
-            failed = next((output_dir / dump_file_name(key, binary, number) for key in keys
-                           if not (output_dir / dump_file_name(key, binary, number)).is_file()),
-                          exc.filename2 or exc.filename)
+            failed = next(
+                (
+                    output_dir / dump_file_name(key, binary, number)
+                    for key in keys
+                    if not (output_dir / dump_file_name(key, binary, number)).is_file()
+                ),
+                exc.filename2 or exc.filename,
+            )
             raise PipelineError(f"{failed}: cannot write the dump file: {exc.strerror or exc}") from None
 
 
@@ -455,7 +474,7 @@ def run_dataset(
     from tqdm import tqdm
 
     shape_text = "*".join(map(str, shape))
-    batches = [list(samples[start:start + batch_size]) for start in range(0, len(samples), batch_size)]
+    batches = [list(samples[start : start + batch_size]) for start in range(0, len(samples), batch_size)]
     output_dir.mkdir(parents=True, exist_ok=True)
     pipeline = _Pipeline()
     to_infer: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
@@ -476,7 +495,7 @@ def run_dataset(
             for slot, sample in enumerate(chunk):
                 read_sample_into(sample, data[slot], shape_text)
             read_done = time.perf_counter()
-            data[len(chunk):] = 0.0  # the last batch is padded; its padded outputs are dropped
+            data[len(chunk) :] = 0.0  # the last batch is padded; its padded outputs are dropped
             read_clock.busy += read_done - started
             preprocess_clock.busy += time.perf_counter() - read_done
             if not pipeline.put(to_infer, _Batch([sample.key for sample in chunk], data)):
@@ -498,8 +517,8 @@ def run_dataset(
                     continue
             if pending_keys:  # one formatting pass for the whole group
                 started = time.perf_counter()
-                write_output_group(output_dir, pending_keys, [np.concatenate(parts) for parts in
-                                                              zip(*pending_outputs)], binary)
+                outputs = [np.concatenate(parts) for parts in zip(*pending_outputs, strict=True)]
+                write_output_group(output_dir, pending_keys, outputs, binary)
                 post_clock.busy += time.perf_counter() - started
                 bar.update(len(pending_keys))
                 pending_keys, pending_outputs = [], []
@@ -643,8 +662,11 @@ def clear_dump_folder(folder: Path) -> int:
     except OSError as exc:
         raise PipelineError(f"{folder}: cannot list the dump folder: {exc.strerror or exc}") from None
     for name, is_file in names:
-        temporary = name.startswith(".") and name.endswith(".tmp") and parse_dump_file_name(
-            name[1:].split(".tmp")[0].rsplit(".", 1)[0]) is not None
+        temporary = (
+            name.startswith(".")
+            and name.endswith(".tmp")
+            and parse_dump_file_name(name[1:].split(".tmp")[0].rsplit(".", 1)[0]) is not None
+        )
         if not is_file or (parse_dump_file_name(name) is None and not temporary):
             continue
         try:
@@ -652,8 +674,9 @@ def clear_dump_folder(folder: Path) -> int:
         except FileNotFoundError:
             continue
         except OSError as exc:
-            raise PipelineError(f"{folder / name}: cannot remove an earlier run's output: "
-                                f"{exc.strerror or exc}") from None
+            raise PipelineError(
+                f"{folder / name}: cannot remove an earlier run's output: {exc.strerror or exc}"
+            ) from None
         removed += not temporary
     return removed
 
@@ -713,8 +736,14 @@ def _run(flags: BenchmarkFlags, backend: Backend) -> int:
     if removed:
         LOG.info("%s: removed %d outputs of an earlier run", output_dir, removed)
     backend.start(flags.batch_size, shape)
-    LOG.info("%d inputs, batch %d, %s, model %s -> %s", len(samples), flags.batch_size, backend.describe(),
-             flags.om_path, output_dir)
+    LOG.info(
+        "%d inputs, batch %d, %s, model %s -> %s",
+        len(samples),
+        flags.batch_size,
+        backend.describe(),
+        flags.om_path,
+        output_dir,
+    )
     perf = run_dataset(backend, samples, flags.batch_size, shape, output_dir, flags.output_binary)
     write_perf_file(perf_path, perf.format())
     sys.stdout.write(perf.format())

@@ -23,9 +23,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ascend_io import (
     ACCURACY_TOLERANCE_POINTS,
@@ -69,7 +69,7 @@ def judge(measured: Sequence[float], images: int, reference: Sequence[float], to
             return Verdict(True, "PASS")
         return Verdict(False, f"FAIL (more than {tolerance:g} point below)")
     intervals = [interval_points(value, images) for value in measured]
-    if any(ref - high > tolerance + _EPSILON for (_low, high), ref in zip(intervals, reference)):
+    if any(ref - high > tolerance + _EPSILON for (_low, high), ref in zip(intervals, reference, strict=False)):
         return Verdict(False, f"FAIL on {images} images (whole 95% interval more than {tolerance:g} point below)")
     halves = " / ".join(f"+-{(high - low) / 2:.2f}" for low, high in intervals)
     return Verdict(True, f"consistent on {images} images ({halves} points)")
@@ -82,8 +82,10 @@ def format_table(
     apply_rule: bool,
 ) -> tuple[str, bool]:
     """The comparison table as text, and whether every row meets the rule."""
-    header = (f"{'model':<16} {'images':>7} {'top-1 %':>8} {'95% interval':>16} {'top-5 %':>8} "
-              f"{'95% interval':>16} {'d top-1':>8} {'d top-5':>8}  verdict")
+    header = (
+        f"{'model':<16} {'images':>7} {'top-1 %':>8} {'95% interval':>16} {'top-5 %':>8} "
+        f"{'95% interval':>16} {'d top-1':>8} {'d top-5':>8}  verdict"
+    )
     lines = [header, "-" * len(header)]
     all_pass = True
     for label, result in results:
@@ -98,12 +100,15 @@ def format_table(
             f"{label:<16} {result.images:>7} {measured[0]:>8.2f} {intervals[0]:>16} {measured[1]:>8.2f} "
             f"{intervals[1]:>16} {measured[0] - reference[0]:>+8.2f} {measured[1] - reference[1]:>+8.2f}  {text}"
         )
-    for name, figures, note in (("published OM", PUBLISHED_OM_ACCURACY, ""),
-                                ("open source", PUBLISHED_OPEN_SOURCE_ACCURACY,
-                                 "  (reference of the rule: d = measured - reference)")):
+    for name, figures, note in (
+        ("published OM", PUBLISHED_OM_ACCURACY, ""),
+        ("open source", PUBLISHED_OPEN_SOURCE_ACCURACY, "  (reference of the rule: d = measured - reference)"),
+    ):
         intervals = ["[{:.2f}, {:.2f}]".format(*interval_points(value, FULL_VALIDATION_IMAGES)) for value in figures]
-        lines.append(f"{name:<16} {FULL_VALIDATION_IMAGES:>7} {figures[0]:>8.2f} {intervals[0]:>16} "
-                     f"{figures[1]:>8.2f} {intervals[1]:>16}{note}".rstrip())
+        lines.append(
+            f"{name:<16} {FULL_VALIDATION_IMAGES:>7} {figures[0]:>8.2f} {intervals[0]:>16} "
+            f"{figures[1]:>8.2f} {intervals[1]:>16}{note}".rstrip()
+        )
     return "\n".join(lines) + "\n", all_pass
 
 
@@ -119,22 +124,37 @@ def read_results(paths: Sequence[Path]) -> list[tuple[str, AccuracyResult]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("accuracy_files", nargs="+", type=Path, metavar="JSON",
-                        help="accuracy files written by imagenet_acc_eval.py")
-    parser.add_argument("--reference", nargs=2, type=float, metavar=("TOP1", "TOP5"),
-                        default=PUBLISHED_OPEN_SOURCE_ACCURACY,
-                        help="reference accuracy in %% (default: the open-source figures %(default)s)")
-    parser.add_argument("--tolerance", type=float, default=ACCURACY_TOLERANCE_POINTS,
-                        help="largest allowed drop below the reference, in points (default: %(default)s)")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="the model ran on random weights: print the table, do not apply the rule")
+    parser.add_argument(
+        "accuracy_files", nargs="+", type=Path, metavar="JSON", help="accuracy files written by imagenet_acc_eval.py"
+    )
+    parser.add_argument(
+        "--reference",
+        nargs=2,
+        type=float,
+        metavar=("TOP1", "TOP5"),
+        default=PUBLISHED_OPEN_SOURCE_ACCURACY,
+        help="reference accuracy in %% (default: the open-source figures %(default)s)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=ACCURACY_TOLERANCE_POINTS,
+        help="largest allowed drop below the reference, in points (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="the model ran on random weights: print the table, do not apply the rule",
+    )
     args = parser.parse_args(argv)
 
     results = read_results(args.accuracy_files)
     table, all_pass = format_table(results, args.reference, args.tolerance, apply_rule=not args.random_weights)
     sys.stdout.write(table)
     if args.random_weights:
-        sys.stdout.write("Random weights: chance-level accuracy is expected; these figures say nothing about the model.\n")
+        sys.stdout.write(
+            "Random weights: chance-level accuracy is expected; these figures say nothing about the model.\n"
+        )
         return 0
     return 0 if all_pass else 1
 

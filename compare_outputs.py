@@ -41,10 +41,11 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -134,10 +135,10 @@ def parse_tokens(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     padded = np.concatenate([np.full(_PAD, 32, dtype=np.uint8), buffer])
     values = np.empty(len(starts), dtype=np.float32)
     for first in range(0, len(starts), _BLOCK):  # blocks that stay in the cache
-        block = _parse_block(padded, buffer, starts[first:first + _BLOCK], ends[first:first + _BLOCK])
+        block = _parse_block(padded, buffer, starts[first : first + _BLOCK], ends[first : first + _BLOCK])
         if block is None:
             return None
-        values[first:first + _BLOCK] = block
+        values[first : first + _BLOCK] = block
     return values
 
 
@@ -156,8 +157,9 @@ def _parse_block(padded: np.ndarray, buffer: np.ndarray, starts: np.ndarray, end
     def column(k: int) -> np.ndarray:
         return columns[k - 1].copy()
 
-    def digits_into(number: np.ndarray, ks: Sequence[int], ok: np.ndarray,
-                    inside: Sequence[np.ndarray] | None = None) -> None:
+    def digits_into(
+        number: np.ndarray, ks: Sequence[int], ok: np.ndarray, inside: Sequence[np.ndarray] | None = None
+    ) -> None:
         """number = number * 10 + digit for each column k in turn; ok &= the byte is a digit (where inside)."""
         for index, k in enumerate(ks):
             value = column(k)
@@ -176,8 +178,12 @@ def _parse_block(padded: np.ndarray, buffer: np.ndarray, starts: np.ndarray, end
 
     # "%.8e": [-]d.dddddddde[+-]XX (k: 14 the first digit, 13 '.', 12..5 decimals, 4 'e', 3 sign, 2..1 exponent)
     sign = column(3)
-    e_form = ((width == _E_FORM_WIDTH + negative) & (column(13) == ord(".")) & ((column(4) | 0x20) == ord("e"))
-              & ((sign == ord("+")) | (sign == ord("-"))))
+    e_form = (
+        (width == _E_FORM_WIDTH + negative)
+        & (column(13) == ord("."))
+        & ((column(4) | 0x20) == ord("e"))
+        & ((sign == ord("+")) | (sign == ord("-")))
+    )
     if e_form.any():
         mantissa = np.zeros(count, dtype=np.uint32)  # 9 digits: below 2**32
         digits_into(mantissa, [14, *range(12, 4, -1)], e_form)
@@ -193,16 +199,20 @@ def _parse_block(padded: np.ndarray, buffer: np.ndarray, starts: np.ndarray, end
 
     # "%f": [-]d+.dddddd (k: 6..1 decimals, 7 '.', 8.. the integer digits, then the '-')
     integer_digits = width - (_F_FRACTION + 1) - negative
-    f_form = (~done & (column(_F_FRACTION + 1) == ord(".")) & (integer_digits >= 1)
-              & (integer_digits <= _F_MAX_INTEGER_DIGITS))
+    f_form = (
+        ~done
+        & (column(_F_FRACTION + 1) == ord("."))
+        & (integer_digits >= 1)
+        & (integer_digits <= _F_MAX_INTEGER_DIGITS)
+    )
     if f_form.any():
         fraction = np.zeros(count, dtype=np.uint32)
         digits_into(fraction, range(_F_FRACTION, 0, -1), f_form)
         integer = np.zeros(count, dtype=np.uint32)  # at most 9 digits
         ks = range(_F_FRACTION + 1 + _F_MAX_INTEGER_DIGITS, _F_FRACTION + 1, -1)
         digits_into(integer, ks, f_form, [integer_digits >= k - (_F_FRACTION + 1) for k in ks])
-        whole = integer.astype(np.float64) * 10.0 ** _F_FRACTION + fraction  # below 2**53: exact
-        np.divide(whole, 10.0 ** _F_FRACTION, out=values, where=f_form)
+        whole = integer.astype(np.float64) * 10.0**_F_FRACTION + fraction  # below 2**53: exact
+        np.divide(whole, 10.0**_F_FRACTION, out=values, where=f_form)
         done |= f_form
 
     np.negative(values, out=values, where=negative)
@@ -211,7 +221,7 @@ def _parse_block(padded: np.ndarray, buffer: np.ndarray, starts: np.ndarray, end
         return None  # another notation throughout: read_dump's parser is faster than float() token by token
     for index in others:  # a few in another notation (also nan, inf): Python's own parser
         try:
-            values[index] = float(buffer[starts[index]:ends[index]].tobytes())
+            values[index] = float(buffer[starts[index] : ends[index]].tobytes())
         except ValueError:
             return None
     return values.astype(np.float32)
@@ -296,23 +306,24 @@ def _pair_figures_task(task: tuple[list[tuple[str, str]], int]) -> tuple[np.ndar
     return pair_figures(*task)
 
 
-def read_pairs(reference: dict[str, Path], candidate: dict[str, Path], keys: Sequence[str],
-               jobs: int = 0) -> PerImage:
+def read_pairs(reference: dict[str, Path], candidate: dict[str, Path], keys: Sequence[str], jobs: int = 0) -> PerImage:
     """Per-image figures of ``keys`` (present on both sides), read by ``jobs`` processes (0: every core)."""
     pairs = [(str(reference[key]), str(candidate[key])) for key in keys]
     expected = read_checked(pairs[0][0], None).size
     workers = jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    tasks = [(pairs[start:start + CHUNK], expected) for start in range(0, len(pairs), CHUNK)]
+    tasks = [(pairs[start : start + CHUNK], expected) for start in range(0, len(pairs), CHUNK)]
     if workers <= 1 or len(pairs) < SERIAL_BELOW:
         results = [_pair_figures_task(task) for task in tasks]
     else:
         # fork: the workers need nothing but this module's functions; results come back in task order, and the
         # first failing task's PipelineError is raised here.
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork")
+        ) as pool:
             results = list(pool.map(_pair_figures_task, tasks))
     cosine, max_abs_error, reference_max_abs, reference_top, candidate_top = (
-        np.concatenate(parts) for parts in zip(*results))
+        np.concatenate(parts) for parts in zip(*results, strict=False)
+    )
     return PerImage(list(keys), cosine, max_abs_error, reference_max_abs, reference_top, candidate_top, expected)
 
 
@@ -338,8 +349,10 @@ def label_figures(figures: PerImage, labels: dict[str, int], labels_path: str) -
     out_of_range = np.flatnonzero(truth >= figures.values_per_image)
     if out_of_range.size:
         key = figures.keys[out_of_range[0]]
-        raise PipelineError(f"{labels_path}: class index {labels[key]} of {key!r} is out of range for outputs of "
-                            f"{figures.values_per_image} values")
+        raise PipelineError(
+            f"{labels_path}: class index {labels[key]} of {key!r} is out of range for outputs of "
+            f"{figures.values_per_image} values"
+        )
     reference_top1 = figures.reference_top[:, 0] == truth
     candidate_top1 = figures.candidate_top[:, 0] == truth
     reference_top5 = (figures.reference_top == truth[:, None]).any(axis=1)
@@ -359,9 +372,16 @@ def label_figures(figures: PerImage, labels: dict[str, int], labels_path: str) -
     }
 
 
-def summarize(figures: PerImage, reference_folder: str, candidate_folder: str, only_in_reference: Sequence[str],
-              only_in_candidate: Sequence[str], worst: int = DEFAULT_WORST,
-              labels: dict[str, int] | None = None, labels_path: str | None = None) -> dict[str, Any]:
+def summarize(
+    figures: PerImage,
+    reference_folder: str,
+    candidate_folder: str,
+    only_in_reference: Sequence[str],
+    only_in_candidate: Sequence[str],
+    worst: int = DEFAULT_WORST,
+    labels: dict[str, int] | None = None,
+    labels_path: str | None = None,
+) -> dict[str, Any]:
     """Every figure of the comparison, as written by --json (thresholds not yet applied)."""
     images = len(figures.keys)
     relative = figures.relative_error
@@ -369,7 +389,7 @@ def summarize(figures: PerImage, reference_folder: str, candidate_folder: str, o
     top5_same = (np.sort(figures.reference_top, axis=1) == np.sort(figures.candidate_top, axis=1)).all(axis=1)
     worst_abs, worst_relative = int(np.argmax(figures.max_abs_error)), int(np.argmax(relative))
     lowest = int(np.argmin(figures.cosine))
-    order = sorted(range(images), key=lambda i: (figures.cosine[i], figures.keys[i]))[:max(worst, 0)]
+    order = sorted(range(images), key=lambda i: (figures.cosine[i], figures.keys[i]))[: max(worst, 0)]
     return {
         "reference": reference_folder,
         "candidate": candidate_folder,
@@ -384,43 +404,53 @@ def summarize(figures: PerImage, reference_folder: str, candidate_folder: str, o
             "p1": float(np.percentile(figures.cosine, 1)),
         },
         "max_abs_error": {"value": float(figures.max_abs_error[worst_abs]), "key": figures.keys[worst_abs]},
-        "max_relative_error": {"value": _finite_or_none(relative[worst_relative]),
-                               "key": figures.keys[worst_relative]},
+        "max_relative_error": {"value": _finite_or_none(relative[worst_relative]), "key": figures.keys[worst_relative]},
         "top1_agreement_percent": _percent(int(top1_same.sum()), images),
         "top1_disagreements": int(images - top1_same.sum()),
         "top5_set_agreement_percent": _percent(int(top5_same.sum()), images),
         "top5_set_disagreements": int(images - top5_same.sum()),
-        "worst": [{
-            "key": figures.keys[i],
-            "cosine": float(figures.cosine[i]),
-            "max_abs_error": float(figures.max_abs_error[i]),
-            "relative_error": _finite_or_none(relative[i]),
-            "reference_top1": int(figures.reference_top[i, 0]),
-            "candidate_top1": int(figures.candidate_top[i, 0]),
-        } for i in order],
+        "worst": [
+            {
+                "key": figures.keys[i],
+                "cosine": float(figures.cosine[i]),
+                "max_abs_error": float(figures.max_abs_error[i]),
+                "relative_error": _finite_or_none(relative[i]),
+                "reference_top1": int(figures.reference_top[i, 0]),
+                "candidate_top1": int(figures.candidate_top[i, 0]),
+            }
+            for i in order
+        ],
         "labels": None if labels is None else label_figures(figures, labels, labels_path or ""),
     }
 
 
-def apply_thresholds(result: dict[str, Any], min_cosine: float | None,
-                     min_top1_agreement: float | None) -> dict[str, Any]:
+def apply_thresholds(
+    result: dict[str, Any], min_cosine: float | None, min_top1_agreement: float | None
+) -> dict[str, Any]:
     """Add ``thresholds``, ``failures`` (one sentence per missed threshold) and ``passed`` to the result."""
     failures = []
     if min_cosine is not None and result["cosine"]["min"] < min_cosine:
-        failures.append(f"min cosine {result['cosine']['min']:.8f} < --min-cosine {min_cosine:g} "
-                        f"(image {result['cosine']['min_key']})")
+        failures.append(
+            f"min cosine {result['cosine']['min']:.8f} < --min-cosine {min_cosine:g} "
+            f"(image {result['cosine']['min_key']})"
+        )
     if min_top1_agreement is not None and result["top1_agreement_percent"] < min_top1_agreement:
-        failures.append(f"top-1 agreement {result['top1_agreement_percent']:.2f}% < --min-top1-agreement "
-                        f"{min_top1_agreement:g}%")
+        failures.append(
+            f"top-1 agreement {result['top1_agreement_percent']:.2f}% < --min-top1-agreement {min_top1_agreement:g}%"
+        )
     result["thresholds"] = {"min_cosine": min_cosine, "min_top1_agreement_percent": min_top1_agreement}
     result["failures"] = failures
     result["passed"] = not failures
     return result
 
 
-def compare_folders(reference_folder: str | os.PathLike[str], candidate_folder: str | os.PathLike[str],
-                    worst: int = DEFAULT_WORST, labels_path: str | os.PathLike[str] | None = None,
-                    jobs: int = 0) -> dict[str, Any]:
+def compare_folders(
+    reference_folder: str | os.PathLike[str],
+    candidate_folder: str | os.PathLike[str],
+    worst: int = DEFAULT_WORST,
+    labels_path: str | os.PathLike[str] | None = None,
+    jobs: int = 0,
+) -> dict[str, Any]:
     """Pair the two dump folders by key and compute every figure (see ``summarize``)."""
     labels = read_labels(labels_path) if labels_path is not None else None
     reference = list_dump_outputs(reference_folder)
@@ -429,13 +459,23 @@ def compare_folders(reference_folder: str | os.PathLike[str], candidate_folder: 
     only_in_reference = [key for key in reference if key not in candidate]
     only_in_candidate = [key for key in candidate if key not in reference]
     if not keys:
-        raise PipelineError(f"{candidate_folder}: no image in common with {reference_folder} "
-                            f"(e.g. {next(iter(reference))!r} against {next(iter(candidate))!r})")
+        raise PipelineError(
+            f"{candidate_folder}: no image in common with {reference_folder} "
+            f"(e.g. {next(iter(reference))!r} against {next(iter(candidate))!r})"
+        )
     started = time.perf_counter()
     figures = read_pairs(reference, candidate, keys, jobs)
     LOG.debug("read %d pairs in %.1f s", len(keys), time.perf_counter() - started)
-    return summarize(figures, str(reference_folder), str(candidate_folder), only_in_reference, only_in_candidate,
-                     worst, labels, None if labels_path is None else str(labels_path))
+    return summarize(
+        figures,
+        str(reference_folder),
+        str(candidate_folder),
+        only_in_reference,
+        only_in_candidate,
+        worst,
+        labels,
+        None if labels_path is None else str(labels_path),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -456,8 +496,11 @@ def format_summary(result: dict[str, Any]) -> str:
     for side in ("reference", "candidate"):
         only = result[f"only_in_{side}"]
         if only["count"]:
-            lines.append(f"only in {side + ':':<15}{only['count']} ({name_some(only['keys'])}"
-                         + (", ..." if only["count"] > len(only["keys"]) else "") + ")")
+            lines.append(
+                f"only in {side + ':':<15}{only['count']} ({name_some(only['keys'])}"
+                + (", ..." if only["count"] > len(only["keys"]) else "")
+                + ")"
+            )
         else:
             lines.append(f"only in {side + ':':<15}0")
     cosine = result["cosine"]
@@ -481,8 +524,10 @@ def format_summary(result: dict[str, Any]) -> str:
             f"candidate accuracy:     top-1 {labelled['candidate_top1_percent']:.2f}%  "
             f"top-5 {labelled['candidate_top5_percent']:.2f}%",
         ]
-        for name, text in (("reference_right_candidate_wrong", "reference right, candidate wrong"),
-                           ("candidate_right_reference_wrong", "candidate right, reference wrong")):
+        for name, text in (
+            ("reference_right_candidate_wrong", "reference right, candidate wrong"),
+            ("candidate_right_reference_wrong", "candidate right, reference wrong"),
+        ):
             flips = labelled[name]
             names = f" ({name_some(flips['keys'])}{', ...' if flips['count'] > len(flips['keys']) else ''})"
             lines.append(f"top-1 flips, {text}: {flips['count']}{names if flips['count'] else ''}")
@@ -491,15 +536,24 @@ def format_summary(result: dict[str, Any]) -> str:
         width = max(len(row["key"]) for row in result["worst"])
         lines.append(f"  {'image':<{width}}  {'cosine':>10}  {'max abs error':>13}  top-1 ref/cand")
         for row in result["worst"]:
-            lines.append(f"  {row['key']:<{width}}  {row['cosine']:>10.8f}  {row['max_abs_error']:>13.6g}  "
-                         f"{row['reference_top1']}/{row['candidate_top1']}")
+            lines.append(
+                f"  {row['key']:<{width}}  {row['cosine']:>10.8f}  {row['max_abs_error']:>13.6g}  "
+                f"{row['reference_top1']}/{row['candidate_top1']}"
+            )
     for failure in result.get("failures", []):
         lines.append(f"FAIL: {failure}")
     if result.get("passed") and result["thresholds"]["min_cosine"] is not None:
-        lines.append("PASS: " + ", ".join(
-            [f"min cosine >= {result['thresholds']['min_cosine']:g}"]
-            + ([f"top-1 agreement >= {result['thresholds']['min_top1_agreement_percent']:g}%"]
-               if result["thresholds"]["min_top1_agreement_percent"] is not None else [])))
+        lines.append(
+            "PASS: "
+            + ", ".join(
+                [f"min cosine >= {result['thresholds']['min_cosine']:g}"]
+                + (
+                    [f"top-1 agreement >= {result['thresholds']['min_top1_agreement_percent']:g}%"]
+                    if result["thresholds"]["min_top1_agreement_percent"] is not None
+                    else []
+                )
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -513,21 +567,45 @@ def format_json(result: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reference", type=Path, metavar="REFERENCE_DUMP",
-                        help="dump folder of the reference (e.g. the PyTorch reference or the ONNX stand-in)")
-    parser.add_argument("candidate", type=Path, metavar="CANDIDATE_DUMP",
-                        help="dump folder compared with it (e.g. the OM's result/dumpOutput_device0/)")
-    parser.add_argument("--labels", type=Path, metavar="val_label.txt",
-                        help="also each side's top-1/top-5 accuracy and the top-1 flips")
-    parser.add_argument("--worst", type=int, default=DEFAULT_WORST, metavar="N",
-                        help="list the N images of lowest cosine (default: %(default)s)")
-    parser.add_argument("--min-cosine", type=float, default=DEFAULT_MIN_COSINE, metavar="C",
-                        help="exit 1 when an image's cosine is below C (default: %(default)s; -1 accepts any)")
-    parser.add_argument("--min-top1-agreement", type=float, metavar="P",
-                        help="exit 1 when fewer than P %% of the images have the same top-1 class")
+    parser.add_argument(
+        "reference",
+        type=Path,
+        metavar="REFERENCE_DUMP",
+        help="dump folder of the reference (e.g. the PyTorch reference or the ONNX stand-in)",
+    )
+    parser.add_argument(
+        "candidate",
+        type=Path,
+        metavar="CANDIDATE_DUMP",
+        help="dump folder compared with it (e.g. the OM's result/dumpOutput_device0/)",
+    )
+    parser.add_argument(
+        "--labels", type=Path, metavar="val_label.txt", help="also each side's top-1/top-5 accuracy and the top-1 flips"
+    )
+    parser.add_argument(
+        "--worst",
+        type=int,
+        default=DEFAULT_WORST,
+        metavar="N",
+        help="list the N images of lowest cosine (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-cosine",
+        type=float,
+        default=DEFAULT_MIN_COSINE,
+        metavar="C",
+        help="exit 1 when an image's cosine is below C (default: %(default)s; -1 accepts any)",
+    )
+    parser.add_argument(
+        "--min-top1-agreement",
+        type=float,
+        metavar="P",
+        help="exit 1 when fewer than P %% of the images have the same top-1 class",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure as JSON")
-    parser.add_argument("-j", "--jobs", type=int, default=0,
-                        help="processes reading the files (default: 0, one per core)")
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=0, help="processes reading the files (default: 0, one per core)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
@@ -542,8 +620,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for side in ("reference", "candidate"):
         only = result[f"only_in_{side}"]
         if only["count"]:
-            LOG.warning("warning: %d images are only in the %s folder %s: %s", only["count"], side,
-                        getattr(args, side), name_some(only["keys"]))
+            LOG.warning(
+                "warning: %d images are only in the %s folder %s: %s",
+                only["count"],
+                side,
+                getattr(args, side),
+                name_some(only["keys"]),
+            )
     apply_thresholds(result, args.min_cosine, args.min_top1_agreement)
     if args.json is not None:
         atomic_write_text(args.json, format_json(result))

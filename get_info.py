@@ -18,8 +18,8 @@ import argparse
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image, UnidentifiedImageError
 
@@ -58,17 +58,22 @@ def list_files(directory: str, extensions: frozenset[str]) -> list[str]:
         wanted = "/".join(sorted(extensions))
         raise PipelineError(f"{display_path(directory)}: no {wanted} files in this folder")
     if not is_utf8(directory):
-        raise PipelineError(f"{display_path(directory)}: the folder's name is not valid UTF-8; the info file is "
-                            "UTF-8 text: rename it or give it through a symbolic link")
+        raise PipelineError(
+            f"{display_path(directory)}: the folder's name is not valid UTF-8; the info file is "
+            "UTF-8 text: rename it or give it through a symbolic link"
+        )
     not_utf8 = [path for path in paths if not is_utf8(path)]
     if not_utf8:
-        raise PipelineError(f"{display_path(directory)}: file name {display_path(os.path.basename(not_utf8[0]))} "
-                            f"is not valid UTF-8 ({len(not_utf8)} such names); the info file is UTF-8 text: "
-                            "rename them")
+        raise PipelineError(
+            f"{display_path(directory)}: file name {display_path(os.path.basename(not_utf8[0]))} "
+            f"is not valid UTF-8 ({len(not_utf8)} such names); the info file is UTF-8 text: "
+            "rename them"
+        )
     spaced = [path for path in paths if any(char.isspace() for char in path)]
     if spaced:
         raise PipelineError(
-            f"{display_path(spaced[0])}: the info file's fields are space-separated; rename files with spaces")
+            f"{display_path(spaced[0])}: the info file's fields are space-separated; rename files with spaces"
+        )
     return paths
 
 
@@ -102,8 +107,9 @@ def jpeg_size(path: str) -> tuple[int, int]:
         except UnidentifiedImageError:
             raise PipelineError(f"{path}: not an image (PIL cannot identify it)", exit_code=1) from None
         except Image.DecompressionBombError as exc:
-            raise PipelineError(f"{path}: refused by Pillow as a possible decompression bomb: {exc}",
-                                exit_code=1) from None
+            raise PipelineError(
+                f"{path}: refused by Pillow as a possible decompression bomb: {exc}", exit_code=1
+            ) from None
         except OSError as exc:
             raise PipelineError(f"{path}: cannot read: {exc.strerror or exc}", exit_code=1) from None
     for warning in caught:
@@ -114,8 +120,7 @@ def jpeg_size(path: str) -> tuple[int, int]:
 def jpg_info_entries(directory: str) -> list[InfoEntry]:
     """Every .jpg/.jpeg of ``directory`` with its real width and height."""
     return [
-        InfoEntry(index, path, *jpeg_size(path))
-        for index, path in enumerate(list_files(directory, JPEG_EXTENSIONS))
+        InfoEntry(index, path, *jpeg_size(path)) for index, path in enumerate(list_files(directory, JPEG_EXTENSIONS))
     ]
 
 
@@ -124,16 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 written; 1 an image in jpg mode cannot be read; 2 bad arguments, a missing DIR, "
-               "a DIR without matching files, a file name that is not UTF-8 or has a space, or OUT.info cannot be "
-               "written (disk full). Nothing is written unless the status is 0.",
+        "a DIR without matching files, a file name that is not UTF-8 or has a space, or OUT.info cannot be "
+        "written (disk full). Nothing is written unless the status is 0.",
     )
-    modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True,
-                                  help="bin: preprocessed .bin files; jpg: JPEG images (see MODE --help)")
-    bin_mode = modes.add_parser("bin", help="list the .bin files of DIR with a given width and height",
-                                description="List every .bin of DIR with the given width and height.")
-    jpg_mode = modes.add_parser("jpg", help="list the .jpg/.jpeg files of DIR with their real sizes",
-                                description="List every .jpg/.jpeg (any case) of DIR with its width and height "
-                                            "from the file header.")
+    modes = parser.add_subparsers(
+        dest="mode",
+        metavar="MODE",
+        required=True,
+        help="bin: preprocessed .bin files; jpg: JPEG images (see MODE --help)",
+    )
+    bin_mode = modes.add_parser(
+        "bin",
+        help="list the .bin files of DIR with a given width and height",
+        description="List every .bin of DIR with the given width and height.",
+    )
+    jpg_mode = modes.add_parser(
+        "jpg",
+        help="list the .jpg/.jpeg files of DIR with their real sizes",
+        description="List every .jpg/.jpeg (any case) of DIR with its width and height from the file header.",
+    )
     for mode_parser in (bin_mode, jpg_mode):
         mode_parser.add_argument("dir", metavar="DIR", help="folder of the inputs; paths are written as given")
         mode_parser.add_argument("out", metavar="OUT.info", help="info file to write (replaced if it exists)")

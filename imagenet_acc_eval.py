@@ -40,10 +40,10 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -54,14 +54,14 @@ from ascend_io import (
     atomic_write_text,
     check_output_file,
     format_accuracy_json,
-    meets_accuracy_rule,
     list_dump_outputs,
+    meets_accuracy_rule,
     name_some,
-    write_errors_named,
     read_dump,
     read_labels,
     run_cli,
     setup_logging,
+    write_errors_named,
 )
 
 LOG = logging.getLogger(Path(__file__).stem)
@@ -90,8 +90,9 @@ class Evaluation:
 
 def _check_scores(path: Path, scores: np.ndarray, expected: int | None) -> None:
     if expected is None and scores.size not in ACCEPTED_CLASS_COUNTS:
-        raise PipelineError(f"{path}: {scores.size} values, expected {NUM_CLASSES} (or {NUM_CLASSES + 1} with a "
-                            "background class)")
+        raise PipelineError(
+            f"{path}: {scores.size} values, expected {NUM_CLASSES} (or {NUM_CLASSES + 1} with a background class)"
+        )
     if expected is not None and scores.size != expected:
         raise PipelineError(f"{path}: {scores.size} values, expected {expected} like the other outputs")
     if not np.isfinite(scores).all():
@@ -122,8 +123,8 @@ def hits_at_rank(scores: np.ndarray, labels: np.ndarray, top_n: int = TOP_N) -> 
     the same sort, so the same order among tied scores)."""
     hits = np.zeros(min(top_n, scores.shape[1]), dtype=np.int64)
     for start in range(0, len(scores), _RANK_CHUNK):
-        ranked = np.argsort(-scores[start:start + _RANK_CHUNK], axis=-1)[:, :len(hits)]
-        hits += (ranked == labels[start:start + _RANK_CHUNK, None]).sum(axis=0)
+        ranked = np.argsort(-scores[start : start + _RANK_CHUNK], axis=-1)[:, : len(hits)]
+        hits += (ranked == labels[start : start + _RANK_CHUNK, None]).sum(axis=0)
     return hits
 
 
@@ -141,30 +142,36 @@ def collect_outputs(dump_folders: PathLike | Sequence[PathLike]) -> dict[str, Pa
         seen.add(Path(folder).resolve())
         for key, path in list_dump_outputs(folder).items():
             if key in outputs:
-                raise PipelineError(f"{outputs[key]} and {path}: two outputs of image {key!r} "
-                                    "(the dump folders overlap)")
+                raise PipelineError(
+                    f"{outputs[key]} and {path}: two outputs of image {key!r} (the dump folders overlap)"
+                )
             outputs[key] = path
     return dict(sorted(outputs.items()))
 
 
-def evaluate(dump_folders: PathLike | Sequence[PathLike], labels_path: PathLike,
-             ignore_missing: bool = False) -> Evaluation:
+def evaluate(
+    dump_folders: PathLike | Sequence[PathLike], labels_path: PathLike, ignore_missing: bool = False
+) -> Evaluation:
     """Score the outputs in one or several dump folders against the label file."""
     labels = read_labels(labels_path)
     outputs = collect_outputs(dump_folders)
     unlabelled = [path for key, path in outputs.items() if key not in labels]
     if unlabelled:
-        raise PipelineError(f"{unlabelled[0]}: no label for its key in {labels_path}"
-                            + (f" ({len(unlabelled)} such outputs)" if len(unlabelled) > 1 else ""))
+        raise PipelineError(
+            f"{unlabelled[0]}: no label for its key in {labels_path}"
+            + (f" ({len(unlabelled)} such outputs)" if len(unlabelled) > 1 else "")
+        )
     missing = tuple(sorted(key for key in labels if key not in outputs))
     scores = read_scores(list(outputs.values()))
     classes = scores.shape[1]
     offset = 1 if classes == NUM_CLASSES + 1 else 0
     truth = np.array([labels[key] for key in outputs], dtype=np.int64) + offset
-    out_of_range = next((key for key, label in zip(outputs, truth) if label >= classes), None)
+    out_of_range = next((key for key, label in zip(outputs, truth, strict=False) if label >= classes), None)
     if out_of_range is not None:
-        raise PipelineError(f"{labels_path}: class index {labels[out_of_range]} of {out_of_range!r} is out of range "
-                            f"for outputs of {classes} values")
+        raise PipelineError(
+            f"{labels_path}: class index {labels[out_of_range]} of {out_of_range!r} is out of range "
+            f"for outputs of {classes} values"
+        )
     hits = hits_at_rank(scores, truth)
     images = len(outputs) if ignore_missing else len(outputs) + len(missing)
     return Evaluation(images, classes, tuple(int(h) for h in hits), missing)
@@ -178,8 +185,9 @@ def summary(evaluation: Evaluation, json_path: Path, missing_verb: str) -> str:
     figures = "  ".join(f"top-{rank}: {text}" for rank, text in enumerate(evaluation.top_k_strings(), start=1))
     lines = [f"{figures}  ({evaluation.images} images, {evaluation.classes} classes) -> {json_path}"]
     if evaluation.missing:
-        lines.append(f"{len(evaluation.missing)} labelled images have no output, {missing_verb}: "
-                     f"{name_some(evaluation.missing)}")
+        lines.append(
+            f"{len(evaluation.missing)} labelled images have no output, {missing_verb}: {name_some(evaluation.missing)}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -187,23 +195,42 @@ USAGE = "%(prog)s DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON [options]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     usage=USAGE)
-    parser.add_argument("paths", nargs="+", metavar="DUMP ... LABELS OUT_DIR OUT_JSON",
-                        help="one or more dump folders of the inference tool (e.g. result/dumpOutput_device0/), "
-                             "the label file ('<file name> <class index>' per line, val_label.txt), the folder to "
-                             "write the JSON into (must exist) and the JSON's file name (e.g. result.json)")
-    parser.add_argument("--compare", nargs=2, type=float, metavar=("TOP1", "TOP5"),
-                        help="published top-1 and top-5 accuracy in %%: exit 1 when ours is more than --tolerance "
-                             "points below either (the guide's rule, e.g. --compare 74.1 91.7)")
-    parser.add_argument("--tolerance", type=float, default=ACCURACY_TOLERANCE_POINTS,
-                        help="allowed drop below the published accuracy, in points (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, usage=USAGE
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="DUMP ... LABELS OUT_DIR OUT_JSON",
+        help="one or more dump folders of the inference tool (e.g. result/dumpOutput_device0/), "
+        "the label file ('<file name> <class index>' per line, val_label.txt), the folder to "
+        "write the JSON into (must exist) and the JSON's file name (e.g. result.json)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=float,
+        metavar=("TOP1", "TOP5"),
+        help="published top-1 and top-5 accuracy in %%: exit 1 when ours is more than --tolerance "
+        "points below either (the guide's rule, e.g. --compare 74.1 91.7)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=ACCURACY_TOLERANCE_POINTS,
+        help="allowed drop below the published accuracy, in points (default: %(default)s)",
+    )
     missing = parser.add_mutually_exclusive_group()
-    missing.add_argument("--ignore-missing", action="store_true",
-                         help="leave labelled images without output out of the denominator (the guide's script) "
-                              "and exit 0")
-    missing.add_argument("--allow-missing", action="store_true",
-                         help="count labelled images without output as misses and exit 0 (a run on a subset)")
+    missing.add_argument(
+        "--ignore-missing",
+        action="store_true",
+        help="leave labelled images without output out of the denominator (the guide's script) and exit 0",
+    )
+    missing.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="count labelled images without output as misses and exit 0 (a run on a subset)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     args = parser.parse_args(argv)
     if len(args.paths) < 4:
@@ -217,8 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing_verb = "left out" if args.ignore_missing else "counted as misses"
     where = " ".join(map(str, dump_dirs))
     if evaluation.missing and (args.ignore_missing or args.allow_missing):
-        LOG.warning("%d labelled images have no output in %s, %s: %s", len(evaluation.missing), where,
-                    missing_verb, name_some(evaluation.missing))
+        LOG.warning(
+            "%d labelled images have no output in %s, %s: %s",
+            len(evaluation.missing),
+            where,
+            missing_verb,
+            name_some(evaluation.missing),
+        )
     with write_errors_named(json_path, "accuracy JSON"):
         atomic_write_text(json_path, accuracy_json(evaluation))
     sys.stdout.write(summary(evaluation, json_path, missing_verb))
@@ -226,14 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compare is not None:
         percent, strings = evaluation.top_k_percent(), evaluation.top_k_strings()
         passed = meets_accuracy_rule((percent[0], percent[TOP_N - 1]), args.compare, args.tolerance)
-        sys.stdout.write(f"{'PASS' if passed else 'FAIL'}: top-1 {strings[0]} / top-5 {strings[TOP_N - 1]} against "
-                         f"published {args.compare[0]:g}% / {args.compare[1]:g}% (at most {args.tolerance:g} below)\n")
+        sys.stdout.write(
+            f"{'PASS' if passed else 'FAIL'}: top-1 {strings[0]} / top-5 {strings[TOP_N - 1]} against "
+            f"published {args.compare[0]:g}% / {args.compare[1]:g}% (at most {args.tolerance:g} below)\n"
+        )
         status = 0 if passed else 1
     if evaluation.missing and not (args.ignore_missing or args.allow_missing):
         raise PipelineError(
             f"{labels}: {len(evaluation.missing)} of {evaluation.images} labelled images have no output in {where}: "
             f"{name_some(evaluation.missing, 5)}; {json_path} counts them as misses (--allow-missing accepts "
-            "that, --ignore-missing leaves them out as the guide's script does)", exit_code=1)
+            "that, --ignore-missing leaves them out as the guide's script does)",
+            exit_code=1,
+        )
     return status
 
 

@@ -18,7 +18,6 @@ every few seconds: a killed run leaves only complete bins, and those it made aft
 A failed write (disk full, quota) stops the run at once.
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -32,9 +31,10 @@ import signal
 import stat
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -228,8 +228,12 @@ def scan_source_folder(src_dir: str | os.PathLike[str]) -> SourceListing:
         if not stat.S_ISREG(info.st_mode):
             failures.append(Failure(display_path(path), "not a regular file"))
         elif not is_utf8_name(entry.name):
-            failures.append(Failure(display_path(path), "file name is not valid UTF-8 (the info file and the "
-                                                        "label file are UTF-8 text): rename it"))
+            failures.append(
+                Failure(
+                    display_path(path),
+                    "file name is not valid UTF-8 (the info file and the label file are UTF-8 text): rename it",
+                )
+            )
         else:
             images.append(SourceImage(path, info.st_size, info.st_mtime_ns))
     first_by_key: dict[str, SourceImage] = {}
@@ -283,8 +287,10 @@ def format_record(record: SourceRecord) -> str:
         f'{{"record": {json.dumps(RECORD_FORMAT)},\n"transform": {json.dumps(record.transform)},\n'
         f'"source_folder": {json.dumps(record.source_folder)},\n"images": {{'
     )
-    lines = [f"\n{json.dumps(name)}: [{size}, {mtime}, {'null' if made is None else made}]"
-             for name, (size, mtime, made) in record.entries.items()]
+    lines = [
+        f"\n{json.dumps(name)}: [{size}, {mtime}, {'null' if made is None else made}]"
+        for name, (size, mtime, made) in record.entries.items()
+    ]
     return head + ",".join(lines) + "\n}}\n"
 
 
@@ -297,8 +303,12 @@ def parse_record(text: str) -> SourceRecord:
     if not (isinstance(transform, str) and isinstance(source_folder, str) and isinstance(images, dict)):
         raise ValueError("missing transform, source_folder or images")
     for name, values in images.items():
-        if not (isinstance(values, list) and len(values) == 3 and all(type(v) is int for v in values[:2])
-                and (values[2] is None or type(values[2]) is int)):
+        if not (
+            isinstance(values, list)
+            and len(values) == 3
+            and all(type(v) is int for v in values[:2])
+            and (values[2] is None or type(values[2]) is int)
+        ):
             raise ValueError(f"bad entry for {name!r}")
     return SourceRecord(transform, source_folder, images)
 
@@ -311,13 +321,17 @@ def read_record(dst_dir: Path) -> tuple[SourceRecord | None, str]:
     except FileNotFoundError:
         return None, ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: cannot read the record of the bins: {getattr(exc, 'strerror', None) or exc}; "
-                            "use another output folder, or --overwrite to delete the bins and start afresh") from None
+        raise PipelineError(
+            f"{path}: cannot read the record of the bins: {getattr(exc, 'strerror', None) or exc}; "
+            "use another output folder, or --overwrite to delete the bins and start afresh"
+        ) from None
     try:
         return parse_record(text), text
     except ValueError as exc:
-        raise PipelineError(f"{path}: not a record of this script ({exc}); use another output folder, or "
-                            "--overwrite to delete the bins and start afresh") from None
+        raise PipelineError(
+            f"{path}: not a record of this script ({exc}); use another output folder, or "
+            "--overwrite to delete the bins and start afresh"
+        ) from None
 
 
 def save_record(dst_dir: Path, record: SourceRecord, previous_text: str) -> str:
@@ -355,8 +369,13 @@ class Plan:
     transform_changed: bool
 
 
-def other_dataset_message(dst_dir: Path, src_dir: Path, bins: dict[str, tuple[int, int]],
-                          images: Sequence[SourceImage], record: SourceRecord | None) -> str | None:
+def other_dataset_message(
+    dst_dir: Path,
+    src_dir: Path,
+    bins: dict[str, tuple[int, int]],
+    images: Sequence[SourceImage],
+    record: SourceRecord | None,
+) -> str | None:
     """Why ``dst_dir`` holds bins of another dataset, or None.
 
     The rule: a bin is this dataset's when the record names its image with the size and modification time that
@@ -365,9 +384,11 @@ def other_dataset_message(dst_dir: Path, src_dir: Path, bins: dict[str, tuple[in
     if not bins:
         return None
     if record is None:
-        return (f"{dst_dir}: holds {len(bins)} .bin files without a record of their images ({RECORD_NAME}): "
-                "made by another tool, an older version of this script or from another dataset; use another "
-                "output folder, or --overwrite to delete them and start afresh")
+        return (
+            f"{dst_dir}: holds {len(bins)} .bin files without a record of their images ({RECORD_NAME}): "
+            "made by another tool, an older version of this script or from another dataset; use another "
+            "output folder, or --overwrite to delete them and start afresh"
+        )
     by_bin = {image.bin_name: image for image in images}
     ours = changed = unrecorded = orphans = 0
     for bin_name in bins:
@@ -383,14 +404,21 @@ def other_dataset_message(dst_dir: Path, src_dir: Path, bins: dict[str, tuple[in
             ours += 1
     if 2 * ours >= len(bins):
         return None
-    return (f"{dst_dir}: holds bins of another dataset: {len(bins) - ours} of its {len(bins)} .bin files were not "
-            f"made from the images now in {src_dir} ({changed} from other versions of these files, {orphans} of "
-            f"images not there, {unrecorded} not recorded; made from {record.source_folder}); use another output "
-            "folder, or --overwrite to delete them and start afresh")
+    return (
+        f"{dst_dir}: holds bins of another dataset: {len(bins) - ours} of its {len(bins)} .bin files were not "
+        f"made from the images now in {src_dir} ({changed} from other versions of these files, {orphans} of "
+        f"images not there, {unrecorded} not recorded; made from {record.source_folder}); use another output "
+        "folder, or --overwrite to delete them and start afresh"
+    )
 
 
-def plan_work(images: Sequence[SourceImage], bins: dict[str, tuple[int, int]], record: SourceRecord | None,
-              transform: str, overwrite: bool) -> Plan:
+def plan_work(
+    images: Sequence[SourceImage],
+    bins: dict[str, tuple[int, int]],
+    record: SourceRecord | None,
+    transform: str,
+    overwrite: bool,
+) -> Plan:
     """Keep a bin only when the record says it was made with ``transform`` from the image as it is now (same
     name, size and modification time) and the bin is the one recorded (602112 bytes, same modification time)."""
     entries = {} if record is None or overwrite else record.entries
@@ -441,7 +469,9 @@ def check_free_space(dst_dir: Path, new_bins: int, freed_bytes: int) -> None:
     if needed > free:
         raise PipelineError(
             f"{dst_dir}: not enough free space: {new_bins} bins need {format_bytes(needed)} more ({BIN_BYTES} bytes "
-            f"each), {format_bytes(free)} free on its disk; free some space or use another folder", WRITE_FAILED_EXIT)
+            f"each), {format_bytes(free)} free on its disk; free some space or use another folder",
+            WRITE_FAILED_EXIT,
+        )
 
 
 def format_bytes(count: int) -> str:
@@ -493,8 +523,9 @@ def process_one(task: tuple[Path, Path]) -> TaskResult:
         write_bin(model_input, bin_path)
         bin_mtime_ns = os.stat(bin_path).st_mtime_ns
     except OSError as exc:
-        return TaskResult(warnings=messages,
-                          write_error=f"{display_path(bin_path)}: cannot write: {exc.strerror or exc}")
+        return TaskResult(
+            warnings=messages, write_error=f"{display_path(bin_path)}: cannot write: {exc.strerror or exc}"
+        )
     return TaskResult(bin_mtime_ns=bin_mtime_ns, warnings=messages)
 
 
@@ -621,8 +652,10 @@ def preprocess_folder(
             if refusal and if_other_dataset == "refuse":
                 raise PipelineError(refusal)
             if refusal:
-                LOG.info("%s; --if-other-dataset overwrite: deleting them and starting afresh",
-                         refusal.split("; use another output folder")[0])
+                LOG.info(
+                    "%s; --if-other-dataset overwrite: deleting them and starting afresh",
+                    refusal.split("; use another output folder")[0],
+                )
                 overwrite, record, record_text = True, None, ""
     transform = transform_identity()
     plan = plan_work(listing.images, bins, record, transform, overwrite)
@@ -638,22 +671,33 @@ def preprocess_folder(
     if removed_temps:
         LOG.info("removed %d temporary file(s) left by an interrupted run in %s", removed_temps, dst_dir)
     if plan.transform_changed and record is not None:
-        LOG.info("%s: the bins were made with another transform or library version (%r, now %r); redoing them all",
-                 dst_dir, record.transform, transform)
+        LOG.info(
+            "%s: the bins were made with another transform or library version (%r, now %r); redoing them all",
+            dst_dir,
+            record.transform,
+            transform,
+        )
     if overwrite and deleted:
         LOG.info("deleting all %d bins of %s before redoing them", len(deleted), dst_dir)
     elif plan.orphans:
-        LOG.info("deleting %d bin(s) whose image is no longer in %s: %s", len(plan.orphans), src_dir,
-                 ", ".join(plan.orphans[:5]) + (" ..." if len(plan.orphans) > 5 else ""))
+        LOG.info(
+            "deleting %d bin(s) whose image is no longer in %s: %s",
+            len(plan.orphans),
+            src_dir,
+            ", ".join(plan.orphans[:5]) + (" ..." if len(plan.orphans) > 5 else ""),
+        )
     remove_bins(dst_dir, deleted)
 
-    summary = PreprocessSummary(skipped=len(plan.keep), removed=0 if overwrite else len(plan.orphans),
-                                ignored=listing.ignored, failures=list(listing.failures))
+    summary = PreprocessSummary(
+        skipped=len(plan.keep),
+        removed=0 if overwrite else len(plan.orphans),
+        ignored=listing.ignored,
+        failures=list(listing.failures),
+    )
     for failure in listing.failures:
         LOG.warning("%s", failure.format())
     # The record before any work: the bins kept, and every other image of SRC_DIR without a bin yet.
-    entries = {image.name: plan.keep.get(image.name) or [image.size, image.mtime_ns, None]
-               for image in listing.images}
+    entries = {image.name: plan.keep.get(image.name) or [image.size, image.mtime_ns, None] for image in listing.images}
     new_record = SourceRecord(transform, str(src_dir.resolve()), entries)
     record_text = save_record(dst_dir, new_record, record_text)
 
@@ -673,8 +717,15 @@ def preprocess_folder(
     return summary
 
 
-def run_plan(todo: list[SourceImage], dst_dir: Path, record: SourceRecord, record_text: str, workers: int,
-             progress: bool, summary: PreprocessSummary) -> str:
+def run_plan(
+    todo: list[SourceImage],
+    dst_dir: Path,
+    record: SourceRecord,
+    record_text: str,
+    workers: int,
+    progress: bool,
+    summary: PreprocessSummary,
+) -> str:
     """Make the bins of ``todo``, saving the record every RECORD_SAVE_SECONDS and at the end; return its text.
 
     The record names a bin only after the bin is complete: a killed run leaves bins the record does not know
@@ -685,13 +736,15 @@ def run_plan(todo: list[SourceImage], dst_dir: Path, record: SourceRecord, recor
     finished = False
     try:
         with logging_redirect_tqdm():
-            for image, result in zip(todo, results):
+            for image, result in zip(todo, results, strict=False):
                 for message in result.warnings:
                     LOG.warning("%s: %s", display_path(image.path), message)
                 if result.write_error:
                     raise PipelineError(
                         f"{result.write_error}; stopped ({summary.done} bins made in this run are kept, "
-                        "a re-run goes on from there)", WRITE_FAILED_EXIT)
+                        "a re-run goes on from there)",
+                        WRITE_FAILED_EXIT,
+                    )
                 if result.reason is not None:
                     failure = Failure(display_path(image.path), result.reason)
                     summary.failures.append(failure)
@@ -710,6 +763,8 @@ def run_plan(todo: list[SourceImage], dst_dir: Path, record: SourceRecord, recor
             with contextlib.suppress(PipelineError):
                 record_text = save_record(dst_dir, record, record_text)
     return save_record(dst_dir, record, record_text)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Command line.
 
@@ -727,22 +782,44 @@ def build_parser() -> argparse.ArgumentParser:
             "small for the bins still to make, checked before starting)."
         ),
     )
-    parser.add_argument("src_dir", metavar="SRC_DIR", type=Path,
-                        help="folder of images (.jpeg .jpg .png .bmp .webp, any case); other and hidden files "
-                             "are ignored and counted")
-    parser.add_argument("dst_dir", metavar="DST_DIR", type=Path,
-                        help="folder for the .bin files, created if missing; must not be SRC_DIR or inside it")
-    parser.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1,
-                        help="worker processes (default: all %(default)s cores; 1 works in the main process)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help=f"delete every .bin of DST_DIR, of whatever dataset, and redo all (default: keep the "
-                             f"bins that {RECORD_NAME} says were made from the images as they are now)")
-    parser.add_argument("--if-other-dataset", choices=OTHER_DATASET_CHOICES, default="refuse",
-                        help="when DST_DIR holds bins of another dataset (fewer than half of its bins were made "
-                             "from the images now in SRC_DIR, as they are now): refuse (default, exit 2) or "
-                             "overwrite (as --overwrite); a folder of this dataset's bins is resumed either way")
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="exit 0 even when some images failed (they are still reported and listed)")
+    parser.add_argument(
+        "src_dir",
+        metavar="SRC_DIR",
+        type=Path,
+        help="folder of images (.jpeg .jpg .png .bmp .webp, any case); other and hidden files are ignored and counted",
+    )
+    parser.add_argument(
+        "dst_dir",
+        metavar="DST_DIR",
+        type=Path,
+        help="folder for the .bin files, created if missing; must not be SRC_DIR or inside it",
+    )
+    parser.add_argument(
+        "-j",
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: all %(default)s cores; 1 works in the main process)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"delete every .bin of DST_DIR, of whatever dataset, and redo all (default: keep the "
+        f"bins that {RECORD_NAME} says were made from the images as they are now)",
+    )
+    parser.add_argument(
+        "--if-other-dataset",
+        choices=OTHER_DATASET_CHOICES,
+        default="refuse",
+        help="when DST_DIR holds bins of another dataset (fewer than half of its bins were made "
+        "from the images now in SRC_DIR, as they are now): refuse (default, exit 2) or "
+        "overwrite (as --overwrite); a folder of this dataset's bins is resumed either way",
+    )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="exit 0 even when some images failed (they are still reported and listed)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     return parser
 
@@ -750,8 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    summary = preprocess_folder(args.src_dir, args.dst_dir, workers=args.workers, overwrite=args.overwrite,
-                                if_other_dataset=args.if_other_dataset)
+    summary = preprocess_folder(
+        args.src_dir,
+        args.dst_dir,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        if_other_dataset=args.if_other_dataset,
+    )
     LOG.info("%s", summary.format())
     if summary.failures:
         LOG.error("%d image(s) failed (listed in %s):", summary.failed, args.dst_dir / FAILED_LIST_NAME)

@@ -35,9 +35,10 @@ import queue
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -202,8 +203,10 @@ class _ThreadedBackend(Backend):
     def start(self, batch_size: int, shape: tuple[int, int, int]) -> None:
         if self._workers:
             return
-        self._workers = [threading.Thread(target=self._work, name=f"{self.name}-stream-{index}", daemon=True)
-                         for index in range(self.streams)]
+        self._workers = [
+            threading.Thread(target=self._work, name=f"{self.name}-stream-{index}", daemon=True)
+            for index in range(self.streams)
+        ]
         for worker in self._workers:
             worker.start()
 
@@ -355,8 +358,10 @@ class OpenVinoBackend(Backend):
         outputs: list[np.ndarray] | None = None
         failure: BaseException | None = None
         try:
-            outputs = [np.array(request.get_output_tensor(index).data, dtype=np.float32, copy=True)
-                       for index in range(self._outputs)]
+            outputs = [
+                np.array(request.get_output_tensor(index).data, dtype=np.float32, copy=True)
+                for index in range(self._outputs)
+            ]
         except BaseException as error:
             failure = error
         finally:
@@ -381,13 +386,15 @@ class OpenVinoBackend(Backend):
 class TorchBackend(_ThreadedBackend):
     """The PyTorch model (torch_reference.load_reference_model), fp32 or the fp16 emulation."""
 
-    def __init__(self, checkpoint: str, concurrency: Concurrency, model_size: str = "Small", seed: int = 0,
-                 fp16: bool = False) -> None:
+    def __init__(
+        self, checkpoint: str, concurrency: Concurrency, model_size: str = "Small", seed: int = 0, fp16: bool = False
+    ) -> None:
         super().__init__(checkpoint, concurrency)
         self.name = "torch-fp16" if fp16 else "torch"
         if checkpoint != RANDOM_WEIGHTS and not Path(checkpoint).is_file():
-            raise PipelineError(f"{checkpoint}: checkpoint not found (or give the word {RANDOM_WEIGHTS!r} for "
-                                "seeded random weights)")
+            raise PipelineError(
+                f"{checkpoint}: checkpoint not found (or give the word {RANDOM_WEIGHTS!r} for seeded random weights)"
+            )
         import torch
 
         import torch_reference  # H3's module: imported only when a torch backend is asked for
@@ -402,8 +409,9 @@ class TorchBackend(_ThreadedBackend):
         return [output.detach().to(self._torch.float32).numpy().copy()]
 
 
-def open_backend(kind: str, model: str, streams: int = 0, threads: int = 0, model_size: str = "Small",
-                 seed: int = 0) -> Backend:
+def open_backend(
+    kind: str, model: str, streams: int = 0, threads: int = 0, model_size: str = "Small", seed: int = 0
+) -> Backend:
     """The backend ``kind`` (one of BACKENDS) on ``model`` (an ONNX file; for torch backends a checkpoint or
     ``random``), with ``streams`` x ``threads`` (0 = automatic, see ``resolve_concurrency``)."""
     concurrency = resolve_concurrency(streams, threads)
@@ -426,6 +434,7 @@ def run_batches(backend: Backend, batches: Sequence[np.ndarray]) -> list[list[np
             results[index] = outputs
             if error is not None:
                 errors.append(error)
+
         return done
 
     for index, batch in enumerate(batches):

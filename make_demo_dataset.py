@@ -15,8 +15,8 @@ import argparse
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -136,8 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.count < 1:
         raise PipelineError(f"--count must be at least 1, got {args.count}")
     val_dir, label_file = make_demo_dataset(args.dst, args.count, args.seed)
-    LOG.info("demo dataset: %d images in %s, labels in %s (random labels: accuracy is meaningless)",
-             args.count, val_dir, label_file)
+    LOG.info(
+        "demo dataset: %d images in %s, labels in %s (random labels: accuracy is meaningless)",
+        args.count,
+        val_dir,
+        label_file,
+    )
     return 0
 
 

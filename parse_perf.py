@@ -40,9 +40,9 @@ import os
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ascend_io import (
     CHIPS_PER_310_CARD,
@@ -135,8 +135,11 @@ def read_ais_bench_summary(path: Path, chips: int = CHIPS_PER_310_CARD) -> PerfF
     if not isinstance(document, dict) or "throughput" not in document:
         raise PipelineError(f"{path}: no 'throughput' key: not a summary of ais_bench")
     throughput = document["throughput"]
-    if isinstance(throughput, bool) or not isinstance(throughput, (int, float)) or not (
-            math.isfinite(throughput) and throughput > 0):
+    if (
+        isinstance(throughput, bool)
+        or not isinstance(throughput, (int, float))
+        or not (math.isfinite(throughput) and throughput > 0)
+    ):
         raise PipelineError(f"{path}: throughput {throughput!r} is not a positive number of images per second")
     args = document.get("args") or {}
     if not isinstance(args, dict):
@@ -166,22 +169,32 @@ def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD
     dataset_name = PERF_NAME_PATTERN.match(path.name)
     pure_name = PURE_INFER_NAME_PATTERN.match(path.name)
     if dataset_name is None and pure_name is None:
-        raise PipelineError(f"{path}: not a perf file of the benchmark tool or ais_bench (expected "
-                            "perf_vision_batchsize_<B>_device_<D>.txt, PureInfer_perf_of_<model>_in_device_<D>.txt "
-                            "or <name>_summary.json)")
+        raise PipelineError(
+            f"{path}: not a perf file of the benchmark tool or ais_bench (expected "
+            "perf_vision_batchsize_<B>_device_<D>.txt, PureInfer_perf_of_<model>_in_device_<D>.txt "
+            "or <name>_summary.json)"
+        )
     text = read_text(path, "perf file")
     if dataset_name is not None:
         perf = parse_dataset_perf(text)
         if perf is None:
             raise PipelineError(f"{path}: not in the benchmark tool's five-line form ([e2e] ... [post])")
-        batch, device, e2e, interface = (int(dataset_name["batch"]), int(dataset_name["device"]),
-                                         perf.e2e_throughput, perf.interface_throughput)
+        batch, device, e2e, interface = (
+            int(dataset_name["batch"]),
+            int(dataset_name["device"]),
+            perf.e2e_throughput,
+            perf.interface_throughput,
+        )
     else:
         pure = parse_pure_infer_perf(text)
         if pure is None:
             raise PipelineError(f"{path}: no 'ave_throughputRate = ...samples/s, ave_latency = ...ms' line")
-        batch, device, e2e, interface = (batch_from_model_name(pure_name["model"]), int(pure_name["device"]),
-                                         None, pure.throughput)
+        batch, device, e2e, interface = (
+            batch_from_model_name(pure_name["model"]),
+            int(pure_name["device"]),
+            None,
+            pure.throughput,
+        )
     return PerfFile(path, PerfRow(batch, device, e2e, interface, round(interface * chips, _DECIMALS)))
 
 
@@ -194,9 +207,11 @@ def find_perf_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         if given.is_dir():
             matches = sorted(entry for entry in given.iterdir() if entry.is_file() and is_perf_file_name(entry.name))
             if not matches:
-                raise PipelineError(f"{given}: no perf files (perf_vision_batchsize_<B>_device_<D>.txt, "
-                                    "PureInfer_perf_of_<model>_in_device_<D>.txt or ais_bench's <name>_summary.json) "
-                                    "in this folder")
+                raise PipelineError(
+                    f"{given}: no perf files (perf_vision_batchsize_<B>_device_<D>.txt, "
+                    "PureInfer_perf_of_<model>_in_device_<D>.txt or ais_bench's <name>_summary.json) "
+                    "in this folder"
+                )
         elif given.exists():
             matches = [given]
         else:
@@ -209,8 +224,16 @@ def find_perf_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 def read_perf_files(paths: Sequence[str | os.PathLike[str]], chips: int = CHIPS_PER_310_CARD) -> list[PerfFile]:
     """Every perf file under ``paths``, sorted by batch size (unknown last), device, dataset before pure, name."""
     files = [read_perf_file(path, chips) for path in find_perf_files(paths)]
-    return sorted(files, key=lambda f: (f.row.batch_size is None, f.row.batch_size or 0, f.row.device_id,
-                                        f.mode != "dataset", f.path.name))
+    return sorted(
+        files,
+        key=lambda f: (
+            f.row.batch_size is None,
+            f.row.batch_size or 0,
+            f.row.device_id,
+            f.mode != "dataset",
+            f.path.name,
+        ),
+    )
 
 
 def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD) -> list[CardFigure]:
@@ -226,19 +249,32 @@ def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD) -
             continue
         devices = [f.row.device_id for f in group]
         if len(set(devices)) < len(devices):
-            LOG.warning("batch %d (%s): several files of one device (%s): no measured card figure", batch, mode,
-                        ", ".join(f.path.name for f in group))
+            LOG.warning(
+                "batch %d (%s): several files of one device (%s): no measured card figure",
+                batch,
+                mode,
+                ", ".join(f.path.name for f in group),
+            )
             continue
         rates = [f.row.interface_fps for f in group]
-        figures.append(CardFigure(batch, mode, tuple(sorted(devices)), round(math.fsum(rates), _DECIMALS),
-                                  round(math.fsum(rates) / len(rates) * chips, _DECIMALS)))
+        figures.append(
+            CardFigure(
+                batch,
+                mode,
+                tuple(sorted(devices)),
+                round(math.fsum(rates), _DECIMALS),
+                round(math.fsum(rates) / len(rates) * chips, _DECIMALS),
+            )
+        )
     return figures
 
 
 def published_rates() -> list[tuple[int, float, float]]:
     """The guide's Ascend 310 figures: (batch, Interface fps of one chip, card fps = Interface x 4)."""
-    return [(batch, fps, round(fps * CHIPS_PER_310_CARD, _DECIMALS))
-            for batch, fps in sorted(PUBLISHED_INTERFACE_FPS.items())]
+    return [
+        (batch, fps, round(fps * CHIPS_PER_310_CARD, _DECIMALS))
+        for batch, fps in sorted(PUBLISHED_INTERFACE_FPS.items())
+    ]
 
 
 def _number(value: float | None) -> str:
@@ -249,18 +285,28 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
     """One row per file (the card column only when chips > 1), then the measured card figures, if any."""
     with_card = chips > 1
     header = ("batch", "device", "mode", "e2e fps", "Interface fps (1 device)", f"card fps (x{chips})", "file")
-    rows = [header] + [(
-        "?" if f.row.batch_size is None else str(f.row.batch_size), str(f.row.device_id), f.mode,
-        _number(f.row.e2e_fps), _number(f.row.interface_fps), _number(f.row.card_fps), f.path.name,
-    ) for f in files]
+    rows = [header] + [
+        (
+            "?" if f.row.batch_size is None else str(f.row.batch_size),
+            str(f.row.device_id),
+            f.mode,
+            _number(f.row.e2e_fps),
+            _number(f.row.interface_fps),
+            _number(f.row.card_fps),
+            f.path.name,
+        )
+        for f in files
+    ]
     if not with_card:
         rows = [row[:5] + row[6:] for row in rows]
     numeric = len(rows[0]) - 1
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []
     for row in rows:
-        cells = [cell.rjust(width) if column < numeric else cell
-                 for column, (cell, width) in enumerate(zip(row, widths))]
+        cells = [
+            cell.rjust(width) if column < numeric else cell
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "-" * len(lines[0]))
     if label:
@@ -268,14 +314,17 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
     cards = measured_cards(files, chips)
     if cards:
         lines.append("")
-        lines.append("several devices of one batch size: their sum is the card's measured throughput (when they "
-                     "ran at once):")
+        lines.append(
+            "several devices of one batch size: their sum is the card's measured throughput (when they ran at once):"
+        )
         for card in cards:
             devices = ", ".join(map(str, card.devices))
-            line = (f"  batch {card.batch_size} ({card.mode}): {_number(card.measured_fps)} fps measured = sum of "
-                    f"the Interface fps of devices {devices}")
+            line = (
+                f"  batch {card.batch_size} ({card.mode}): {_number(card.measured_fps)} fps measured = sum of "
+                f"the Interface fps of devices {devices}"
+            )
             if with_card:
-                line += (f"; guide's extrapolation: their mean x {chips} = {_number(card.extrapolated_fps)} fps")
+                line += f"; guide's extrapolation: their mean x {chips} = {_number(card.extrapolated_fps)} fps"
             lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -287,14 +336,16 @@ def format_json(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, labe
         "chips": chips,
         "rows": [{**asdict(f.row), "mode": f.mode, "tool": f.tool, "file": str(f.path)} for f in files],
         "measured_cards": [{**asdict(card), "devices": list(card.devices)} for card in measured_cards(files, chips)],
-        "published_ascend310": [{"batch_size": batch, "interface_fps": fps, "card_fps": card}
-                                for batch, fps, card in published_rates()],
+        "published_ascend310": [
+            {"batch_size": batch, "interface_fps": fps, "card_fps": card} for batch, fps, card in published_rates()
+        ],
     }
     return json.dumps(document, indent=1) + "\n"
 
 
-def plot_series(files: Sequence[PerfFile], chips: int, label: str | None = None
-                ) -> dict[str, tuple[list[tuple[int, float]], bool]]:
+def plot_series(
+    files: Sequence[PerfFile], chips: int, label: str | None = None
+) -> dict[str, tuple[list[tuple[int, float]], bool]]:
     """What the plot draws: {line label: (points (batch, fps), published?)}, measured lines first.
 
     Measured rates of several devices of one batch size are averaged (the label says so); the card lines are
@@ -312,27 +363,35 @@ def plot_series(files: Sequence[PerfFile], chips: int, label: str | None = None
     series: dict[str, tuple[list[tuple[int, float]], bool]] = {}
     for mode, kind in (("dataset", ""), ("pure", "pure inference ")):
         rows = [f for f in known if f.mode == mode]
-        several = any(len({f.row.device_id for f in rows if f.row.batch_size == b}) > 1
-                      for b in {f.row.batch_size for f in rows})
+        several = any(
+            len({f.row.device_id for f in rows if f.row.batch_size == b}) > 1 for b in {f.row.batch_size for f in rows}
+        )
         per = "per device, mean of the devices" if several else "1 device"
         if mode == "dataset":
             series[f"{who}: e2e fps ({per})"] = (by_batch(rows, lambda f: f.row.e2e_fps), False)
         series[f"{who}: {kind}Interface fps ({per})"] = (by_batch(rows, lambda f: f.row.interface_fps), False)
         if chips > 1:
             series[f"{who}: {kind}Interface x {chips} (guide's card extrapolation)"] = (
-                by_batch(rows, lambda f: f.row.card_fps), False)
+                by_batch(rows, lambda f: f.row.card_fps),
+                False,
+            )
         cards = [card for card in measured_cards(files, chips) if card.mode == mode]
         series[f"{who}: {kind}card fps measured (sum of the devices run at once)"] = (
-            [(card.batch_size, card.measured_fps) for card in cards], False)
+            [(card.batch_size, card.measured_fps) for card in cards],
+            False,
+        )
     published = published_rates()
     series["published Ascend 310 (guide): Interface fps, 1 chip"] = ([(b, fps) for b, fps, _ in published], True)
     series[f"published Ascend 310 card (guide): Interface x {CHIPS_PER_310_CARD}"] = (
-        [(b, card) for b, _, card in published], True)
+        [(b, card) for b, _, card in published],
+        True,
+    )
     return {name: line for name, line in series.items() if line[0]}
 
 
-def plot_throughput(files: Sequence[PerfFile], chips: int, path: str | os.PathLike[str],
-                    label: str | None = None) -> None:
+def plot_throughput(
+    files: Sequence[PerfFile], chips: int, path: str | os.PathLike[str], label: str | None = None
+) -> None:
     """Throughput against batch size, measured beside published, written atomically as PNG."""
     import matplotlib
 
@@ -345,8 +404,13 @@ def plot_throughput(files: Sequence[PerfFile], chips: int, path: str | os.PathLi
     figure, axes = plt.subplots(figsize=(9, 5.5 + 0.16 * len(series)), dpi=100)
     try:
         for name, (points, published) in series.items():
-            axes.plot(*zip(*points), marker="o", label=name, linestyle="--" if published else "-",
-                      alpha=0.6 if published else 1.0)
+            axes.plot(
+                *zip(*points, strict=False),
+                marker="o",
+                label=name,
+                linestyle="--" if published else "-",
+                alpha=0.6 if published else 1.0,
+            )
         batches = sorted({batch for points, _ in series.values() for batch, _ in points})
         axes.set_xscale("log", base=2)
         axes.set_xticks(batches, [str(batch) for batch in batches])
@@ -364,17 +428,30 @@ def plot_throughput(files: Sequence[PerfFile], chips: int, path: str | os.PathLi
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="perf files or ais_bench summaries, or result folders holding them")
-    parser.add_argument("--chips", type=int, default=CHIPS_PER_310_CARD,
-                        help="chips per card: card fps = Interface throughputRate x chips (default: %(default)s, "
-                             "an Ascend 310 card); 1 for anything that is not an Ascend device (the stand-in)")
-    parser.add_argument("--label", metavar="TEXT",
-                        help="what the figures were measured on (e.g. 'CPU stand-in: <CPU model>, 2 cores, "
-                             "onnxruntime'): printed above the table, in the JSON and in the plot's legend")
-    parser.add_argument("--json", nargs="?", const="-", metavar="OUT.json",
-                        help="write rows, measured card figures and the published figures as JSON to OUT.json; "
-                             "without a file name, print the JSON instead of the table")
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="perf files or ais_bench summaries, or result folders holding them"
+    )
+    parser.add_argument(
+        "--chips",
+        type=int,
+        default=CHIPS_PER_310_CARD,
+        help="chips per card: card fps = Interface throughputRate x chips (default: %(default)s, "
+        "an Ascend 310 card); 1 for anything that is not an Ascend device (the stand-in)",
+    )
+    parser.add_argument(
+        "--label",
+        metavar="TEXT",
+        help="what the figures were measured on (e.g. 'CPU stand-in: <CPU model>, 2 cores, "
+        "onnxruntime'): printed above the table, in the JSON and in the plot's legend",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="OUT.json",
+        help="write rows, measured card figures and the published figures as JSON to OUT.json; "
+        "without a file name, print the JSON instead of the table",
+    )
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw throughput against batch size")
     args = parser.parse_args(argv)
     setup_logging()
@@ -383,8 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path = None if args.json in (None, "-") else Path(args.json)
     if json_path is not None:
         if json_path.suffix.lower() != ".json":
-            raise PipelineError(f"--json {json_path}: the JSON file's name must end in .json (a guard against "
-                                "writing over a perf file given after --json)")
+            raise PipelineError(
+                f"--json {json_path}: the JSON file's name must end in .json (a guard against "
+                "writing over a perf file given after --json)"
+            )
         check_output_file(json_path)
     if args.plot is not None:
         check_output_file(args.plot)

@@ -17,9 +17,10 @@ import json
 import os
 import platform
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ascend_io import (
     ACCURACY_TOLERANCE_POINTS,
@@ -152,11 +153,16 @@ def accuracy_section(paths: Sequence[Path], random_weights: bool, lacking: list[
             problems.append(str(exc))
             continue
         top1, top5 = result.top_k_percent[0], result.top_k_percent[4]
-        verdict = ("not checked (random weights)" if random_weights
-                   else judge((top1, top5), result.images, reference, ACCURACY_TOLERANCE_POINTS).text)
+        verdict = (
+            "not checked (random weights)"
+            if random_weights
+            else judge((top1, top5), result.images, reference, ACCURACY_TOLERANCE_POINTS).text
+        )
         intervals = ["[{:.2f}, {:.2f}]".format(*interval_points(value, result.images)) for value in (top1, top5)]
-        rows.append(f"| {row_label(Path(path))} | {result.images} | {top1:.2f} | {intervals[0]} | {top5:.2f} | "
-                    f"{intervals[1]} | {top1 - reference[0]:+.2f} | {top5 - reference[1]:+.2f} | {verdict} |")
+        rows.append(
+            f"| {row_label(Path(path))} | {result.images} | {top1:.2f} | {intervals[0]} | {top5:.2f} | "
+            f"{intervals[1]} | {top1 - reference[0]:+.2f} | {top5 - reference[1]:+.2f} | {verdict} |"
+        )
     lines += [
         "| run | images | top-1 % | 95% interval | top-5 % | 95% interval | d top-1 | d top-5 | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -179,8 +185,18 @@ def accuracy_section(paths: Sequence[Path], random_weights: bool, lacking: list[
 # Precision
 
 
-_COMPARISON_KEYS = ("reference", "candidate", "images_paired", "only_in_reference", "only_in_candidate", "cosine",
-                    "max_abs_error", "max_relative_error", "top1_agreement_percent", "top5_set_agreement_percent")
+_COMPARISON_KEYS = (
+    "reference",
+    "candidate",
+    "images_paired",
+    "only_in_reference",
+    "only_in_candidate",
+    "cosine",
+    "max_abs_error",
+    "max_relative_error",
+    "top1_agreement_percent",
+    "top5_set_agreement_percent",
+)
 
 
 def read_comparison(path: Path) -> dict[str, Any]:
@@ -207,18 +223,22 @@ def comparison_rows(path: Path, doc: dict[str, Any]) -> tuple[str, str | None]:
     failures = doc.get("failures") or []
     verdict = ("FAIL: " + "; ".join(map(str, failures))) if failures else ("PASS" if doc.get("passed") else "-")
     cosine = doc["cosine"]
-    row = (f"| {_cell(path.stem)} | {_cell(doc['reference'])} | {_cell(doc['candidate'])} | "
-           f"{int(doc['images_paired'])} | {int(only)} | {cosine['min']:.8f} | {cosine['mean']:.8f} | "
-           f"{cosine['p1']:.8f} | {doc['max_abs_error']['value']:.3g} | "
-           f"{_relative(doc['max_relative_error']['value'])} | {doc['top1_agreement_percent']:.2f} | "
-           f"{doc['top5_set_agreement_percent']:.2f} | {_cell(verdict)} |")
+    row = (
+        f"| {_cell(path.stem)} | {_cell(doc['reference'])} | {_cell(doc['candidate'])} | "
+        f"{int(doc['images_paired'])} | {int(only)} | {cosine['min']:.8f} | {cosine['mean']:.8f} | "
+        f"{cosine['p1']:.8f} | {doc['max_abs_error']['value']:.3g} | "
+        f"{_relative(doc['max_relative_error']['value'])} | {doc['top1_agreement_percent']:.2f} | "
+        f"{doc['top5_set_agreement_percent']:.2f} | {_cell(verdict)} |"
+    )
     lab = doc.get("labels")
     if not lab:
         return row, None
-    return row, (f"| {_cell(path.stem)} | {int(lab['images'])} | {lab['reference_top1_percent']:.2f} | "
-                 f"{lab['candidate_top1_percent']:.2f} | {lab['reference_top5_percent']:.2f} | "
-                 f"{lab['candidate_top5_percent']:.2f} | {int(lab['reference_right_candidate_wrong']['count'])} | "
-                 f"{int(lab['candidate_right_reference_wrong']['count'])} |")
+    return row, (
+        f"| {_cell(path.stem)} | {int(lab['images'])} | {lab['reference_top1_percent']:.2f} | "
+        f"{lab['candidate_top1_percent']:.2f} | {lab['reference_top5_percent']:.2f} | "
+        f"{lab['candidate_top5_percent']:.2f} | {int(lab['reference_right_candidate_wrong']['count'])} | "
+        f"{int(lab['candidate_right_reference_wrong']['count'])} |"
+    )
 
 
 def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
@@ -255,12 +275,17 @@ def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
                 "|---|---|---|---|---|---|---|---|",
                 *label_rows,
             ]
-        lines += ["", "Cosine: of each image's two output vectors (min, mean, 1st percentile over the images); max "
-                  "rel error: per image max \\|reference - candidate\\| / max \\|reference\\|, the worst image's. "
-                  "The usual acceptance bar of an fp16 deployment is a cosine of at least 0.99 on every image."]
+        lines += [
+            "",
+            "Cosine: of each image's two output vectors (min, mean, 1st percentile over the images); max "
+            "rel error: per image max \\|reference - candidate\\| / max \\|reference\\|, the worst image's. "
+            "The usual acceptance bar of an fp16 deployment is a cosine of at least 0.99 on every image.",
+        ]
         if any("fp16" in name for name in names):
-            lines.append("The fp16 preview is an EMULATION of the Ascend 310's float16 arithmetic in PyTorch on the "
-                         "CPU (torch_reference.py), not the NPU itself.")
+            lines.append(
+                "The fp16 preview is an EMULATION of the Ascend 310's float16 arithmetic in PyTorch on the "
+                "CPU (torch_reference.py), not the NPU itself."
+            )
     return lines + _problems(problems, lacking)
 
 
@@ -284,8 +309,9 @@ def read_perf(paths: Sequence[Path], chips: int) -> tuple[list[PerfFile], list[s
     return (read_perf_files(readable, chips=chips) if readable else []), problems
 
 
-def performance_section(paths: Sequence[Path], chips: int, label: str | None, card_text: str | None,
-                        lacking: list[str]) -> list[str]:
+def performance_section(
+    paths: Sequence[Path], chips: int, label: str | None, card_text: str | None, lacking: list[str]
+) -> list[str]:
     lines = ["## Performance (guide 7)", ""]
     published = {batch: (chip, card) for batch, chip, card in published_rates()}
     if not paths:
@@ -297,27 +323,52 @@ def performance_section(paths: Sequence[Path], chips: int, label: str | None, ca
         lines += [f"Measured on: {label}.", ""]
     if files:
         card_header = [f"card fps (x{chips})"] if chips > 1 else []
-        header = ["batch", "device", "mode", "e2e fps", "Interface fps (one device)", *card_header,
-                  "published Interface fps (one 310 chip)", f"published card fps (x{CHIPS_PER_310_CARD})",
-                  "Interface / published Interface"]
+        header = [
+            "batch",
+            "device",
+            "mode",
+            "e2e fps",
+            "Interface fps (one device)",
+            *card_header,
+            "published Interface fps (one 310 chip)",
+            f"published card fps (x{CHIPS_PER_310_CARD})",
+            "Interface / published Interface",
+        ]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for f in files:
             chip, card = published.get(f.row.batch_size, (None, None))
             ratio = "-" if chip is None else f"{f.row.interface_fps / chip:.2f}x"
             card_cell = [_fps(f.row.card_fps)] if chips > 1 else []
-            cells = ["?" if f.row.batch_size is None else str(f.row.batch_size), str(f.row.device_id), f.mode,
-                     _fps(f.row.e2e_fps), _fps(f.row.interface_fps), *card_cell, _fps(chip), _fps(card), ratio]
+            cells = [
+                "?" if f.row.batch_size is None else str(f.row.batch_size),
+                str(f.row.device_id),
+                f.mode,
+                _fps(f.row.e2e_fps),
+                _fps(f.row.interface_fps),
+                *card_cell,
+                _fps(chip),
+                _fps(card),
+                ratio,
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         cards = measured_cards(files, chips)
         if cards:
             lines += ["", "Several devices at once (measured card = sum of the devices' Interface rates):", ""]
-            lines += [f"- batch {c.batch_size} ({c.mode}), devices {' '.join(map(str, c.devices))}: measured "
-                      f"{c.measured_fps:.2f} fps; extrapolated from their mean x {chips}: {c.extrapolated_fps:.2f} fps"
-                      for c in cards]
-        lines += ["", (f"card fps = Interface fps x {chips} (the chips of a card, as the guide reports it). "
-                       if chips > 1 else "")
-                  + "Published: the guide's Ascend 310 runs on the full validation set (Interface fps of one chip; "
-                  f"card = x{CHIPS_PER_310_CARD})."]
+            lines += [
+                f"- batch {c.batch_size} ({c.mode}), devices {' '.join(map(str, c.devices))}: measured "
+                f"{c.measured_fps:.2f} fps; extrapolated from their mean x {chips}: {c.extrapolated_fps:.2f} fps"
+                for c in cards
+            ]
+        lines += [
+            "",
+            (
+                f"card fps = Interface fps x {chips} (the chips of a card, as the guide reports it). "
+                if chips > 1
+                else ""
+            )
+            + "Published: the guide's Ascend 310 runs on the full validation set (Interface fps of one chip; "
+            f"card = x{CHIPS_PER_310_CARD}).",
+        ]
     elif paths:
         lines.append("No perf file could be read.")
     if card_text:
@@ -355,9 +406,11 @@ def _problems(problems: Sequence[str], lacking: list[str]) -> list[str]:
     return ["", *(_lack(lacking, f"- Not shown: {problem}") for problem in problems)] if problems else []
 
 
-RANDOM_WEIGHTS_WARNING = ("> **RANDOM WEIGHTS.** No checkpoint was given: the model ran on seeded random weights. "
-                          "Its accuracy is chance-level and the accuracy verdicts do not apply; performance and "
-                          "the output comparisons between inference paths still hold.")
+RANDOM_WEIGHTS_WARNING = (
+    "> **RANDOM WEIGHTS.** No checkpoint was given: the model ran on seeded random weights. "
+    "Its accuracy is chance-level and the accuracy verdicts do not apply; performance and "
+    "the output comparisons between inference paths still hold."
+)
 
 
 def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | None = None) -> str:

@@ -53,9 +53,9 @@ import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -107,11 +107,34 @@ DYNAMIC_CHANNEL_SPLIT = "slice"
 BATCH_IN_NAME = re.compile(r"(?<![a-z0-9])bs(\d+)(?![0-9])", re.IGNORECASE)
 
 # Operators ATC (CANN 5.0.1) converts for this model; anything else is reported.
-ATC_OPS = frozenset({
-    "Conv", "BatchNormalization", "Relu", "Clip", "HardSigmoid", "Add", "Sub", "Mul", "Div", "Reshape",
-    "Transpose", "Gather", "Slice", "Split", "Concat", "AveragePool", "GlobalAveragePool", "MatMul", "Gemm",
-    "Flatten", "Squeeze", "Unsqueeze", "Identity", "Constant",
-})
+ATC_OPS = frozenset(
+    {
+        "Conv",
+        "BatchNormalization",
+        "Relu",
+        "Clip",
+        "HardSigmoid",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Reshape",
+        "Transpose",
+        "Gather",
+        "Slice",
+        "Split",
+        "Concat",
+        "AveragePool",
+        "GlobalAveragePool",
+        "MatMul",
+        "Gemm",
+        "Flatten",
+        "Squeeze",
+        "Unsqueeze",
+        "Identity",
+        "Constant",
+    }
+)
 
 # Root mean square of pixels uniform in 0..255: the random first convolution divides by it so that its
 # output starts near unit scale whatever the image (the model sees raw 0..255 BGR values, no normalisation).
@@ -141,11 +164,14 @@ def build_model(model_size: str, channel_split: str | None = None) -> nn.Module:
         if _network_has_channel_split():
             kwargs["channel_split"] = channel_split
         elif channel_split != "reshape":
-            raise PipelineError(f"{MODEL_DIR / 'network.py'}: its ShuffleNetV2_Plus takes no channel_split (a clone "
-                                "of Megvii's code?) and always splits channels by reshape, which holds the batch "
-                                "size: use --channel-split reshape without --dynamic-batch")
-    model = ShuffleNetV2_Plus(input_size=IMAGE_SIZE, n_class=NUM_CLASSES, architecture=ARCHITECTURE,
-                              model_size=model_size, **kwargs)
+            raise PipelineError(
+                f"{MODEL_DIR / 'network.py'}: its ShuffleNetV2_Plus takes no channel_split (a clone "
+                "of Megvii's code?) and always splits channels by reshape, which holds the batch "
+                "size: use --channel-split reshape without --dynamic-batch"
+            )
+    model = ShuffleNetV2_Plus(
+        input_size=IMAGE_SIZE, n_class=NUM_CLASSES, architecture=ARCHITECTURE, model_size=model_size, **kwargs
+    )
     return model.eval()
 
 
@@ -216,9 +242,14 @@ def check_checkpoint_md5(path: str | Path, model_size: str) -> str:
     elif md5 == expected:
         LOG.info("%s: md5 %s, the published md5 of %s", path, md5, SMALL_CHECKPOINT_NAME)
     else:
-        LOG.warning("warning: %s: md5 %s differs from the published md5 %s of %s "
-                    "(another or a corrupted download?); exporting it anyway", path, md5, expected,
-                    SMALL_CHECKPOINT_NAME)
+        LOG.warning(
+            "warning: %s: md5 %s differs from the published md5 %s of %s "
+            "(another or a corrupted download?); exporting it anyway",
+            path,
+            md5,
+            expected,
+            SMALL_CHECKPOINT_NAME,
+        )
     return md5
 
 
@@ -244,22 +275,39 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as exc:
         disallowed = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if disallowed:
-            raise PipelineError(f"{path}: holds an object of type {disallowed[1]} besides tensors, which "
-                                "torch.load(weights_only=True) refuses to unpickle (it could run code); save just the "
-                                "state_dict") from None
+            raise PipelineError(
+                f"{path}: holds an object of type {disallowed[1]} besides tensors, which "
+                "torch.load(weights_only=True) refuses to unpickle (it could run code); save just the "
+                "state_dict"
+            ) from None
         raise PipelineError(f"{path}: not a PyTorch checkpoint (cannot unpickle it)") from None
-    except (zipfile.BadZipFile, RuntimeError, EOFError, ValueError, TypeError, AttributeError, ImportError,
-            IndexError, KeyError, UnicodeDecodeError, OSError):
+    except (
+        zipfile.BadZipFile,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        UnicodeDecodeError,
+        OSError,
+    ):
         raise PipelineError(f"{path}: not a PyTorch checkpoint (cannot unpickle it)") from None
     state_dict = content.get("state_dict", content) if isinstance(content, dict) else None
-    if not isinstance(state_dict, Mapping) or not state_dict or not all(
-            isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items()):
-        raise PipelineError(f"{path}: not a checkpoint: expected a state_dict of tensors or "
-                            "{'state_dict': state_dict}")
+    if (
+        not isinstance(state_dict, Mapping)
+        or not state_dict
+        or not all(isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state_dict.items())
+    ):
+        raise PipelineError(
+            f"{path}: not a checkpoint: expected a state_dict of tensors or {{'state_dict': state_dict}}"
+        )
     return strip_module_prefix(state_dict)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def expected_shapes(model_size: str) -> dict[str, tuple[int, ...]]:
     """Key -> shape of the state_dict of the guide's model of this size."""
     return {key: tuple(value.shape) for key, value in build_model(model_size).state_dict().items()}
@@ -276,8 +324,7 @@ def _some(names: Sequence[str], count: int = 3) -> str:
     return listed + (f" and {len(names) - count} more" if len(names) > count else "")
 
 
-def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], path: str | Path,
-                 model_size: str) -> None:
+def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], path: str | Path, model_size: str) -> None:
     """Load ``state_dict`` into ``model`` strictly; a mismatch is a PipelineError naming the checkpoint file."""
     expected = expected_shapes(model_size)
     missing = [key for key in expected if key not in state_dict]
@@ -293,11 +340,15 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], path:
     if wrong:
         fitting = sizes_fitting(state_dict)
         if fitting:
-            raise PipelineError(f"{path}: checkpoint of model size {fitting[0]} (its shapes fit {fitting[0]}, "
-                                f"not {model_size}); pass --model-size {fitting[0]}")
+            raise PipelineError(
+                f"{path}: checkpoint of model size {fitting[0]} (its shapes fit {fitting[0]}, "
+                f"not {model_size}); pass --model-size {fitting[0]}"
+            )
         first = wrong[0]
-        raise PipelineError(f"{path}: {len(wrong)} tensors do not fit ShuffleNetV2+ of any size, e.g. {first} "
-                            f"has shape {list(state_dict[first].shape)}, {model_size} needs {list(expected[first])}")
+        raise PipelineError(
+            f"{path}: {len(wrong)} tensors do not fit ShuffleNetV2+ of any size, e.g. {first} "
+            f"has shape {list(state_dict[first].shape)}, {model_size} needs {list(expected[first])}"
+        )
     model.load_state_dict(state_dict, strict=True)
 
 
@@ -309,8 +360,9 @@ def export_onnx(model: nn.Module, batch_size: int, opset: int = DEFAULT_OPSET, d
     """The model as a checked ONNX file (bytes), traced at ``batch_size``; with ``dynamic_batch`` the batch axis
     of ``image`` and ``class`` is symbolic."""
     buffer = io.BytesIO()
-    dynamic_axes = ({INPUT_NAME: {0: DYNAMIC_BATCH_AXIS}, OUTPUT_NAME: {0: DYNAMIC_BATCH_AXIS}}
-                    if dynamic_batch else None)
+    dynamic_axes = (
+        {INPUT_NAME: {0: DYNAMIC_BATCH_AXIS}, OUTPUT_NAME: {0: DYNAMIC_BATCH_AXIS}} if dynamic_batch else None
+    )
     with warnings.catch_warnings():
         # The legacy exporter announces its own deprecation; nothing the user can act on.
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -431,7 +483,7 @@ def top_k(logits: np.ndarray, k: int = TOP_K) -> np.ndarray:
 
 
 # fp32 unit roundoff (round to nearest): the relative error of one rounded operation.
-FP32_UNIT_ROUNDOFF = 2.0 ** -24
+FP32_UNIT_ROUNDOFF = 2.0**-24
 
 
 def accumulation_depth_and_length(model: nn.Module) -> tuple[int, int]:
@@ -490,9 +542,11 @@ def verify_onnx(model: nn.Module, onnx_model: bytes | str | Path, batch_size: in
 
 
 def format_parity(parity: Parity, batch_size: int) -> str:
-    return (f"verify (batch {batch_size}): max abs error {parity.max_abs_error:.3g}, relative error "
-            f"{parity.relative_error:.3g} (max |onnx - torch| / max |torch|, limit {MAX_RELATIVE_ERROR:g}), "
-            f"top-{TOP_K} {'equal' if parity.top5_equal else 'DIFFERENT'}")
+    return (
+        f"verify (batch {batch_size}): max abs error {parity.max_abs_error:.3g}, relative error "
+        f"{parity.relative_error:.3g} (max |onnx - torch| / max |torch|, limit {MAX_RELATIVE_ERROR:g}), "
+        f"top-{TOP_K} {'equal' if parity.top5_equal else 'DIFFERENT'}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -507,9 +561,12 @@ def prepare_model(checkpoint: str, model_size: str, seed: int, channel_split: st
     """
     model = build_model(model_size, channel_split)
     if checkpoint == RANDOM_WEIGHTS:
-        LOG.warning("WARNING: no checkpoint: exporting RANDOM weights (seed %d). The model's accuracy will be "
-                    "chance-level (about 0.1%% top-1); pass %s for the published accuracy.", seed,
-                    SMALL_CHECKPOINT_NAME)
+        LOG.warning(
+            "WARNING: no checkpoint: exporting RANDOM weights (seed %d). The model's accuracy will be "
+            "chance-level (about 0.1%% top-1); pass %s for the published accuracy.",
+            seed,
+            SMALL_CHECKPOINT_NAME,
+        )
         return randomize_weights_(model, seed)
     state_dict = read_checkpoint(checkpoint)
     load_weights(model, state_dict, checkpoint, model_size)
@@ -520,37 +577,66 @@ def prepare_model(checkpoint: str, model_size: str, seed: int, channel_split: st
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", metavar="CHECKPOINT",
-                        help="PyTorch checkpoint, e.g. ShuffleNetV2+.Small.pth.tar (official or bare state_dict), "
-                             f"or the word '{RANDOM_WEIGHTS}' for seeded random weights (chance-level accuracy)")
+    parser.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="PyTorch checkpoint, e.g. ShuffleNetV2+.Small.pth.tar (official or bare state_dict), "
+        f"or the word '{RANDOM_WEIGHTS}' for seeded random weights (chance-level accuracy)",
+    )
     parser.add_argument("output", metavar="OUTPUT.onnx", help="ONNX file to write, e.g. shufflenetv2_bs1.onnx")
-    parser.add_argument("batch_size", metavar="BATCH_SIZE", nargs="?", type=int, default=1,
-                        help="batch size of the file's input and output (default: %(default)s); with "
-                             "--dynamic-batch only the batch the model is traced with")
-    parser.add_argument("--model-size", default=DEFAULT_MODEL_SIZE, metavar="SIZE",
-                        help=f"model size: {', '.join(MODEL_SIZES)} (default: %(default)s)")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
-                        help=f"ONNX opset, {DEFAULT_OPSET}..{MAX_OPSET} (default: %(default)s, what ATC of "
-                             "CANN 5.0.1 supports)")
-    parser.add_argument("--dynamic-batch", action="store_true",
-                        help="make the batch axis symbolic, so one file serves any batch size (the guide found "
-                             "that ATC does not convert such a file: export one file per batch size for ATC); "
-                             f"its channel split is {DYNAMIC_CHANNEL_SPLIT} unless --channel-split says otherwise")
-    parser.add_argument("--channel-split", choices=CHANNEL_SPLITS, default=None,
-                        help=f"how the stride-1 blocks split channels; same outputs, different graph. "
-                             f"'reshape' (default for one batch size): Megvii's Reshape/Transpose/Gather shuffle, "
-                             f"the graph the guide converted with ATC for its published figures (the Ascend "
-                             f"compiles it to other data-movement kernels than a strided channel slice, so only "
-                             f"this graph makes throughput comparable); its shapes hold the batch size. 'slice' "
-                             f"(default with --dynamic-batch): strided Slices, no batch size in any shape, so one "
-                             f"file serves every batch size")
-    parser.add_argument("--verify", action="store_true",
-                        help="run the file in onnxruntime and the model in PyTorch on the same random images, "
-                             "print the max abs and relative error (max |onnx - torch| / max |torch|); fail with "
-                             f"exit status 1 and write nothing above {MAX_RELATIVE_ERROR:g}")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the random weights (CHECKPOINT 'random') and of --verify's random images "
-                             "(default: %(default)s)")
+    parser.add_argument(
+        "batch_size",
+        metavar="BATCH_SIZE",
+        nargs="?",
+        type=int,
+        default=1,
+        help="batch size of the file's input and output (default: %(default)s); with "
+        "--dynamic-batch only the batch the model is traced with",
+    )
+    parser.add_argument(
+        "--model-size",
+        default=DEFAULT_MODEL_SIZE,
+        metavar="SIZE",
+        help=f"model size: {', '.join(MODEL_SIZES)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset, {DEFAULT_OPSET}..{MAX_OPSET} (default: %(default)s, what ATC of CANN 5.0.1 supports)",
+    )
+    parser.add_argument(
+        "--dynamic-batch",
+        action="store_true",
+        help="make the batch axis symbolic, so one file serves any batch size (the guide found "
+        "that ATC does not convert such a file: export one file per batch size for ATC); "
+        f"its channel split is {DYNAMIC_CHANNEL_SPLIT} unless --channel-split says otherwise",
+    )
+    parser.add_argument(
+        "--channel-split",
+        choices=CHANNEL_SPLITS,
+        default=None,
+        help="how the stride-1 blocks split channels; same outputs, different graph. "
+        "'reshape' (default for one batch size): Megvii's Reshape/Transpose/Gather shuffle, "
+        "the graph the guide converted with ATC for its published figures (the Ascend "
+        "compiles it to other data-movement kernels than a strided channel slice, so only "
+        "this graph makes throughput comparable); its shapes hold the batch size. 'slice' "
+        "(default with --dynamic-batch): strided Slices, no batch size in any shape, so one "
+        "file serves every batch size",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the file in onnxruntime and the model in PyTorch on the same random images, "
+        "print the max abs and relative error (max |onnx - torch| / max |torch|); fail with "
+        f"exit status 1 and write nothing above {MAX_RELATIVE_ERROR:g}",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random weights (CHECKPOINT 'random') and of --verify's random images (default: %(default)s)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     return parser.parse_args(argv)
 
@@ -561,8 +647,10 @@ def resolve_channel_split(channel_split: str | None, dynamic_batch: bool, output
     if channel_split is None:
         return DYNAMIC_CHANNEL_SPLIT if dynamic_batch else STATIC_CHANNEL_SPLIT
     if dynamic_batch and channel_split == "reshape":
-        raise PipelineError(f"{output}: --channel-split reshape cannot make a --dynamic-batch file (its reshape "
-                            "targets hold the traced batch size); use --channel-split slice or drop --dynamic-batch")
+        raise PipelineError(
+            f"{output}: --channel-split reshape cannot make a --dynamic-batch file (its reshape "
+            "targets hold the traced batch size); use --channel-split slice or drop --dynamic-batch"
+        )
     return channel_split
 
 
@@ -578,9 +666,15 @@ def warn_on_batch_name_mismatch(output: Path, batch_size: int, dynamic_batch: bo
         return  # the file serves every batch size: no name can disagree with it
     wrong = [size for size in batch_sizes_in_name(output) if size != batch_size]
     if wrong:
-        LOG.warning("warning: %s: the name says batch size %d but the file is exported for batch size %d (give "
-                    "BATCH_SIZE %d after the file name for a batch-%d file); writing it anyway", output, wrong[0],
-                    batch_size, wrong[0], wrong[0])
+        LOG.warning(
+            "warning: %s: the name says batch size %d but the file is exported for batch size %d (give "
+            "BATCH_SIZE %d after the file name for a batch-%d file); writing it anyway",
+            output,
+            wrong[0],
+            batch_size,
+            wrong[0],
+            wrong[0],
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -593,8 +687,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not DEFAULT_OPSET <= args.opset <= MAX_OPSET:
         raise PipelineError(f"{output}: --opset must be between {DEFAULT_OPSET} and {MAX_OPSET}, got {args.opset}")
     if args.model_size not in MODEL_SIZES:
-        raise PipelineError(f"{output}: unknown --model-size {args.model_size!r}; "
-                            f"choose one of {', '.join(MODEL_SIZES)}")
+        raise PipelineError(
+            f"{output}: unknown --model-size {args.model_size!r}; choose one of {', '.join(MODEL_SIZES)}"
+        )
 
     warn_on_batch_name_mismatch(output, args.batch_size, args.dynamic_batch)
     model = prepare_model(args.checkpoint, args.model_size, args.seed, channel_split)
@@ -605,15 +700,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         parity = verify_onnx(model, data, args.batch_size, args.seed)
         print(format_parity(parity, args.batch_size))
         if not parity.ok:
-            raise PipelineError(f"{output}: verification failed: relative error {parity.relative_error:.3g} "
-                                f"> {MAX_RELATIVE_ERROR:g}; file not written", exit_code=1)
+            raise PipelineError(
+                f"{output}: verification failed: relative error {parity.relative_error:.3g} "
+                f"> {MAX_RELATIVE_ERROR:g}; file not written",
+                exit_code=1,
+            )
     try:
         atomic_write_bytes(output, data)
     except OSError as exc:
         raise PipelineError(f"{output}: cannot write the file ({exc.strerror or exc})") from None
     batch = "dynamic batch" if args.dynamic_batch else f"batch {args.batch_size}"
-    LOG.info("wrote %s (ShuffleNetV2+ %s, %s, opset %d, channel split %s)", output, args.model_size, batch,
-             args.opset, channel_split)
+    LOG.info(
+        "wrote %s (ShuffleNetV2+ %s, %s, opset %d, channel split %s)",
+        output,
+        args.model_size,
+        batch,
+        args.opset,
+        channel_split,
+    )
     return 0
 
 

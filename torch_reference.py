@@ -70,8 +70,9 @@ def emulate_fp16_(model: nn.Module) -> nn.Module:
     return model
 
 
-def load_reference_model(checkpoint: str, model_size: str = "Small", seed: int = 0,
-                         fp16: bool = False) -> torch.nn.Module:
+def load_reference_model(
+    checkpoint: str, model_size: str = "Small", seed: int = 0, fp16: bool = False
+) -> torch.nn.Module:
     """ShuffleNetV2+ in eval mode: float32 NCHW images [B, 3, 224, 224] (BGR, 0..255) -> float32 logits [B, 1000].
 
     ``checkpoint``: a PyTorch checkpoint file, or ``random`` for the seeded random weights of
@@ -84,6 +85,8 @@ def load_reference_model(checkpoint: str, model_size: str = "Small", seed: int =
     model.eval().requires_grad_(False)
     if fp16:
         emulate_fp16_(model)
-        LOG.info("fp16 preview: an EMULATION of the Ascend 310's float16 arithmetic (weights, conv/linear inputs "
-                 "and conv/linear/batch-norm outputs rounded to float16, sums in float32), not the NPU itself")
+        LOG.info(
+            "fp16 preview: an EMULATION of the Ascend 310's float16 arithmetic (weights, conv/linear inputs "
+            "and conv/linear/batch-norm outputs rounded to float16, sums in float32), not the NPU itself"
+        )
     return model

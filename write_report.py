@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ascend_io import CHIPS_PER_310_CARD, PipelineError, atomic_write_text, check_output_file, run_cli, setup_logging
 from report import ReportInputs, build_report
@@ -24,23 +24,44 @@ LOG = logging.getLogger(Path(__file__).stem)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path, metavar="OUT.md", help="the report to write, e.g. report.md")
-    parser.add_argument("--accuracy", nargs="*", type=Path, default=[], metavar="JSON",
-                        help="accuracy files of imagenet_acc_eval.py, one per batch size (result_bs<B>.json)")
-    parser.add_argument("--perf", nargs="*", type=Path, default=[], metavar="FILE_OR_DIR",
-                        help="perf files (or folders holding them), as parse_perf.py reads them")
-    parser.add_argument("--chips", type=int, default=CHIPS_PER_310_CARD,
-                        help="chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU)")
+    parser.add_argument(
+        "--accuracy",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="JSON",
+        help="accuracy files of imagenet_acc_eval.py, one per batch size (result_bs<B>.json)",
+    )
+    parser.add_argument(
+        "--perf",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="FILE_OR_DIR",
+        help="perf files (or folders holding them), as parse_perf.py reads them",
+    )
+    parser.add_argument(
+        "--chips",
+        type=int,
+        default=CHIPS_PER_310_CARD,
+        help="chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU)",
+    )
     parser.add_argument("--perf-label", metavar="TEXT", help="what the performance was measured on")
-    parser.add_argument("--comparison", nargs="*", type=Path, default=[], metavar="JSON",
-                        help="JSON files of compare_outputs.py --json")
+    parser.add_argument(
+        "--comparison", nargs="*", type=Path, default=[], metavar="JSON", help="JSON files of compare_outputs.py --json"
+    )
     parser.add_argument("--plot", type=Path, metavar="PNG", help="throughput plot (parse_perf.py --plot) to link")
     parser.add_argument("--tool", metavar="TEXT", help="the inference tool that ran")
     parser.add_argument("--backend", metavar="TEXT", help="the stand-in's backend (onnxruntime, openvino)")
-    parser.add_argument("--soc-version", metavar="TEXT",
-                        help="the Ascend chip (e.g. Ascend310); without it the report names the CPU")
+    parser.add_argument(
+        "--soc-version", metavar="TEXT", help="the Ascend chip (e.g. Ascend310); without it the report names the CPU"
+    )
     parser.add_argument("--devices", metavar='"0 1"', help="the devices used")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="the model had seeded random weights: flagged at the top, accuracy not judged")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="the model had seeded random weights: flagged at the top, accuracy not judged",
+    )
     parser.add_argument("--card-throughput", metavar="TEXT", help="measured card throughput, as a sentence")
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     args = parser.parse_args(argv)
@@ -49,10 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise PipelineError(f"--chips {args.chips}: must be at least 1")
     output = check_output_file(args.output)
 
-    inputs = ReportInputs(accuracy=args.accuracy, perf=args.perf, chips=args.chips, perf_label=args.perf_label,
-                          comparisons=args.comparison, plot=args.plot, tool=args.tool, backend=args.backend,
-                          soc_version=args.soc_version, devices=args.devices, random_weights=args.random_weights,
-                          card_throughput=args.card_throughput)
+    inputs = ReportInputs(
+        accuracy=args.accuracy,
+        perf=args.perf,
+        chips=args.chips,
+        perf_label=args.perf_label,
+        comparisons=args.comparison,
+        plot=args.plot,
+        tool=args.tool,
+        backend=args.backend,
+        soc_version=args.soc_version,
+        devices=args.devices,
+        random_weights=args.random_weights,
+        card_throughput=args.card_throughput,
+    )
     lacking: list[str] = []
     text = build_report(inputs, output, lacking)
     for sentence in lacking:

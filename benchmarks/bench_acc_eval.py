@@ -16,8 +16,8 @@ import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -61,14 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_acc_")))
         started = time.perf_counter()
         dump, label_file = write_dump_folder(folder, args.count, args.binary)
-        print(f"wrote {args.count} {'.bin' if args.binary else '.txt'} outputs in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"wrote {args.count} {'.bin' if args.binary else '.txt'} outputs in {time.perf_counter() - started:.1f} s"
+        )
         started = time.perf_counter()
         evaluation = imagenet_acc_eval.evaluate(dump, label_file)
         document = imagenet_acc_eval.accuracy_json(evaluation)
         seconds = time.perf_counter() - started
-        print(f"evaluated {evaluation.images} outputs in {seconds:.2f} s: {evaluation.images / seconds:.0f} "
-              f"outputs/s (full ImageNet val, 50,000 outputs: {50_000 / (evaluation.images / seconds):.1f} s)")
+        print(
+            f"evaluated {evaluation.images} outputs in {seconds:.2f} s: {evaluation.images / seconds:.0f} "
+            f"outputs/s (full ImageNet val, 50,000 outputs: {50_000 / (evaluation.images / seconds):.1f} s)"
+        )
         print(document)
     return 0
 

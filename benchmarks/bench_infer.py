@@ -28,8 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT)]
@@ -93,18 +93,32 @@ def working_directory(folder: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
-def stand_in_rate(folder: Path, model_path: Path, info: Path, batch_size: int, backend: str,
-                  extra: Sequence[str] = ()) -> float:
+def stand_in_rate(
+    folder: Path, model_path: Path, info: Path, batch_size: int, backend: str, extra: Sequence[str] = ()
+) -> float:
     # A fresh dump folder, as run_all.sh gives each run (replacing 50,000 old files costs the file system more).
     shutil.rmtree(folder / "result", ignore_errors=True)
     # Its perf lines and progress messages would bury the table.
-    with working_directory(folder), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        status = benchmark_ort.main([
-            "-model_type=vision", "-device_id=0", f"-batch_size={batch_size}", f"-om_path={model_path}",
-            f"-input_text_path={info}", f"-input_width={IMAGE_SIZE}", f"-input_height={IMAGE_SIZE}",
-            "-output_binary=False", "-useDvpp=False", f"-backend={backend}", *extra,
-        ])
+    with (
+        working_directory(folder),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        status = benchmark_ort.main(
+            [
+                "-model_type=vision",
+                "-device_id=0",
+                f"-batch_size={batch_size}",
+                f"-om_path={model_path}",
+                f"-input_text_path={info}",
+                f"-input_width={IMAGE_SIZE}",
+                f"-input_height={IMAGE_SIZE}",
+                "-output_binary=False",
+                "-useDvpp=False",
+                f"-backend={backend}",
+                *extra,
+            ]
+        )
         if status != 0:
             raise SystemExit(f"benchmark_ort.py failed with status {status}")
         perf = parse_dataset_perf((folder / "result" / perf_file_name(batch_size, 0)).read_text())
@@ -122,12 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16], help="default: 1 16")
     parser.add_argument("--images", type=int, default=192, help="images per run (default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="interleaved rounds (plain, stand-in ort, stand-in ov) per batch size (default: "
-                             "%(default)s, at least 3)")
-    parser.add_argument("--stand-in-flags", default="",
-                        help="extra flags for the stand-in in one string, e.g. --stand-in-flags='-streams=2 "
-                             "-threads=1' (default: none, its defaults)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved rounds (plain, stand-in ort, stand-in ov) per batch size (default: %(default)s, at least 3)",
+    )
+    parser.add_argument(
+        "--stand-in-flags",
+        default="",
+        help="extra flags for the stand-in in one string, e.g. --stand-in-flags='-streams=2 "
+        "-threads=1' (default: none, its defaults)",
+    )
     parser.add_argument("--show-perf", action="store_true", help="print the last stand-in perf file of each run")
     parser.add_argument("--workdir", type=Path, help="where to write models, bins and results (default: temp)")
     args = parser.parse_args(argv)
@@ -140,40 +160,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = folder.resolve()
         folder.mkdir(parents=True, exist_ok=True)
         info = write_dataset(folder, args.images)
-        images = np.stack([np.fromfile(folder / f"prep_dataset/img_{i:06d}.bin", dtype=np.float32)
-                           .reshape(3, IMAGE_SIZE, IMAGE_SIZE) for i in range(args.images)])
-        print(f"model: ShuffleNetV2+ Small (random weights); {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
-              f"{args.rounds} interleaved rounds; stand-in flags: {args.stand_in_flags or 'defaults'}; "
-              f"{benchmark_ort.available_cores()} cores; load average {os.getloadavg()[0]:.1f}")
-        print(f"{'batch':>5} {'plain':>7} {'ort e2e':>8} {'ov e2e':>7} {'ort/plain':>10} {'ov/plain':>9}"
-              "   (img/s medians; ratios = medians of per-round ratios; target)")
+        images = np.stack(
+            [
+                np.fromfile(folder / f"prep_dataset/img_{i:06d}.bin", dtype=np.float32).reshape(
+                    3, IMAGE_SIZE, IMAGE_SIZE
+                )
+                for i in range(args.images)
+            ]
+        )
+        print(
+            f"model: ShuffleNetV2+ Small (random weights); {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
+            f"{args.rounds} interleaved rounds; stand-in flags: {args.stand_in_flags or 'defaults'}; "
+            f"{benchmark_ort.available_cores()} cores; load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"{'batch':>5} {'plain':>7} {'ort e2e':>8} {'ov e2e':>7} {'ort/plain':>10} {'ov/plain':>9}"
+            "   (img/s medians; ratios = medians of per-round ratios; target)"
+        )
         for batch_size in args.batch_sizes:
             model_path = folder / f"bench_bs{batch_size}.onnx"
             export(batch_size, model_path)
             usable = len(images) - len(images) % batch_size
-            batches = [images[start:start + batch_size] for start in range(0, usable, batch_size)]
+            batches = [images[start : start + batch_size] for start in range(0, usable, batch_size)]
             rates: dict[str, list[float]] = {run: [] for run in RUNS}
             for round_number in range(args.rounds):
                 # Rotate the order, so a drifting load favours none of the three.
                 shift = round_number % len(RUNS)
                 for run in RUNS[shift:] + RUNS[:shift]:
-                    rates[run].append(plain_rate(model_path, batches) if run == "plain" else
-                                      stand_in_rate(folder, model_path, info, batch_size, run, extra_flags))
-            ratios = {run: statistics.median(ours / plain for ours, plain in zip(rates[run], rates["plain"]))
-                      for run in RUNS[1:]}
-            targets = "; ".join(
-                f"{SHORT[run]} >= {TARGETS[(run, batch_size)]:.1f}x "
-                f"{'met' if ratios[run] >= TARGETS[(run, batch_size)] else 'MISSED'}"
-                for run in RUNS[1:] if (run, batch_size) in TARGETS) or "no target for this batch size"
-            print(f"{batch_size:>5} {statistics.median(rates['plain']):>7.1f} "
-                  f"{statistics.median(rates['onnxruntime']):>8.1f} {statistics.median(rates['openvino']):>7.1f} "
-                  f"{ratios['onnxruntime']:>9.2f}x {ratios['openvino']:>8.2f}x   ({targets})")
-            print("      rounds (plain/ort/ov): " + ", ".join(
-                "/".join(f"{rates[run][index]:.0f}" for run in RUNS) for index in range(args.rounds)))
+                    rates[run].append(
+                        plain_rate(model_path, batches)
+                        if run == "plain"
+                        else stand_in_rate(folder, model_path, info, batch_size, run, extra_flags)
+                    )
+            ratios = {
+                run: statistics.median(ours / plain for ours, plain in zip(rates[run], rates["plain"], strict=False))
+                for run in RUNS[1:]
+            }
+            targets = (
+                "; ".join(
+                    f"{SHORT[run]} >= {TARGETS[(run, batch_size)]:.1f}x "
+                    f"{'met' if ratios[run] >= TARGETS[(run, batch_size)] else 'MISSED'}"
+                    for run in RUNS[1:]
+                    if (run, batch_size) in TARGETS
+                )
+                or "no target for this batch size"
+            )
+            print(
+                f"{batch_size:>5} {statistics.median(rates['plain']):>7.1f} "
+                f"{statistics.median(rates['onnxruntime']):>8.1f} {statistics.median(rates['openvino']):>7.1f} "
+                f"{ratios['onnxruntime']:>9.2f}x {ratios['openvino']:>8.2f}x   ({targets})"
+            )
+            print(
+                "      rounds (plain/ort/ov): "
+                + ", ".join("/".join(f"{rates[run][index]:.0f}" for run in RUNS) for index in range(args.rounds))
+            )
             if args.show_perf:
                 for run in RUNS[1:]:
-                    print(f"      last {run} perf file: " + LAST_PERF[(batch_size, run)].format().rstrip().replace(
-                        "\n", "\n" + " " * 30))
+                    print(
+                        f"      last {run} perf file: "
+                        + LAST_PERF[(batch_size, run)].format().rstrip().replace("\n", "\n" + " " * 30)
+                    )
     return 0
 
 

@@ -6,8 +6,9 @@ then measures, side by side in each round, images per second of:
                (the reference transform of tests/test_preprocess.py)
   ours -j 1    preprocess_folder(..., workers=1)
   ours -j N    preprocess_folder(..., workers=all cores), worker start-up included
-and the ratios to the plain loop (of the medians and of the best rounds). All three run in this process's Python (no interpreter start-up counted) and
-write the same bins, which are checked to be byte-identical. Target: ours with all workers >= 1.8x the plain loop.
+and the ratios to the plain loop (of the medians and of the best rounds). All three run in this process's Python
+(no interpreter start-up counted) and write the same bins, which are checked to be byte-identical.
+Target: ours with all workers >= 1.8x the plain loop.
 
     python benchmarks/bench_preprocess.py                 # 400 images, 3 rounds
     python benchmarks/bench_preprocess.py --count 1000 --rounds 5
@@ -22,16 +23,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
+from test_preprocess import guide_preprocess  # noqa: E402
+
 from ascend_io import PipelineError, run_cli  # noqa: E402
 from imagenet_torch_preprocess import list_images, preprocess_folder  # noqa: E402
 from make_demo_dataset import IMAGENET_LIKE_VARIANTS, write_images  # noqa: E402
-from test_preprocess import guide_preprocess  # noqa: E402
 
 TARGET_RATIO = 1.8
 
@@ -60,8 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=400, help="number of generated images (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds (default: %(default)s)")
-    parser.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1,
-                        help="workers of the parallel run (default: all %(default)s cores)")
+    parser.add_argument(
+        "-j",
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="workers of the parallel run (default: all %(default)s cores)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated images (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.count < 1 or args.rounds < 1 or args.workers < 1:
@@ -74,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs: dict[str, Callable[[], object]] = {
             "plain": lambda: plain_loop(src, outputs["plain"]),
             "one": lambda: preprocess_folder(src, outputs["one"], workers=1, overwrite=True, progress=False),
-            "all": lambda: preprocess_folder(src, outputs["all"], workers=args.workers, overwrite=True,
-                                             progress=False),
+            "all": lambda: preprocess_folder(src, outputs["all"], workers=args.workers, overwrite=True, progress=False),
         }
         labels = {"plain": "plain loop (guide)", "one": "ours -j 1", "all": f"ours -j {args.workers}"}
         for run in runs.values():  # warm-up: file cache, imports, lazy initialisation
@@ -96,8 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     best = {name: max(values) for name, values in rates.items()}
     print(f"{'images/s':<22}{'median':>8}{'ratio':>8}{'best':>8}{'ratio':>8}")
     for name in runs:
-        print(f"  {labels[name]:<20}{median[name]:8.1f}{median[name] / median['plain']:7.2f}x"
-              f"{best[name]:8.1f}{best[name] / best['plain']:7.2f}x")
+        print(
+            f"  {labels[name]:<20}{median[name]:8.1f}{median[name] / median['plain']:7.2f}x"
+            f"{best[name]:8.1f}{best[name] / best['plain']:7.2f}x"
+        )
     ratio = median["all"] / median["plain"]
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"target ours -j {args.workers} >= {TARGET_RATIO}x plain loop (medians): {verdict} ({ratio:.2f}x)")

@@ -6,8 +6,8 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -22,8 +22,9 @@ def run_script(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]
     Runs in ``cwd`` (default: the test's tmp_path) and returns the completed process with text stdout/stderr.
     """
 
-    def run(script: str, *args: object, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        script: str, *args: object, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **(env or {})}
         return subprocess.run(
             [sys.executable, str(REPO_ROOT / script), *map(str, args)],
@@ -46,8 +47,11 @@ def small_disk(folder: Path, size: str = "16m", inodes: int | None = None) -> It
     """A tmpfs of ``size`` bytes (and ``inodes`` files) at ``folder``; skips the test where it cannot be mounted."""
     folder.mkdir(parents=True, exist_ok=True)
     options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("mounting a small tmpfs needs root")
     try:
         yield folder
@@ -66,28 +70,61 @@ def fill_disk(folder: Path) -> None:
 
 def _can_mount_a_private_tmpfs() -> bool:
     try:
-        return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-                               "mount -t tmpfs -o size=16k tmpfs /tmp"], capture_output=True,
-                              timeout=30).returncode == 0
+        return (
+            subprocess.run(
+                [
+                    "unshare",
+                    "--user",
+                    "--map-root-user",
+                    "--mount",
+                    "sh",
+                    "-c",
+                    "mount -t tmpfs -o size=16k tmpfs /tmp",
+                ],
+                capture_output=True,
+                timeout=30,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.SubprocessError):
         return False
 
 
-needs_private_tmpfs = pytest.mark.skipif(not _can_mount_a_private_tmpfs(),
-                                         reason="needs unshare --user --mount to simulate a full disk")
+needs_private_tmpfs = pytest.mark.skipif(
+    not _can_mount_a_private_tmpfs(), reason="needs unshare --user --mount to simulate a full disk"
+)
 
 
-def run_on_full_disk(script: str, mount: Path, *args: object, cwd: Path) -> tuple[subprocess.CompletedProcess[str],
-                                                                                    list[str]]:
+def run_on_full_disk(
+    script: str, mount: Path, *args: object, cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run a script as a user would, with the folder ``mount`` replaced by a 16 kB tmpfs filled to the last byte
     (in a private mount namespace: nothing outside the test sees it). Returns the process and what the folder held
     when the script had finished (the tmpfs vanishes with the namespace)."""
     mount.mkdir(exist_ok=True)
-    shell = ('mount -t tmpfs -o size=16k tmpfs "$0" || exit 99; cat /dev/zero > "$0/filler" 2>/dev/null; '
-             '"$@" 2>&1 >/dev/null; status=$?; echo "--- listing"; ls -A "$0"; exit $status')
-    process = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", shell, str(mount),
-                              sys.executable, str(REPO_ROOT / script), *map(str, args)],
-                             cwd=cwd, capture_output=True, text=True, timeout=600)
+    shell = (
+        'mount -t tmpfs -o size=16k tmpfs "$0" || exit 99; cat /dev/zero > "$0/filler" 2>/dev/null; '
+        '"$@" 2>&1 >/dev/null; status=$?; echo "--- listing"; ls -A "$0"; exit $status'
+    )
+    process = subprocess.run(
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            shell,
+            str(mount),
+            sys.executable,
+            str(REPO_ROOT / script),
+            *map(str, args),
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert process.returncode != 99, process.stderr
     output, _, listing = process.stdout.partition("--- listing\n")
     return subprocess.CompletedProcess(process.args, process.returncode, "", output), listing.split()

@@ -16,8 +16,9 @@ from ascend_io import INPUT_NAME, OUTPUT_NAME, InfoEntry, dump_file_name, format
 from conftest import needs_private_tmpfs, run_on_full_disk
 
 
-def guide_imagenet_acc_eval(prediction_file_path: str, gtfile_path: str, result_store_path: str,
-                            json_file_name: str, topn: int = 5) -> None:
+def guide_imagenet_acc_eval(
+    prediction_file_path: str, gtfile_path: str, result_store_path: str, json_file_name: str, topn: int = 5
+) -> None:
     """The guide's own imagenet_acc_eval.py (Huawei ModelZoo), re-implemented faithfully: the reference."""
     img_gt_dict = {}
     with open(gtfile_path) as f:
@@ -32,7 +33,7 @@ def guide_imagenet_acc_eval(prediction_file_path: str, gtfile_path: str, result_
     for tfile_name in os.listdir(prediction_file_path):
         count += 1
         temp = tfile_name.split(".")[0]
-        img_name = temp[:temp.rfind("_")]
+        img_name = temp[: temp.rfind("_")]
         with open(os.path.join(prediction_file_path, tfile_name)) as f:
             values = f.readline().strip().split(" ")
         n_labels = len(values)
@@ -47,12 +48,14 @@ def guide_imagenet_acc_eval(prediction_file_path: str, gtfile_path: str, result_
             if str(real_label) == str(sort_index[i]):
                 count_hit[i] += 1
                 break
-    table_dict["value"].extend([{"key": "Number of images", "value": str(count)},
-                                {"key": "Number of classes", "value": str(n_labels)}])
+    table_dict["value"].extend(
+        [{"key": "Number of images", "value": str(count)}, {"key": "Number of classes", "value": str(n_labels)}]
+    )
     accuracy = np.cumsum(count_hit) / count if count else 0
     for i in range(res_cnt):
-        table_dict["value"].append({"key": "Top" + str(i + 1) + " accuracy",
-                                    "value": str(round(accuracy[i] * 100, 2)) + "%"})
+        table_dict["value"].append(
+            {"key": "Top" + str(i + 1) + " accuracy", "value": str(round(accuracy[i] * 100, 2)) + "%"}
+        )
     with open(os.path.join(result_store_path, json_file_name), "w") as writer:
         json.dump(table_dict, writer)
 
@@ -68,8 +71,9 @@ def scores_with_label_at(rng: np.random.Generator, label: int, rank: int, classe
     return scores
 
 
-def write_case(folder: Path, scores: dict[str, np.ndarray], labels: dict[str, int], binary: bool = False) -> tuple[
-        Path, Path]:
+def write_case(
+    folder: Path, scores: dict[str, np.ndarray], labels: dict[str, int], binary: bool = False
+) -> tuple[Path, Path]:
     dump = folder / "dumpOutput_device0"
     dump.mkdir(parents=True)
     for key, values in scores.items():
@@ -82,10 +86,12 @@ def write_case(folder: Path, scores: dict[str, np.ndarray], labels: dict[str, in
 # 160 images; label ranks chosen so that every top-k string depends on the guide's arithmetic
 # (hits / images * 100 rounded by numpy: 23 / 160 -> "14.37", where round(100 * 23 / 160, 2) gives 14.38).
 RANK_COUNTS = {0: 23, 1: 26, 2: 2, 3: 36, 4: 6, 5: 20, 17: 20, 999: 27}
-EXPECTED_160 = ('{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "160"}, '
-                '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "14.37%"}, '
-                '{"key": "Top2 accuracy", "value": "30.63%"}, {"key": "Top3 accuracy", "value": "31.87%"}, '
-                '{"key": "Top4 accuracy", "value": "54.37%"}, {"key": "Top5 accuracy", "value": "58.13%"}]}')
+EXPECTED_160 = (
+    '{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "160"}, '
+    '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "14.37%"}, '
+    '{"key": "Top2 accuracy", "value": "30.63%"}, {"key": "Top3 accuracy", "value": "31.87%"}, '
+    '{"key": "Top4 accuracy", "value": "54.37%"}, {"key": "Top5 accuracy", "value": "58.13%"}]}'
+)
 
 
 def crafted_160(rng: np.random.Generator, classes: int = 1000) -> tuple[dict[str, np.ndarray], dict[str, int]]:
@@ -143,7 +149,7 @@ def test_hits_at_rank_matches_per_row_argsort() -> None:
     scores = rng.integers(-2, 3, size=(5000, 1000)).astype(np.float32)
     labels = rng.integers(0, 1000, size=5000)
     expected = np.zeros(5, dtype=np.int64)
-    for row, label in zip(scores, labels):
+    for row, label in zip(scores, labels, strict=False):
         top = list(np.argsort(-row)[:5])
         if label in top:
             expected[top.index(label)] += 1
@@ -183,8 +189,9 @@ def test_missing_outputs_fail_unless_allowed_and_the_json_is_written(tmp_path: P
     guide_imagenet_acc_eval(str(dump), str(label_file), str(tmp_path), "guide.json")
     assert (tmp_path / "guide.json").read_bytes() == (tmp_path / "guide_rule.json").read_bytes()
 
-    both = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "x.json", "--ignore-missing",
-                      "--allow-missing")
+    both = run_script(
+        "imagenet_acc_eval.py", dump, label_file, tmp_path, "x.json", "--ignore-missing", "--allow-missing"
+    )
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
 
 
@@ -237,13 +244,17 @@ def test_an_image_in_two_dump_folders_is_an_error_naming_both_files(tmp_path: Pa
     assert too_few.returncode == 2 and "DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON" in too_few.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    ("a.JPEG 1\nb.JPEG \uff14\n", ":2: malformed label line 'b.JPEG \uff14'"),  # a full-width digit: int() says 4
-    ("a.JPEG 1\nb.JPEG 1_0\n", ":2: malformed label line 'b.JPEG 1_0'"),  # int() says 10
-    ("a.JPEG 1\nb.JPEG 2\na.JPEG 3\n", ":3: a.JPEG has class 3 here but class 1 on line 1"),
-])
-def test_bad_label_files_are_refused_naming_file_and_line(tmp_path: Path, run_script, content: str,
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a.JPEG 1\nb.JPEG \uff14\n", ":2: malformed label line 'b.JPEG \uff14'"),  # a full-width digit: int() says 4
+        ("a.JPEG 1\nb.JPEG 1_0\n", ":2: malformed label line 'b.JPEG 1_0'"),  # int() says 10
+        ("a.JPEG 1\nb.JPEG 2\na.JPEG 3\n", ":3: a.JPEG has class 3 here but class 1 on line 1"),
+    ],
+)
+def test_bad_label_files_are_refused_naming_file_and_line(
+    tmp_path: Path, run_script, content: str, message: str
+) -> None:
     rng = np.random.default_rng(13)
     two = {"a": scores_with_label_at(rng, 1, 0), "b": scores_with_label_at(rng, 4, 0)}
     dump, label_file = write_case(tmp_path, two, {"a": 1, "b": 4})
@@ -270,11 +281,13 @@ def test_a_full_disk_is_one_line_naming_the_json_and_leaves_nothing(tmp_path: Pa
     rng = np.random.default_rng(15)
     dump, label_file = write_case(tmp_path, {"a": scores_with_label_at(rng, 1, 0)}, {"a": 1})
     full = tmp_path / "full"
-    result, listing = run_on_full_disk("imagenet_acc_eval.py", full, dump, label_file, full, "result.json",
-                                       cwd=tmp_path)
+    result, listing = run_on_full_disk(
+        "imagenet_acc_eval.py", full, dump, label_file, full, "result.json", cwd=tmp_path
+    )
     assert result.returncode == 2
-    assert result.stderr == (f"imagenet_acc_eval.py: error: {full / 'result.json'}: cannot write accuracy JSON: "
-                             "No space left on device\n")
+    assert result.stderr == (
+        f"imagenet_acc_eval.py: error: {full / 'result.json'}: cannot write accuracy JSON: No space left on device\n"
+    )
     assert listing == ["filler"]
 
 
@@ -297,8 +310,9 @@ def test_compare_applies_the_one_point_rule(tmp_path: Path, run_script) -> None:
     failed = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--compare", "15.4", "58")
     assert failed.returncode == 1 and "FAIL" in failed.stdout
     assert (tmp_path / "r.json").read_text() == EXPECTED_160  # written either way
-    lenient = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--compare", "15.4", "58",
-                         "--tolerance", "2")
+    lenient = run_script(
+        "imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--compare", "15.4", "58", "--tolerance", "2"
+    )
     assert lenient.returncode == 0
 
 
@@ -307,8 +321,11 @@ BAD_CASES = {
     "NaN": ("img_1_1.txt", " ".join(["nan"] + ["0.5"] * 999) + "\n", "img_1_1.txt: contains NaN or infinite"),
     "inf": ("img_1_1.txt", " ".join(["0.5"] * 999 + ["inf"]) + "\n", "img_1_1.txt: contains NaN or infinite"),
     "999 values": ("img_1_1.txt", " ".join(["0.5"] * 999) + "\n", "img_1_1.txt: 999 values, expected 1000"),
-    "1001 among 1000": ("img_1_1.txt", " ".join(["0.5"] * 1001) + "\n", "img_1_1.txt: 1001 values, expected 1000 "
-                                                                         "like the other outputs"),
+    "1001 among 1000": (
+        "img_1_1.txt",
+        " ".join(["0.5"] * 1001) + "\n",
+        "img_1_1.txt: 1001 values, expected 1000 like the other outputs",
+    ),
     "not numbers": ("img_1_1.txt", "0.5 zero 0.5\n", "img_1_1.txt: not a dump file"),
     "empty": ("img_1_1.txt", "", "img_1_1.txt: 0 values"),
     "both txt and bin": ("img_0_1.bin", np.zeros(1000, np.float32).tobytes(), "are both outputs of 'img_0'"),
@@ -351,8 +368,10 @@ def linear_classifier(path: Path, height: int, width: int) -> None:
     """A tiny ONNX model, 'image' [B,3,H,W] -> 'class' [B,1000], built without torch: flatten and a fixed matrix."""
     weights = np.random.default_rng(9).standard_normal((3 * height * width, 1000)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("Flatten", [INPUT_NAME], ["flat"], axis=1),
-         helper.make_node("MatMul", ["flat", "weights"], [OUTPUT_NAME])],
+        [
+            helper.make_node("Flatten", [INPUT_NAME], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "weights"], [OUTPUT_NAME]),
+        ],
         "linear",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", 3, height, width])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", 1000])],
@@ -373,14 +392,27 @@ def test_guide_script_reads_the_stand_ins_dump_and_agrees(tmp_path: Path, run_sc
         image.tofile(tmp_path / relative)
         entries.append(InfoEntry(number, relative, width, height))
         # Labels near the model's top scores, so the five figures differ.
-        ranking = np.argsort(-(image.reshape(-1) @ np.random.default_rng(9).standard_normal(
-            (3 * height * width, 1000)).astype(np.float32)))
+        ranking = np.argsort(
+            -(
+                image.reshape(-1)
+                @ np.random.default_rng(9).standard_normal((3 * height * width, 1000)).astype(np.float32)
+            )
+        )
         labels[f"ILSVRC2012_val_{number + 1:08d}.JPEG"] = int(ranking[number % 7])
     write_info(tmp_path / "prep_bin.info", entries)
     (tmp_path / "val_label.txt").write_text(format_labels(labels))
-    result = run_script("benchmark_ort.py", "-model_type=vision", "-device_id=0", "-batch_size=4",
-                        "-om_path=linear.onnx", "-input_text_path=./prep_bin.info", f"-input_width={width}",
-                        f"-input_height={height}", "-output_binary=False", "-useDvpp=False")
+    result = run_script(
+        "benchmark_ort.py",
+        "-model_type=vision",
+        "-device_id=0",
+        "-batch_size=4",
+        "-om_path=linear.onnx",
+        "-input_text_path=./prep_bin.info",
+        f"-input_width={width}",
+        f"-input_height={height}",
+        "-output_binary=False",
+        "-useDvpp=False",
+    )
     assert result.returncode == 0, result.stderr
     dump = "result/dumpOutput_device0/"
     assert run_script("imagenet_acc_eval.py", dump, "val_label.txt", "./", "result.json").returncode == 0

@@ -46,8 +46,9 @@ GUIDE_PERF_BS1 = (
 def test_constants_match_the_formats():
     assert ascend_io.BIN_BYTES == 602112
     assert (ascend_io.INPUT_NAME, ascend_io.OUTPUT_NAME) == ("image", "class")
-    assert {b: round(fps * ascend_io.CHIPS_PER_310_CARD, 3) for b, fps in ascend_io.PUBLISHED_INTERFACE_FPS.items()} == {
-        1: 591.72, 4: 1455.248, 8: 1748.352, 16: 1966.672, 32: 1900.152}
+    assert {
+        b: round(fps * ascend_io.CHIPS_PER_310_CARD, 3) for b, fps in ascend_io.PUBLISHED_INTERFACE_FPS.items()
+    } == {1: 591.72, 4: 1455.248, 8: 1748.352, 16: 1966.672, 32: 1900.152}
 
 
 def test_atomic_output_renames_on_success_and_leaves_nothing_on_failure(tmp_path):
@@ -67,7 +68,13 @@ def test_keys_and_image_files():
     assert file_key("ILSVRC2012_val_00000001.JPEG") == "ILSVRC2012_val_00000001"
     assert file_key("./prep_dataset/ILSVRC2012_val_00000001.bin") == "ILSVRC2012_val_00000001"
     assert [ascend_io.is_image_file(n) for n in ("a.JPEG", "b.Png", "c.webp", "d.txt", ".e.jpg", "f.bin")] == [
-        True, True, True, False, False, False]
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_info_file_round_trip_and_exact_format(tmp_path):
@@ -97,14 +104,17 @@ def test_labels(tmp_path):
         read_labels(tmp_path / "missing.txt")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a.JPEG \uff14\n", r":1: malformed label line 'a\.JPEG \uff14'"),  # full-width 4: int() accepts it
-    ("a.JPEG \u0664\n", r":1: malformed label line"),  # Arabic-Indic 4
-    ("a.JPEG 1_0\n", r":1: malformed label line 'a\.JPEG 1_0'"),  # int() reads 10
-    ("a.JPEG +5\n", r":1: malformed label line"),
-    ("a.JPEG -5\n", r":1: malformed label line"),
-    ("a.JPEG 1\nb.JPEG 2\nb.png 3\n", r":3: b\.png has class 3 here but class 2 on line 2"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a.JPEG \uff14\n", r":1: malformed label line 'a\.JPEG \uff14'"),  # full-width 4: int() accepts it
+        ("a.JPEG \u0664\n", r":1: malformed label line"),  # Arabic-Indic 4
+        ("a.JPEG 1_0\n", r":1: malformed label line 'a\.JPEG 1_0'"),  # int() reads 10
+        ("a.JPEG +5\n", r":1: malformed label line"),
+        ("a.JPEG -5\n", r":1: malformed label line"),
+        ("a.JPEG 1\nb.JPEG 2\nb.png 3\n", r":3: b\.png has class 3 here but class 2 on line 2"),
+    ],
+)
 def test_labels_that_would_be_guesses_are_refused(tmp_path, text, message):
     path = tmp_path / "val_label.txt"
     path.write_text(text, encoding="utf-8")
@@ -135,8 +145,9 @@ def wilson_by_bisection(successes: int, trials: int, confidence: float = 0.95) -
     return edge(0.0, p) if successes else 0.0, edge(1.0, p) if successes < trials else 1.0
 
 
-@pytest.mark.parametrize("successes, trials", [(37030, 50000), (45835, 50000), (148, 200), (0, 40), (40, 40),
-                                               (1, 3), (23, 160)])
+@pytest.mark.parametrize(
+    "successes, trials", [(37030, 50000), (45835, 50000), (148, 200), (0, 40), (40, 40), (1, 3), (23, 160)]
+)
 def test_wilson_interval_matches_its_definition(successes, trials):
     low, high = ascend_io.wilson_interval(successes / trials, trials)
     expected_low, expected_high = wilson_by_bisection(successes, trials)
@@ -155,13 +166,16 @@ def test_wilson_interval_textbook_values():
         ascend_io.wilson_interval(0.5, 0)
 
 
-@pytest.mark.parametrize("images, top1, message", [
-    ("200", "nan%", "Top1 accuracy 'nan%' is not a percentage between 0 and 100"),
-    ("200", "inf%", "Top1 accuracy 'inf%' is not a percentage"),
-    ("200", "100.5%", "Top1 accuracy '100.5%' is not a percentage"),
-    ("200", "-0.5%", "Top1 accuracy '-0.5%' is not a percentage"),
-    ("0", "50.0%", "Number of images is 0, expected at least 1"),
-])
+@pytest.mark.parametrize(
+    "images, top1, message",
+    [
+        ("200", "nan%", "Top1 accuracy 'nan%' is not a percentage between 0 and 100"),
+        ("200", "inf%", "Top1 accuracy 'inf%' is not a percentage"),
+        ("200", "100.5%", "Top1 accuracy '100.5%' is not a percentage"),
+        ("200", "-0.5%", "Top1 accuracy '-0.5%' is not a percentage"),
+        ("0", "50.0%", "Number of images is 0, expected at least 1"),
+    ],
+)
 def test_accuracy_json_with_impossible_figures_is_refused(tmp_path, images, top1, message):
     path = tmp_path / "result.json"
     path.write_text(ascend_io.format_accuracy_json(int(images), 1000, [top1, "60.0%", "70.0%", "80.0%", "90.0%"]))
@@ -179,8 +193,12 @@ def test_dump_names():
 
 def test_txt_dump_reads_back_as_the_same_float32(tmp_path):
     rng = np.random.default_rng(0)
-    values = np.concatenate([rng.standard_normal(996).astype(np.float32) * 10.0 ** rng.integers(-8, 8, 996),
-                             np.float32([0.0, -0.0, 3.4028235e38, 1.4e-45])]).astype(np.float32)
+    values = np.concatenate(
+        [
+            rng.standard_normal(996).astype(np.float32) * 10.0 ** rng.integers(-8, 8, 996),
+            np.float32([0.0, -0.0, 3.4028235e38, 1.4e-45]),
+        ]
+    ).astype(np.float32)
     line = format_dump_line(values)
     assert line.endswith("\n") and "\n" not in line[:-1] and len(line.split(" ")) == 1000
     for binary in (False, True):
@@ -192,8 +210,9 @@ def test_txt_dump_reads_back_as_the_same_float32(tmp_path):
 
 def test_perf_files_parse_and_format_as_the_tool_writes_them():
     perf = parse_dataset_perf(GUIDE_PERF_BS1)
-    assert perf == DatasetPerf(117.471, 425636, 124.47, 8.03407, 124.375, 8.04019, 117.823, 147.93, 7.93347,
-                               117.822, 8.48734)
+    assert perf == DatasetPerf(
+        117.471, 425636, 124.47, 8.03407, 124.375, 8.04019, 117.823, 147.93, 7.93347, 117.822, 8.48734
+    )
     assert perf.format() == GUIDE_PERF_BS1
     pure = "ave_throughputRate = 379.467samples/s, ave_latency = 2.63527ms\n"
     assert parse_pure_infer_perf(pure) == PureInferPerf(379.467, 2.63527)
@@ -229,8 +248,11 @@ def test_env_sh_without_cann_changes_nothing(tmp_path):
 def test_env_sh_with_cann_501_tree_sets_the_variables_once(tmp_path):
     latest = tmp_path / "Ascend" / "ascend-toolkit" / "latest"
     (latest / "atc" / "bin").mkdir(parents=True)
-    result = source_env(tmp_path, tmp_path / "Ascend",
-                        'echo "$PATH"; echo "$LD_LIBRARY_PATH"; echo "$PYTHONPATH"; echo "$ASCEND_OPP_PATH"')
+    result = source_env(
+        tmp_path,
+        tmp_path / "Ascend",
+        'echo "$PATH"; echo "$LD_LIBRARY_PATH"; echo "$PYTHONPATH"; echo "$ASCEND_OPP_PATH"',
+    )
     assert result.returncode == 0, result.stderr
     path, ld_library_path, python_path, opp = result.stdout.splitlines()
     assert path.split(":")[:2] == [f"{latest}/atc/bin", f"{latest}/atc/ccec_compiler/bin"]
@@ -252,12 +274,15 @@ def test_env_sh_sources_newer_cann_set_env_under_set_u(tmp_path):
 
 
 def test_accuracy_json_is_the_guides_string_and_reads_back(tmp_path):
-    guide = ('{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "50000"}, '
-             '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "74.06%"}, '
-             '{"key": "Top2 accuracy", "value": "84.21%"}, {"key": "Top3 accuracy", "value": "88.11%"}, '
-             '{"key": "Top4 accuracy", "value": "90.3%"}, {"key": "Top5 accuracy", "value": "91.67%"}]}')
+    guide = (
+        '{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "50000"}, '
+        '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "74.06%"}, '
+        '{"key": "Top2 accuracy", "value": "84.21%"}, {"key": "Top3 accuracy", "value": "88.11%"}, '
+        '{"key": "Top4 accuracy", "value": "90.3%"}, {"key": "Top5 accuracy", "value": "91.67%"}]}'
+    )
     text = ascend_io.format_accuracy_json(50000, 1000, ["74.06%", "84.21%", "88.11%", "90.3%", "91.67%"])
     assert text == guide
     (tmp_path / "result.json").write_text(text)
     assert ascend_io.read_accuracy_json(tmp_path / "result.json") == ascend_io.AccuracyResult(
-        50000, 1000, (74.06, 84.21, 88.11, 90.3, 91.67))
+        50000, 1000, (74.06, 84.21, 88.11, 90.3, 91.67)
+    )

@@ -15,7 +15,6 @@ import torch
 
 import ascend_io
 import benchmark_ort
-from inference_backends import open_backend
 from ascend_io import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -30,6 +29,7 @@ from ascend_io import (
     write_dumps,
     write_info,
 )
+from inference_backends import open_backend
 
 HEIGHT, WIDTH = 32, 24  # not square: a swapped height and width must be caught
 STATIC_BATCH = 4
@@ -55,11 +55,25 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {"static": folder / f"tiny_bs{STATIC_BATCH}.onnx", "dynamic": folder / "tiny_dynamic.onnx"}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter, which opset 11 needs
-        torch.onnx.export(model, torch.zeros(STATIC_BATCH, 3, HEIGHT, WIDTH), str(paths["static"]),
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=11, dynamo=False)
-        torch.onnx.export(model, torch.zeros(1, 3, HEIGHT, WIDTH), str(paths["dynamic"]),
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=11, dynamo=False,
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+        torch.onnx.export(
+            model,
+            torch.zeros(STATIC_BATCH, 3, HEIGHT, WIDTH),
+            str(paths["static"]),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=11,
+            dynamo=False,
+        )
+        torch.onnx.export(
+            model,
+            torch.zeros(1, 3, HEIGHT, WIDTH),
+            str(paths["dynamic"]),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=11,
+            dynamo=False,
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
     return paths
 
 
@@ -78,9 +92,17 @@ def make_dataset(folder: Path, count: int = IMAGES) -> tuple[Path, np.ndarray]:
 
 
 def guide_flags(model: Path, batch_size: int = STATIC_BATCH, device_id: int = 0, binary: bool = False) -> list[str]:
-    return ["-model_type=vision", f"-device_id={device_id}", f"-batch_size={batch_size}", f"-om_path={model}",
-            "-input_text_path=./prep_bin.info", f"-input_width={WIDTH}", f"-input_height={HEIGHT}",
-            f"-output_binary={binary}", "-useDvpp=False"]
+    return [
+        "-model_type=vision",
+        f"-device_id={device_id}",
+        f"-batch_size={batch_size}",
+        f"-om_path={model}",
+        "-input_text_path=./prep_bin.info",
+        f"-input_width={WIDTH}",
+        f"-input_height={HEIGHT}",
+        f"-output_binary={binary}",
+        "-useDvpp=False",
+    ]
 
 
 def onnxruntime_outputs(model: Path, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -89,9 +111,9 @@ def onnxruntime_outputs(model: Path, images: np.ndarray, batch_size: int) -> np.
     outputs = []
     for start in range(0, len(images), batch_size):
         batch = np.zeros((batch_size, *images.shape[1:]), dtype=np.float32)
-        chunk = images[start:start + batch_size]
-        batch[:len(chunk)] = chunk
-        outputs.append(session.run(None, {INPUT_NAME: batch})[0][:len(chunk)])
+        chunk = images[start : start + batch_size]
+        batch[: len(chunk)] = chunk
+        outputs.append(session.run(None, {INPUT_NAME: batch})[0][: len(chunk)])
     return np.concatenate(outputs)
 
 
@@ -112,11 +134,13 @@ def test_dataset_mode_writes_the_tools_files(tmp_path: Path, run_script, models:
     keys = [f"ILSVRC2012_val_{index + 1:08d}" for index in range(IMAGES)]
     dump = tmp_path / "result" / "dumpOutput_device3"
     assert sorted(path.name for path in (tmp_path / "result").iterdir()) == [
-        "dumpOutput_device3", "perf_vision_batchsize_4_device_3.txt"]
+        "dumpOutput_device3",
+        "perf_vision_batchsize_4_device_3.txt",
+    ]
     assert sorted(path.name for path in dump.iterdir()) == [f"{key}_1.txt" for key in keys]  # padding dropped
 
     expected = onnxruntime_outputs(models["static"], images, STATIC_BATCH)
-    for key, values in zip(keys, expected):
+    for key, values in zip(keys, expected, strict=False):
         text = (dump / f"{key}_1.txt").read_text()
         assert text.count("\n") == 1 and text.endswith("\n") and len(text.split(" ")) == 1000
         np.testing.assert_array_equal(read_dump(dump / f"{key}_1.txt"), values)
@@ -144,14 +168,15 @@ def test_binary_outputs_are_raw_float32(tmp_path: Path, run_script, models: dict
     expected = onnxruntime_outputs(models["static"], images, STATIC_BATCH)
     names = sorted(path.name for path in dump.iterdir())
     assert names == [f"ILSVRC2012_val_{index + 1:08d}_1.bin" for index in range(IMAGES)]
-    for name, values in zip(names, expected):
+    for name, values in zip(names, expected, strict=False):
         assert (dump / name).stat().st_size == 4000
         np.testing.assert_array_equal(np.fromfile(dump / name, dtype=np.float32), values)
 
 
 @pytest.mark.parametrize("batch_size", [1, 3])
-def test_dynamic_batch_model_serves_any_batch(tmp_path: Path, run_script, models: dict[str, Path],
-                                             batch_size: int) -> None:
+def test_dynamic_batch_model_serves_any_batch(
+    tmp_path: Path, run_script, models: dict[str, Path], batch_size: int
+) -> None:
     _, images = make_dataset(tmp_path)
     result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=batch_size))
     assert result.returncode == 0, result.stderr
@@ -163,8 +188,7 @@ def test_dynamic_batch_model_serves_any_batch(tmp_path: Path, run_script, models
 
 
 def test_pure_inference_mode(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
-    result = run_script("benchmark_ort.py", "-round=3", f"-om_path={models['static']}", "-device_id=2",
-                        "-batch_size=4")
+    result = run_script("benchmark_ort.py", "-round=3", f"-om_path={models['static']}", "-device_id=2", "-batch_size=4")
     assert result.returncode == 0, result.stderr
     assert [path.name for path in (tmp_path / "result").iterdir()] == ["PureInfer_perf_of_tiny_bs4_in_device_2.txt"]
     text = (tmp_path / "result" / "PureInfer_perf_of_tiny_bs4_in_device_2.txt").read_text()
@@ -175,24 +199,43 @@ def test_pure_inference_mode(tmp_path: Path, run_script, models: dict[str, Path]
 
 
 def test_flag_forms() -> None:
-    flags = benchmark_ort.parse_flags(["-model_type=vision", "--device_id=1", "-batch_size", "16",
-                                       "--om_path", "m.onnx", "-output_binary=true", "-useDvpp", "0"])
+    flags = benchmark_ort.parse_flags(
+        [
+            "-model_type=vision",
+            "--device_id=1",
+            "-batch_size",
+            "16",
+            "--om_path",
+            "m.onnx",
+            "-output_binary=true",
+            "-useDvpp",
+            "0",
+        ]
+    )
     assert (flags.model_type, flags.device_id, flags.batch_size, flags.om_path) == ("vision", 1, 16, "m.onnx")
     assert (flags.output_binary, flags.useDvpp) == (True, False)
-    for words, expected in [(["-output_binary=False"], False), (["-output_binary=TRUE"], True),
-                            (["-output_binary=1"], True), (["-output_binary", "false"], False),
-                            (["-output_binary"], True), (["-nooutput_binary"], False)]:
+    for words, expected in [
+        (["-output_binary=False"], False),
+        (["-output_binary=TRUE"], True),
+        (["-output_binary=1"], True),
+        (["-output_binary", "false"], False),
+        (["-output_binary"], True),
+        (["-nooutput_binary"], False),
+    ]:
         assert benchmark_ort.parse_flags(words).output_binary is expected, words
     assert benchmark_ort.parse_flags(["-output_binary", "-round=2"]).round == 2
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["-om_pth=m.onnx"], "unknown flag '-om_pth=m.onnx' (did you mean -om_path?)"),
-    (["-batch_size=two"], "-batch_size=two: expected an integer"),
-    (["-output_binary=maybe"], "-output_binary=maybe: expected True or False"),
-    (["-batch_size"], "flag '-batch_size' needs a value"),
-    (["m.onnx"], "unexpected argument 'm.onnx'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-om_pth=m.onnx"], "unknown flag '-om_pth=m.onnx' (did you mean -om_path?)"),
+        (["-batch_size=two"], "-batch_size=two: expected an integer"),
+        (["-output_binary=maybe"], "-output_binary=maybe: expected True or False"),
+        (["-batch_size"], "flag '-batch_size' needs a value"),
+        (["m.onnx"], "unexpected argument 'm.onnx'"),
+    ],
+)
 def test_bad_flags(argv: list[str], message: str) -> None:
     with pytest.raises(PipelineError, match=re.escape(message)):
         benchmark_ort.parse_flags(argv)
@@ -202,8 +245,18 @@ def test_bad_flags(argv: list[str], message: str) -> None:
 def test_help_explains_every_flag(run_script, flag: str) -> None:
     result = run_script("benchmark_ort.py", flag)
     assert result.returncode == 0
-    for name in ("model_type", "device_id", "batch_size", "om_path", "input_text_path", "input_width",
-                 "input_height", "output_binary", "useDvpp", "round"):
+    for name in (
+        "model_type",
+        "device_id",
+        "batch_size",
+        "om_path",
+        "input_text_path",
+        "input_width",
+        "input_height",
+        "output_binary",
+        "useDvpp",
+        "round",
+    ):
         assert f"  -{name} (" in result.stdout
     assert "Interface throughputRate" in result.stdout  # what the perf figures mean
 
@@ -225,12 +278,18 @@ def _remove_one_bin(folder: Path) -> None:
 
 
 INPUT_ERRORS = {
-    "truncated bin": (_truncate_one_bin, {}, "ILSVRC2012_val_00000003.bin: 9212 bytes, expected 3*32*24 float32 "
-                                             "values = 9216 bytes"),
+    "truncated bin": (
+        _truncate_one_bin,
+        {},
+        "ILSVRC2012_val_00000003.bin: 9212 bytes, expected 3*32*24 float32 values = 9216 bytes",
+    ),
     "malformed info line": (_corrupt_info_line, {}, "prep_bin.info:5: malformed info line"),
     "missing bin": (_remove_one_bin, {}, "input ./prep_dataset/ILSVRC2012_val_00000007.bin (index 6) not found"),
-    "swapped height and width": (None, {"-input_width": HEIGHT, "-input_height": WIDTH},
-                                 "-input_height=24 -input_width=32 disagree with the model"),
+    "swapped height and width": (
+        None,
+        {"-input_width": HEIGHT, "-input_height": WIDTH},
+        "-input_height=24 -input_width=32 disagree with the model",
+    ),
     "static batch mismatch": (None, {"-batch_size": 8}, "static batch of 4 but -batch_size=8"),
     "om file": (None, {"-om_path": "shufflenetv2_bs4.om"}, "shufflenetv2_bs4.om: an OM model runs only on an Ascend"),
     "missing model": (None, {"-om_path": "nowhere.onnx"}, "nowhere.onnx: model file not found"),
@@ -242,8 +301,7 @@ INPUT_ERRORS = {
 
 
 @pytest.mark.parametrize("case", INPUT_ERRORS, ids=list(INPUT_ERRORS))
-def test_input_errors_exit_2_without_perf_file(tmp_path: Path, run_script, models: dict[str, Path],
-                                               case: str) -> None:
+def test_input_errors_exit_2_without_perf_file(tmp_path: Path, run_script, models: dict[str, Path], case: str) -> None:
     spoil, overrides, message = INPUT_ERRORS[case]
     make_dataset(tmp_path)
     if spoil is not None:
@@ -262,8 +320,9 @@ def test_neither_dataset_nor_rounds_is_an_error(run_script, models: dict[str, Pa
     assert result.returncode == 2 and "-input_text_path=<info file> (dataset mode) or -round=<N>" in result.stderr
 
 
-def test_a_failure_during_the_run_stops_every_stage(tmp_path: Path, models: dict[str, Path],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_during_the_run_stops_every_stage(
+    tmp_path: Path, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Reader or writer failing mid-run: the error reaches the caller (no hang), named; no perf figures."""
     make_dataset(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -288,18 +347,34 @@ def test_dump_text_is_percent_8e_and_reads_back_exactly() -> None:
     bits = rng.integers(0, 2**32, size=40_000, dtype=np.uint64).astype(np.uint32)
     random_floats = bits.view(np.float32)[np.isfinite(bits.view(np.float32))][:30_000]
     powers = np.array([10.0**exponent for exponent in range(-45, 39)]).astype(np.float32)
-    special = np.float32([0.0, -0.0, 1e-45, -1e-45, 3.4028235e38, -3.4028235e38, 1.17549435e-38, 0.1, -2.5,
-                          99999999.0, 999999999.0, 1e8, 1e9])
-    values = np.concatenate([random_floats, powers, np.nextafter(powers, np.float32(np.inf)),
-                             np.nextafter(powers, np.float32(0)), special])
-    rows = values[:len(values) // 100 * 100].reshape(-1, 100)
+    special = np.float32(
+        [
+            0.0,
+            -0.0,
+            1e-45,
+            -1e-45,
+            3.4028235e38,
+            -3.4028235e38,
+            1.17549435e-38,
+            0.1,
+            -2.5,
+            99999999.0,
+            999999999.0,
+            1e8,
+            1e9,
+        ]
+    )
+    values = np.concatenate(
+        [random_floats, powers, np.nextafter(powers, np.float32(np.inf)), np.nextafter(powers, np.float32(0)), special]
+    )
+    rows = values[: len(values) // 100 * 100].reshape(-1, 100)
     lines = encode_dump_lines(rows)
     assert len(lines) == len(rows)
-    for line, row in zip(lines, rows):
+    for line, row in zip(lines, rows, strict=False):
         assert line.decode() == format_dump_line(row) == " ".join("%.8e" % value for value in row) + "\n"
         read_back = np.array([np.float32(token) for token in line.decode().strip().split(" ")], dtype=np.float32)
         assert read_back.tobytes() == row.tobytes()
-    tail = values[len(rows) * 100:]
+    tail = values[len(rows) * 100 :]
     assert np.array(format_dump_line(tail).split(), dtype=np.float32).tobytes() == tail.tobytes()
     assert format_dump_line(np.float32([np.nan, -np.inf, 1.5])) == "nan -inf 1.5\n"  # non-finite: %.9g
 
@@ -308,10 +383,16 @@ def test_write_dumps_writes_one_file_per_row(tmp_path: Path) -> None:
     rows = np.random.default_rng(12).standard_normal((3, 1000)).astype(np.float32)
     for binary in (False, True):
         write_dumps(tmp_path, ["a", "b", "c"], rows, binary, output_number=2)
-        for key, row in zip("abc", rows):
+        for key, row in zip("abc", rows, strict=False):
             np.testing.assert_array_equal(read_dump(tmp_path / f"{key}_2.{'bin' if binary else 'txt'}"), row)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["a_2.bin", "a_2.txt", "b_2.bin", "b_2.txt",
-                                                                "c_2.bin", "c_2.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "a_2.bin",
+        "a_2.txt",
+        "b_2.bin",
+        "b_2.txt",
+        "c_2.bin",
+        "c_2.txt",
+    ]
 
 
 def test_dump_files_are_written_atomically(tmp_path: Path) -> None:
@@ -341,8 +422,12 @@ def test_dumps_do_not_depend_on_the_stream_count(tmp_path: Path, run_script, mod
     make_dataset(tmp_path, count=13)
     dumps = []
     for streams, threads in [(1, 2), (2, 1), (3, 1)]:
-        result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=2),
-                            f"-streams={streams}", f"-threads={threads}")
+        result = run_script(
+            "benchmark_ort.py",
+            *guide_flags(models["dynamic"], batch_size=2),
+            f"-streams={streams}",
+            f"-threads={threads}",
+        )
         assert result.returncode == 0, result.stderr
         assert f"{streams} streams x {threads} threads" in result.stderr
         dumps.append(read_dump_folder(tmp_path / "result" / "dumpOutput_device0"))
@@ -363,8 +448,14 @@ def test_openvino_backend_dataset_and_pure_inference(tmp_path: Path, run_script,
         got = read_dump(tmp_path / "result" / "dumpOutput_device0" / f"ILSVRC2012_val_{index + 1:08d}_1.bin")
         assert np.abs(got - reference).max() <= 1e-4 * np.abs(reference).max()
         assert list(np.argsort(-got)[:5]) == list(np.argsort(-reference)[:5])
-    result = run_script("benchmark_ort.py", "-round=5", f"-om_path={models['static']}", "-batch_size=4",
-                        "-backend=openvino", "-streams=2")
+    result = run_script(
+        "benchmark_ort.py",
+        "-round=5",
+        f"-om_path={models['static']}",
+        "-batch_size=4",
+        "-backend=openvino",
+        "-streams=2",
+    )
     assert result.returncode == 0, result.stderr
     perf = parse_pure_infer_perf((tmp_path / "result" / "PureInfer_perf_of_tiny_bs4_in_device_0.txt").read_text())
     assert perf is not None and perf.throughput * perf.latency_ms / 1000 == pytest.approx(STATIC_BATCH, rel=1e-4)
@@ -376,8 +467,12 @@ def test_an_earlier_runs_dump_is_removed_first(tmp_path: Path, run_script, model
     make_dataset(tmp_path, count=5)
     dump = tmp_path / "result" / "dumpOutput_device0"
     dump.mkdir(parents=True)
-    for name in ["old_image_1.txt", "old_image_1.bin", "ILSVRC2012_val_00000001_0.npy",
-                 "ILSVRC2012_val_00000002_1.txt"]:
+    for name in [
+        "old_image_1.txt",
+        "old_image_1.bin",
+        "ILSVRC2012_val_00000001_0.npy",
+        "ILSVRC2012_val_00000002_1.txt",
+    ]:
         (dump / name).write_text("stale\n")
     (dump / ".ILSVRC2012_val_00000009_1.txt.123-456.tmp").write_text("half")
     (dump / "notes.md").write_text("mine")
@@ -385,7 +480,8 @@ def test_an_earlier_runs_dump_is_removed_first(tmp_path: Path, run_script, model
     assert result.returncode == 0, result.stderr
     assert "result/dumpOutput_device0: removed 4 outputs of an earlier run" in result.stderr
     assert sorted(path.name for path in dump.iterdir()) == [
-        f"ILSVRC2012_val_{index + 1:08d}_1.txt" for index in range(5)] + ["notes.md"]
+        f"ILSVRC2012_val_{index + 1:08d}_1.txt" for index in range(5)
+    ] + ["notes.md"]
     assert (dump / "ILSVRC2012_val_00000002_1.txt").read_text() != "stale\n"
 
 
@@ -404,15 +500,16 @@ def _perf_path_is_a_folder(folder: Path) -> None:
 
 OUTPUT_ERRORS = {
     "result is a file": (_result_is_a_file, "result: is a file, expected a folder for the results"),
-    "dump folder is a file": (_dump_folder_is_a_file,
-                              "result/dumpOutput_device0: is a file, expected a folder for the results"),
+    "dump folder is a file": (
+        _dump_folder_is_a_file,
+        "result/dumpOutput_device0: is a file, expected a folder for the results",
+    ),
     "perf path is a folder": (_perf_path_is_a_folder, "result/perf_vision_batchsize_4_device_0.txt: is a folder"),
 }
 
 
 @pytest.mark.parametrize("case", OUTPUT_ERRORS, ids=list(OUTPUT_ERRORS))
-def test_blocked_outputs_fail_before_inference(tmp_path: Path, run_script, models: dict[str, Path],
-                                               case: str) -> None:
+def test_blocked_outputs_fail_before_inference(tmp_path: Path, run_script, models: dict[str, Path], case: str) -> None:
     spoil, message = OUTPUT_ERRORS[case]
     make_dataset(tmp_path)
     spoil(tmp_path)
@@ -424,8 +521,13 @@ def test_blocked_outputs_fail_before_inference(tmp_path: Path, run_script, model
     assert not dump.is_dir() or not any(dump.iterdir())  # checked before any inference
 
 
-def test_read_only_folder(tmp_path: Path, run_script, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_folder(
+    tmp_path: Path,
+    run_script,
+    models: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The stand-in started in a folder it cannot write to: one line naming the folder. Root may write to a
     mode-0o555 folder, so the file system's refusal is also simulated (EROFS from mkdir)."""
     make_dataset(tmp_path)
@@ -434,8 +536,10 @@ def test_read_only_folder(tmp_path: Path, run_script, models: dict[str, Path], m
         result = run_script("benchmark_ort.py", *guide_flags(models["static"]))
         if os.geteuid() != 0:
             assert result.returncode == 2, result.stderr
-            assert result.stderr == "benchmark_ort.py: error: result: cannot create the results folder: " \
-                                    "Permission denied\n"
+            assert (
+                result.stderr == "benchmark_ort.py: error: result: cannot create the results folder: "
+                "Permission denied\n"
+            )
     finally:
         tmp_path.chmod(0o755)
     shutil.rmtree(tmp_path / "result", ignore_errors=True)
@@ -464,6 +568,7 @@ def test_disk_full_names_the_file(tmp_path: Path, models: dict[str, Path], monke
             if len(attempts) > count:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             real_write(path, data)
+
         return write
 
     monkeypatch.setattr(ascend_io, "atomic_write_bytes", full_after(6))
@@ -476,16 +581,20 @@ def test_disk_full_names_the_file(tmp_path: Path, models: dict[str, Path], monke
     monkeypatch.setattr(ascend_io, "atomic_write_bytes", full_after(IMAGES))  # every dump, then the perf file
     with pytest.raises(PipelineError) as raised:
         benchmark_ort.main(guide_flags(models["static"]))
-    assert str(raised.value) == ("result/perf_vision_batchsize_4_device_0.txt: cannot write the perf file: "
-                                 "No space left on device")
+    assert str(raised.value) == (
+        "result/perf_vision_batchsize_4_device_0.txt: cannot write the perf file: No space left on device"
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["-backend=tensorrt"], "-backend=tensorrt: expected one of onnxruntime, openvino, torch, torch-fp16"),
-    (["-backend=torch", "-model_size=Tiny"], "-model_size=Tiny: expected one of Small, Medium, Large"),
-    (["-backend=torch"], "-backend=torch runs the PyTorch model: give -om_path a checkpoint"),
-    (["-streams=-1"], "-streams=-1: must be 0 (automatic) or more"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-backend=tensorrt"], "-backend=tensorrt: expected one of onnxruntime, openvino, torch, torch-fp16"),
+        (["-backend=torch", "-model_size=Tiny"], "-model_size=Tiny: expected one of Small, Medium, Large"),
+        (["-backend=torch"], "-backend=torch runs the PyTorch model: give -om_path a checkpoint"),
+        (["-streams=-1"], "-streams=-1: must be 0 (automatic) or more"),
+    ],
+)
 def test_bad_backend_flags(argv: list[str], message: str) -> None:
     flags = benchmark_ort.parse_flags(["-om_path=m.onnx", "-round=1", *argv])
     with pytest.raises(PipelineError, match=re.escape(message)):
@@ -505,10 +614,26 @@ def test_torch_backend_dump_is_the_model_and_onnxruntime_agrees(tmp_path: Path, 
         image.tofile(tmp_path / f"prep_dataset/img_{index}.bin")
         entries.append(InfoEntry(index, f"./prep_dataset/img_{index}.bin", 224, 224))
     write_info(tmp_path / "prep_bin.info", entries)
-    common = ["-model_type=vision", "-device_id=0", "-batch_size=4", "-input_text_path=./prep_bin.info",
-              "-input_width=224", "-input_height=224", "-output_binary=False", "-useDvpp=False"]
-    result = run_script("benchmark_ort.py", *common, "-backend=torch", "-om_path=random", "-model_size=Small",
-                        "-seed=0", "-streams=2", "-threads=1")
+    common = [
+        "-model_type=vision",
+        "-device_id=0",
+        "-batch_size=4",
+        "-input_text_path=./prep_bin.info",
+        "-input_width=224",
+        "-input_height=224",
+        "-output_binary=False",
+        "-useDvpp=False",
+    ]
+    result = run_script(
+        "benchmark_ort.py",
+        *common,
+        "-backend=torch",
+        "-om_path=random",
+        "-model_size=Small",
+        "-seed=0",
+        "-streams=2",
+        "-threads=1",
+    )
     assert result.returncode == 0, result.stderr
     dump = tmp_path / "result" / "dumpOutput_device0"
     torch_dump = np.stack([read_dump(dump / f"img_{index}_1.txt") for index in range(6)])
@@ -519,8 +644,9 @@ def test_torch_backend_dump_is_the_model_and_onnxruntime_agrees(tmp_path: Path, 
     try:
         with torch.inference_mode():
             padded = np.concatenate([images, np.zeros((2, *images.shape[1:]), dtype=np.float32)])
-            expected = np.concatenate([model(torch.from_numpy(padded[start:start + 4])).numpy()
-                                       for start in (0, 4)])[:6]
+            expected = np.concatenate([model(torch.from_numpy(padded[start : start + 4])).numpy() for start in (0, 4)])[
+                :6
+            ]
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(torch_dump, expected)

@@ -8,16 +8,22 @@ import statistics
 from pathlib import Path
 
 import pytest
-
 from PIL import Image
 
 from ascend_io import read_labels
 
-GUIDE_JSON = {"title": "Overall statistical evaluation", "value": [
-    {"key": "Number of images", "value": "50000"}, {"key": "Number of classes", "value": "1000"},
-    {"key": "Top1 accuracy", "value": "74.06%"}, {"key": "Top2 accuracy", "value": "84.21%"},
-    {"key": "Top3 accuracy", "value": "88.11%"}, {"key": "Top4 accuracy", "value": "90.3%"},
-    {"key": "Top5 accuracy", "value": "91.67%"}]}
+GUIDE_JSON = {
+    "title": "Overall statistical evaluation",
+    "value": [
+        {"key": "Number of images", "value": "50000"},
+        {"key": "Number of classes", "value": "1000"},
+        {"key": "Top1 accuracy", "value": "74.06%"},
+        {"key": "Top2 accuracy", "value": "84.21%"},
+        {"key": "Top3 accuracy", "value": "88.11%"},
+        {"key": "Top4 accuracy", "value": "90.3%"},
+        {"key": "Top5 accuracy", "value": "91.67%"},
+    ],
+}
 
 
 def write_accuracy(path: Path, top1: str, top5: str, images: int = 50000) -> Path:
@@ -51,8 +57,17 @@ def test_guide_figures_pass_and_a_drop_over_one_point_fails(tmp_path, run_script
     rows = table_rows(result.stdout)
     low1, high1 = wilson_roots(74.06, 50000)
     low5, high5 = wilson_roots(91.67, 50000)
-    assert rows["bs1"].split()[1:10] == ["50000", "74.06", f"[{low1:.2f},", f"{high1:.2f}]", "91.67",
-                                         f"[{low5:.2f},", f"{high5:.2f}]", "-0.04", "-0.03"]
+    assert rows["bs1"].split()[1:10] == [
+        "50000",
+        "74.06",
+        f"[{low1:.2f},",
+        f"{high1:.2f}]",
+        "91.67",
+        f"[{low5:.2f},",
+        f"{high5:.2f}]",
+        "-0.04",
+        "-0.03",
+    ]
     assert (f"{low1:.2f}", f"{high1:.2f}") == ("73.67", "74.44")
     assert rows["bs1"].endswith("PASS")
     assert rows["bs4"].split()[8:10] == ["-1.00", "-1.00"] and rows["bs4"].endswith("PASS")
@@ -77,8 +92,7 @@ def test_a_subset_fails_only_when_the_whole_interval_is_over_a_point_below(tmp_p
     assert wilson_roots(60.0, 200)[1] < 73.1
     result = run_script("compare_accuracy.py", subset, low)
     assert result.returncode == 1
-    assert table_rows(result.stdout)["bs16"].endswith("FAIL on 200 images (whole 95% interval more than 1 point "
-                                                      "below)")
+    assert table_rows(result.stdout)["bs16"].endswith("FAIL on 200 images (whole 95% interval more than 1 point below)")
 
     # The same 72.9% top-1: FAIL on all 50,000 images, consistent on one image fewer (interval reaches 73.1+).
     assert wilson_roots(72.9, 49999)[1] > 73.1
@@ -92,8 +106,9 @@ def test_impossible_figures_are_refused(tmp_path, run_script, top1):
     path = write_accuracy(tmp_path / "result_bs1.json", top1, "91.67%")
     result = run_script("compare_accuracy.py", path)
     assert result.returncode == 2
-    assert result.stderr == (f"compare_accuracy.py: error: {path}: Top1 accuracy {top1!r} is not a percentage "
-                             "between 0 and 100\n")
+    assert result.stderr == (
+        f"compare_accuracy.py: error: {path}: Top1 accuracy {top1!r} is not a percentage between 0 and 100\n"
+    )
     assert result.stdout == ""
 
 
@@ -110,7 +125,8 @@ def test_bad_files_are_named(tmp_path, run_script):
         result = run_script("compare_accuracy.py", tmp_path / name)
         assert result.returncode == 2
         assert result.stderr.strip() == f"compare_accuracy.py: error: {tmp_path / name}: {message}" + (
-            " of imagenet_acc_eval.py" if name == "empty.json" else "")
+            " of imagenet_acc_eval.py" if name == "empty.json" else ""
+        )
 
 
 def test_demo_dataset_is_deterministic_and_varied(tmp_path, run_script):

@@ -54,8 +54,9 @@ def write_folder(folder: Path, outputs: dict[str, np.ndarray], binary: bool = Fa
     return folder
 
 
-def expected_figures(reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray],
-                     labels: dict[str, int]) -> dict:
+def expected_figures(
+    reference: dict[str, np.ndarray], candidate: dict[str, np.ndarray], labels: dict[str, int]
+) -> dict:
     """The figures, one image at a time with plain Python arithmetic (math.fsum), not the script's code."""
     keys = sorted(set(reference) & set(candidate))
     cosines, max_abs, relative, top1_same, top5_same = {}, {}, {}, [], []
@@ -64,9 +65,9 @@ def expected_figures(reference: dict[str, np.ndarray], candidate: dict[str, np.n
     for key in keys:
         r = [float(v) for v in reference[key]]
         c = [float(v) for v in candidate[key]]
-        dot = math.fsum(x * y for x, y in zip(r, c))
+        dot = math.fsum(x * y for x, y in zip(r, c, strict=False))
         cosines[key] = dot / math.sqrt(math.fsum(x * x for x in r) * math.fsum(y * y for y in c))
-        max_abs[key] = max(abs(x - y) for x, y in zip(r, c))
+        max_abs[key] = max(abs(x - y) for x, y in zip(r, c, strict=False))
         relative[key] = max_abs[key] / max(abs(x) for x in r)
         r_order = sorted(range(CLASSES), key=lambda i: -r[i])
         c_order = sorted(range(CLASSES), key=lambda i: -c[i])
@@ -87,13 +88,23 @@ def expected_figures(reference: dict[str, np.ndarray], candidate: dict[str, np.n
     p1 = ordered[low] + (ordered[min(low + 1, len(ordered) - 1)] - ordered[low]) * (position - low)
     n = len(keys)
     return {
-        "keys": keys, "cosines": cosines, "max_abs": max_abs, "relative": relative,
-        "min": ordered[0], "mean": math.fsum(ordered) / n, "p1": p1,
-        "max_abs_error": max(max_abs.values()), "max_relative_error": max(relative.values()),
-        "top1": 100.0 * sum(top1_same) / n, "top5": 100.0 * sum(top5_same) / n,
-        "ref_top1": 100.0 * ref_hits1 / n, "ref_top5": 100.0 * ref_hits5 / n,
-        "cand_top1": 100.0 * cand_hits1 / n, "cand_top5": 100.0 * cand_hits5 / n,
-        "lost": lost, "gained": gained,
+        "keys": keys,
+        "cosines": cosines,
+        "max_abs": max_abs,
+        "relative": relative,
+        "min": ordered[0],
+        "mean": math.fsum(ordered) / n,
+        "p1": p1,
+        "max_abs_error": max(max_abs.values()),
+        "max_relative_error": max(relative.values()),
+        "top1": 100.0 * sum(top1_same) / n,
+        "top5": 100.0 * sum(top5_same) / n,
+        "ref_top1": 100.0 * ref_hits1 / n,
+        "ref_top5": 100.0 * ref_hits5 / n,
+        "cand_top1": 100.0 * cand_hits1 / n,
+        "cand_top5": 100.0 * cand_hits5 / n,
+        "lost": lost,
+        "gained": gained,
     }
 
 
@@ -115,7 +126,7 @@ def case(tmp_path):
 
 def printed(stdout: str, name: str) -> str:
     line = next(line for line in stdout.splitlines() if line.startswith(name))
-    return line[len(name):].strip()
+    return line[len(name) :].strip()
 
 
 def number(text: str) -> float:
@@ -133,8 +144,19 @@ def test_every_printed_figure_equals_an_independent_computation(case, run_script
     assert want["max_abs"][keys[3]] == pytest.approx(NOISE, rel=1e-3)
     assert want["lost"] == [keys[1]] and want["gained"] == [keys[5]]
 
-    result = run_script("compare_outputs.py", ref_dir, cand_dir, "--labels", label_file, "--json",
-                        tmp_path / "cmp.json", "--worst", 3, "--min-cosine", -1)
+    result = run_script(
+        "compare_outputs.py",
+        ref_dir,
+        cand_dir,
+        "--labels",
+        label_file,
+        "--json",
+        tmp_path / "cmp.json",
+        "--worst",
+        3,
+        "--min-cosine",
+        -1,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert printed(out, "images paired:").startswith("6 (1000 values each)")
@@ -151,14 +173,15 @@ def test_every_printed_figure_equals_an_independent_computation(case, run_script
     assert printed(out, "top-1 agreement:") == f"{want['top1']:.2f}% (2 images differ)"
     assert printed(out, "top-5 set agreement:") == f"{want['top5']:.2f}% (2 images differ)"
     assert printed(out, "reference accuracy:").startswith(
-        f"top-1 {want['ref_top1']:.2f}%  top-5 {want['ref_top5']:.2f}%  (6 labelled images)")
+        f"top-1 {want['ref_top1']:.2f}%  top-5 {want['ref_top5']:.2f}%  (6 labelled images)"
+    )
     assert printed(out, "candidate accuracy:") == f"top-1 {want['cand_top1']:.2f}%  top-5 {want['cand_top5']:.2f}%"
     assert printed(out, "top-1 flips, reference right, candidate wrong:") == f"1 ({keys[1]})"
     assert printed(out, "top-1 flips, candidate right, reference wrong:") == f"1 ({keys[5]})"
     worst_rows = out.split("worst 3 images by cosine:\n")[1].splitlines()[1:4]
     want_worst = sorted(keys, key=lambda key: (want["cosines"][key], key))[:3]
     assert [row.split()[0] for row in worst_rows] == want_worst
-    for row, key in zip(worst_rows, want_worst):
+    for row, key in zip(worst_rows, want_worst, strict=False):
         fields = row.split()
         assert float(fields[1]) == pytest.approx(want["cosines"][key], abs=6e-9)
         assert float(fields[2]) == pytest.approx(want["max_abs"][key], rel=1e-5)
@@ -178,9 +201,11 @@ def test_every_printed_figure_equals_an_independent_computation(case, run_script
     assert [row["key"] for row in document["worst"]] == want_worst
     labelled = document["labels"]
     assert (labelled["reference_top1_percent"], labelled["candidate_top1_percent"]) == pytest.approx(
-        (want["ref_top1"], want["cand_top1"]))
+        (want["ref_top1"], want["cand_top1"])
+    )
     assert (labelled["reference_top5_percent"], labelled["candidate_top5_percent"]) == pytest.approx(
-        (want["ref_top5"], want["cand_top5"]))
+        (want["ref_top5"], want["cand_top5"])
+    )
     assert labelled["reference_right_candidate_wrong"] == {"count": 1, "keys": [keys[1]]}
     assert labelled["candidate_right_reference_wrong"] == {"count": 1, "keys": [keys[5]]}
     assert document["passed"] is True and document["failures"] == []
@@ -193,13 +218,22 @@ def test_thresholds_fail_with_exit_1_naming_the_figure(case, run_script, tmp_pat
     fails = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert len(fails) == 1 and "min cosine" in fails[0] and "--min-cosine 0.99" in fails[0]
 
-    result = run_script("compare_outputs.py", ref_dir, cand_dir, "--min-cosine", -1, "--min-top1-agreement", 70,
-                        "--json", tmp_path / "cmp.json")
+    result = run_script(
+        "compare_outputs.py",
+        ref_dir,
+        cand_dir,
+        "--min-cosine",
+        -1,
+        "--min-top1-agreement",
+        70,
+        "--json",
+        tmp_path / "cmp.json",
+    )
     assert result.returncode == 1
     fails = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert fails == ["FAIL: top-1 agreement 66.67% < --min-top1-agreement 70%"]
     document = json.loads((tmp_path / "cmp.json").read_text())
-    assert document["passed"] is False and document["failures"] == [fails[0][len("FAIL: "):]]
+    assert document["passed"] is False and document["failures"] == [fails[0][len("FAIL: ") :]]
 
     result = run_script("compare_outputs.py", ref_dir, cand_dir, "--min-cosine", -1, "--min-top1-agreement", 66)
     assert result.returncode == 0 and "PASS" in result.stdout
@@ -218,8 +252,9 @@ def test_identical_folders_and_ais_bench_outputs(tmp_path, run_script):
     assert result.returncode == 0, result.stderr
     assert printed(result.stdout, "top-1 agreement:") == "100.00% (0 images differ)"
     # %f keeps 6 decimals, read back as float32.
-    want = max(abs(float(np.float32(f"{value:f}")) - float(value)) for values in outputs.values()
-               for value in values.tolist())
+    want = max(
+        abs(float(np.float32(f"{value:f}")) - float(value)) for values in outputs.values() for value in values.tolist()
+    )
     assert 0 < want < 1e-6
     assert number(printed(result.stdout, "max abs error:")) == pytest.approx(want, rel=1e-5)
     assert "worst" not in result.stdout
@@ -287,8 +322,9 @@ def test_bad_inputs_end_in_one_clear_line(tmp_path, run_script):
     labels = tmp_path / "labels.txt"
     labels.write_text("a0.JPEG 1\n")
     one_line_error(run_script("compare_outputs.py", good, good, "--labels", labels), "no label for 2 paired images")
-    one_line_error(run_script("compare_outputs.py", good, good, "--json", tmp_path / "no" / "out.json"),
-                   "does not exist")
+    one_line_error(
+        run_script("compare_outputs.py", good, good, "--json", tmp_path / "no" / "out.json"), "does not exist"
+    )
     assert not list(tmp_path.glob("*.json"))
 
 
@@ -299,8 +335,10 @@ def text_forms(values: np.ndarray) -> dict[str, bytes]:
         "%.8e": write_line(values),
         "%f": ("".join(f"{value:f} " for value in as_list) + "\n").encode(),
         "%g": (" ".join(f"{value:g}" for value in as_list) + "\n").encode(),
-        "mixed": " ".join(f"{value:.8e}" if i % 3 == 0 else f"{value:f}" if i % 3 == 1 else f"{value:+.3f}"
-                          for i, value in enumerate(as_list)).encode(),
+        "mixed": " ".join(
+            f"{value:.8e}" if i % 3 == 0 else f"{value:f}" if i % 3 == 1 else f"{value:+.3f}"
+            for i, value in enumerate(as_list)
+        ).encode(),
     }
 
 

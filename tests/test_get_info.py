@@ -30,8 +30,10 @@ def save_jpeg(path: Path, width: int, height: int, mode: str = "RGB") -> Path:
 
 
 def test_bin_mode_lists_bins_in_sorted_order_with_paths_as_given(run_script, tmp_path: Path) -> None:
-    make_bins(tmp_path / "prep_dataset", ["b.bin", "a.bin", "c10.bin", "c2.bin", ".a.bin.x1.tmp", ".hidden.bin",
-                                          "notes.txt", "a.bin.part"])
+    make_bins(
+        tmp_path / "prep_dataset",
+        ["b.bin", "a.bin", "c10.bin", "c2.bin", ".a.bin.x1.tmp", ".hidden.bin", "notes.txt", "a.bin.part"],
+    )
     (tmp_path / "prep_dataset" / "folder.bin").mkdir()
     result = run_script("get_info.py", "bin", "./prep_dataset", "./shufflenetv2_prep_bin.info", "224", "224")
     assert result.returncode == 0, result.stderr
@@ -46,9 +48,7 @@ def test_bin_mode_lists_bins_in_sorted_order_with_paths_as_given(run_script, tmp
 
 def test_bin_mode_keeps_absolute_and_bare_paths(tmp_path: Path) -> None:
     make_bins(tmp_path / "bins", ["k.bin"])
-    assert get_info.bin_info_entries(str(tmp_path / "bins"), 32, 16) == [
-        InfoEntry(0, f"{tmp_path}/bins/k.bin", 32, 16)
-    ]
+    assert get_info.bin_info_entries(str(tmp_path / "bins"), 32, 16) == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 32, 16)]
     assert get_info.main(["bin", str(tmp_path / "bins") + "/", str(tmp_path / "out.info"), "7", "9"]) == 0
     assert read_info(tmp_path / "out.info") == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 7, 9)]
 
@@ -63,10 +63,7 @@ def test_jpg_mode_reads_sizes_of_jpegs_only(run_script, tmp_path: Path) -> None:
     result = run_script("get_info.py", "jpg", "val", "jpg.info")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "jpg.info").read_text() == (
-        "0 val/a.jpg 375 500\n"
-        "1 val/b.JPEG 500 375\n"
-        "2 val/c.jpeg 31 17\n"
-        "3 val/d.JpG 40 41\n"
+        "0 val/a.jpg 375 500\n1 val/b.JPEG 500 375\n2 val/c.jpeg 31 17\n3 val/d.JpG 40 41\n"
     )
 
 
@@ -84,7 +81,9 @@ def test_jpg_mode_names_a_file_that_is_not_an_image(run_script, tmp_path: Path) 
     (tmp_path / "val" / "b.jpg").write_text("not a jpeg")
     result = run_script("get_info.py", "jpg", "val", "out.info")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == ["get_info.py: error: val/b.jpg: not an image (PIL cannot identify it)"]
+    assert result.stderr.strip().splitlines() == [
+        "get_info.py: error: val/b.jpg: not an image (PIL cannot identify it)"
+    ]
     assert not (tmp_path / "out.info").exists()
 
 
@@ -153,7 +152,8 @@ def test_jpg_mode_names_a_decompression_bomb(run_script, tmp_path: Path) -> None
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "get_info.py: error: val/bomb.jpg: refused by Pillow as a possible decompression bomb: Image size "
-        "(900000000 pixels) exceeds limit of 178956970 pixels, could be decompression bomb DOS attack."]
+        "(900000000 pixels) exceeds limit of 178956970 pixels, could be decompression bomb DOS attack."
+    ]
     assert not (tmp_path / "out.info").exists()
 
 
@@ -162,7 +162,8 @@ def test_jpg_mode_names_the_file_in_pillows_warnings(run_script, tmp_path: Path)
     result = run_script("get_info.py", "jpg", "val", "out.info")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0].startswith(
-        "val/large.jpg: DecompressionBombWarning: Image size (100000000 pixels) exceeds limit of 89478485 pixels")
+        "val/large.jpg: DecompressionBombWarning: Image size (100000000 pixels) exceeds limit of 89478485 pixels"
+    )
     assert (tmp_path / "out.info").read_text() == "0 val/large.jpg 10000 10000\n"
 
 
@@ -182,7 +183,8 @@ def test_file_names_that_are_not_utf8_are_refused_naming_them(run_script, tmp_pa
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"get_info.py: error: inputs: file name caf\\xe9.{'bin' if mode == 'bin' else 'jpg'} is not valid UTF-8 "
-        "(1 such names); the info file is UTF-8 text: rename them"]
+        "(1 such names); the info file is UTF-8 text: rename them"
+    ]
     assert not (tmp_path / "out.info").exists()
 
 
@@ -193,7 +195,8 @@ def test_a_full_disk_is_named_and_leaves_nothing(run_script, tmp_path: Path) -> 
         result = run_script("get_info.py", "bin", "bins", "disk/out.info", "224", "224")
         assert result.returncode == 2
         assert result.stderr.splitlines() == [
-            "get_info.py: error: disk/out.info: cannot write the info file: No space left on device"]
+            "get_info.py: error: disk/out.info: cannot write the info file: No space left on device"
+        ]
         assert sorted(path.name for path in disk.iterdir()) == ["filler"]
 
 
@@ -202,4 +205,5 @@ def test_the_record_of_the_preprocessing_is_not_an_input(tmp_path: Path) -> None
     (tmp_path / "prep" / ".prep_sources.json").write_text("{}")
     (tmp_path / "prep" / "failed.txt").write_text("x: bad\n")
     assert [entry.path for entry in get_info.bin_info_entries(str(tmp_path / "prep"), 224, 224)] == [
-        f"{tmp_path}/prep/a.bin"]
+        f"{tmp_path}/prep/a.bin"
+    ]

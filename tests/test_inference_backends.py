@@ -64,14 +64,21 @@ def outputs_of(kind: str, model: Path, batches: list[np.ndarray], streams: int =
         backend.close()
 
 
-@pytest.mark.parametrize("streams, threads, cores, expected", [
-    (0, 0, 2, (2, 1)), (0, 0, 48, (48, 1)), (0, 0, 1, (1, 1)),  # default: one stream of one thread per core
-    (1, 0, 2, (1, 2)), (4, 0, 16, (4, 4)), (3, 0, 2, (3, 1)),  # streams given: the cores shared among them
-    (0, 2, 8, (4, 2)), (0, 4, 2, (1, 4)),  # threads given: as many streams as fit
-    (3, 5, 2, (3, 5)),  # both given: as given
-])
-def test_concurrency_defaults_fill_the_cores(streams: int, threads: int, cores: int,
-                                             expected: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    "streams, threads, cores, expected",
+    [
+        (0, 0, 2, (2, 1)),
+        (0, 0, 48, (48, 1)),
+        (0, 0, 1, (1, 1)),  # default: one stream of one thread per core
+        (1, 0, 2, (1, 2)),
+        (4, 0, 16, (4, 4)),
+        (3, 0, 2, (3, 1)),  # streams given: the cores shared among them
+        (0, 2, 8, (4, 2)),
+        (0, 4, 2, (1, 4)),  # threads given: as many streams as fit
+        (3, 5, 2, (3, 5)),  # both given: as given
+    ],
+)
+def test_concurrency_defaults_fill_the_cores(streams: int, threads: int, cores: int, expected: tuple[int, int]) -> None:
     assert resolve_concurrency(streams, threads, cores) == Concurrency(*expected)
 
 
@@ -79,8 +86,14 @@ def test_in_flight_clock_counts_overlapping_calls_once(monkeypatch: pytest.Monke
     now = [0.0]
     monkeypatch.setattr(inference_backends.time, "perf_counter", lambda: now[0])
     clock = InFlightClock()
-    for moment, event in [(0.0, clock.begin), (1.0, clock.begin), (2.0, clock.end), (3.0, clock.end),
-                          (5.0, clock.begin), (6.0, clock.end)]:
+    for moment, event in [
+        (0.0, clock.begin),
+        (1.0, clock.begin),
+        (2.0, clock.end),
+        (3.0, clock.end),
+        (5.0, clock.begin),
+        (6.0, clock.end),
+    ]:
         now[0] = moment
         event()
     # In flight 0..3 and 5..6: 4 s (the calls' own times would sum to 3 + 1 + 1 = 5).
@@ -94,7 +107,7 @@ def test_onnxruntime_outputs_do_not_depend_on_the_concurrency(onnx_bs4: Path, ba
     for streams, threads in [(2, 1), (3, 1)]:
         np.testing.assert_array_equal(outputs_of("onnxruntime", onnx_bs4, batches, streams, threads), reference)
     assert reference.std() > 1.0  # real spread
-    assert not np.array_equal(reference[:BATCH], reference[BATCH:2 * BATCH])
+    assert not np.array_equal(reference[:BATCH], reference[BATCH : 2 * BATCH])
 
 
 def test_openvino_agrees_with_onnxruntime(onnx_bs4: Path, batches: list[np.ndarray]) -> None:
@@ -117,8 +130,10 @@ def test_openvino_is_compiled_for_f32_throughput(onnx_bs4: Path) -> None:
 
 def test_model_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
-    for kind, text in [("onnxruntime", "not a model onnxruntime can load"),
-                       ("openvino", "not a model OpenVINO can load")]:
+    for kind, text in [
+        ("onnxruntime", "not a model onnxruntime can load"),
+        ("openvino", "not a model OpenVINO can load"),
+    ]:
         with pytest.raises(PipelineError, match=f"broken.onnx: {text}"):
             open_backend(kind, str(tmp_path / "broken.onnx"))
         with pytest.raises(PipelineError, match="missing.onnx: model file not found"):
@@ -137,19 +152,22 @@ def torch_threads() -> None:
     torch.set_num_threads(before)
 
 
-def test_torch_backends_call_load_reference_model(monkeypatch: pytest.MonkeyPatch, random_model: torch.nn.Module,
-                                                  torch_threads: None) -> None:
+def test_torch_backends_call_load_reference_model(
+    monkeypatch: pytest.MonkeyPatch, random_model: torch.nn.Module, torch_threads: None
+) -> None:
     """Plumbing (with a stand-in torch_reference): the checkpoint, size, seed and fp16 reach
     load_reference_model; the outputs are the module's, float32, from worker threads in inference mode."""
     calls = []
 
-    def load_reference_model(checkpoint: str, model_size: str = "Small", seed: int = 0,
-                             fp16: bool = False) -> torch.nn.Module:
+    def load_reference_model(
+        checkpoint: str, model_size: str = "Small", seed: int = 0, fp16: bool = False
+    ) -> torch.nn.Module:
         calls.append((checkpoint, model_size, seed, fp16))
         return random_model
 
-    monkeypatch.setitem(sys.modules, "torch_reference",
-                        types.SimpleNamespace(load_reference_model=load_reference_model))
+    monkeypatch.setitem(
+        sys.modules, "torch_reference", types.SimpleNamespace(load_reference_model=load_reference_model)
+    )
     batch = np.random.default_rng(1).uniform(0, 255, size=(2, *SHAPE)).astype(np.float32)
     for kind, fp16 in [("torch", False), ("torch-fp16", True)]:
         backend = open_backend(kind, "random", streams=2, threads=1, model_size="Medium", seed=7)

@@ -19,8 +19,11 @@ def test_demo_is_deterministic_and_labelled(run_script, tmp_path: Path) -> None:
         result = run_script("make_demo_dataset.py", name, "--count", 12, "--seed", 3)
         assert result.returncode == 0, result.stderr
     assert listing(tmp_path / "a") == listing(tmp_path / "b")
-    assert all((tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-               for name in listing(tmp_path / "a") if name != "val")
+    assert all(
+        (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        for name in listing(tmp_path / "a")
+        if name != "val"
+    )
     labels = read_labels(tmp_path / "a" / "val_label.txt")
     assert sorted(labels) == sorted(path.stem for path in (tmp_path / "a" / "val").iterdir())
     modes = {Image.open(path).mode for path in (tmp_path / "a" / "val").iterdir()}
@@ -33,7 +36,7 @@ def test_another_seed_gives_other_pictures_under_the_same_names(run_script, tmp_
         assert run_script("make_demo_dataset.py", name, "--seed", seed, "--count", 5).returncode == 0
     x_files, y_files = (sorted((tmp_path / name / "val").iterdir()) for name in ("X", "Y"))
     assert [path.name for path in x_files] == [path.name for path in y_files]
-    assert all(x.read_bytes() != y.read_bytes() for x, y in zip(x_files, y_files))
+    assert all(x.read_bytes() != y.read_bytes() for x, y in zip(x_files, y_files, strict=False))
 
 
 def test_an_existing_demo_is_refused(run_script, tmp_path: Path) -> None:
@@ -42,7 +45,8 @@ def test_an_existing_demo_is_refused(run_script, tmp_path: Path) -> None:
     result = run_script("make_demo_dataset.py", "d", "--count", 2)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "make_demo_dataset.py: error: d: already holds a demo dataset (val/ or val_label.txt); remove it first"]
+        "make_demo_dataset.py: error: d: already holds a demo dataset (val/ or val_label.txt); remove it first"
+    ]
     assert listing(tmp_path / "d") == before
 
 

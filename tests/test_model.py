@@ -41,8 +41,9 @@ def test_parameter_count_and_state_dict_size(model_size: str) -> None:
 def test_state_dict_keys_shapes_dtypes_and_order_match_reference(model_size: str) -> None:
     reference = reference_json()["models"][model_size]
     model = ShuffleNetV2_Plus(architecture=pth2onnx.ARCHITECTURE, model_size=model_size)
-    ours = [[key, list(value.shape), str(value.dtype).removeprefix("torch.")]
-            for key, value in model.state_dict().items()]
+    ours = [
+        [key, list(value.shape), str(value.dtype).removeprefix("torch.")] for key, value in model.state_dict().items()
+    ]
     assert ours == reference["state_dict"]
     assert reference["parameters"] == PARAMETERS[model_size]
 
@@ -58,18 +59,22 @@ def test_default_architecture_is_the_published_one() -> None:
     assert [(k, v.shape) for k, v in default.items()] == [(k, v.shape) for k, v in explicit.items()]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"model_size": "Tiny"}, "unknown model size 'Tiny'"),
-    ({"input_size": 200}, "multiple of 32"),
-    ({"n_class": 0}, "n_class"),
-    ({"architecture": [0] * 19}, "needs 20 block choices, got 19"),
-    ({"architecture": [0] * 19 + [4]}, r"architecture\[19\] = 4"),
-    ({"architecture": [0] * 4 + [3] + [0] * 15}, "cannot be an Xception block"),
-    ({"channel_split": "shuffle"}, "unknown channel_split 'shuffle'; expected one of slice, reshape"),
-    ({"channel_split": None}, "unknown channel_split None"),
-])
-def test_constructor_rejects_bad_arguments_with_value_error(kwargs: dict, message: str,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model_size": "Tiny"}, "unknown model size 'Tiny'"),
+        ({"input_size": 200}, "multiple of 32"),
+        ({"n_class": 0}, "n_class"),
+        ({"architecture": [0] * 19}, "needs 20 block choices, got 19"),
+        ({"architecture": [0] * 19 + [4]}, r"architecture\[19\] = 4"),
+        ({"architecture": [0] * 4 + [3] + [0] * 15}, "cannot be an Xception block"),
+        ({"channel_split": "shuffle"}, "unknown channel_split 'shuffle'; expected one of slice, reshape"),
+        ({"channel_split": None}, "unknown channel_split None"),
+    ],
+)
+def test_constructor_rejects_bad_arguments_with_value_error(
+    kwargs: dict, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ValueError, match=message):
         ShuffleNetV2_Plus(**kwargs)
     assert capsys.readouterr() == ("", "")
@@ -149,14 +154,15 @@ def test_stride1_block_passes_even_channels_and_transforms_odd_ones() -> None:
 def test_fp32_reorder_tolerance_follows_from_the_network() -> None:
     model = pth2onnx.build_model("Small")
     assert pth2onnx.accumulation_depth_and_length(model) == (110, 1280)
-    assert pth2onnx.fp32_reorder_tolerance(model) == pytest.approx(2.0 ** -24 * 1280 ** 0.5 * 110)
+    assert pth2onnx.fp32_reorder_tolerance(model) == pytest.approx(2.0**-24 * 1280**0.5 * 110)
     assert 1e-4 < pth2onnx.fp32_reorder_tolerance(model) < 3e-4
 
 
 def leak_batch_mean(model: torch.nn.Module, share: float):
     """A deliberate batch mix-up: one block's output takes ``share`` of the batch's mean (the hook's handle)."""
     return model.features[10].register_forward_hook(
-        lambda module, inputs, output: (1 - share) * output + share * output.mean(0, keepdim=True))
+        lambda module, inputs, output: (1 - share) * output + share * output.mean(0, keepdim=True)
+    )
 
 
 @pytest.mark.parametrize("channel_split", CHANNEL_SPLITS)
@@ -168,7 +174,7 @@ def test_each_image_is_computed_independently_of_the_batch(channel_split: str) -
     images = pth2onnx.random_images(3, seed=2)
     with torch.no_grad():
         together = model(images)
-        alone = torch.cat([model(images[i:i + 1]) for i in range(3)])
+        alone = torch.cat([model(images[i : i + 1]) for i in range(3)])
         handle = leak_batch_mean(model, 0.01)
         leaked = model(images)
         handle.remove()

@@ -13,14 +13,13 @@ operators, and onnxruntime must compute the same bits from both files.
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
-import io
-import warnings
-
 import onnx
+import pytest
 import torch
 import torch.nn as nn
 
@@ -72,26 +71,43 @@ class UnitRef(nn.Module):
         outputs = oup - inp
         if xception:
             main = [
-                nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
-                nn.Conv2d(inp, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act_ref(kind),
-                nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
-                nn.Conv2d(mid, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act_ref(kind),
-                nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
-                nn.Conv2d(mid, outputs, 1, 1, 0, bias=False), nn.BatchNorm2d(outputs), act_ref(kind),
+                nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False),
+                nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, mid, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(mid),
+                act_ref(kind),
+                nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False),
+                nn.BatchNorm2d(mid),
+                nn.Conv2d(mid, mid, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(mid),
+                act_ref(kind),
+                nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False),
+                nn.BatchNorm2d(mid),
+                nn.Conv2d(mid, outputs, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(outputs),
+                act_ref(kind),
             ]
         else:
             main = [
-                nn.Conv2d(inp, mid, 1, 1, 0, bias=False), nn.BatchNorm2d(mid), act_ref(kind),
-                nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid, bias=False), nn.BatchNorm2d(mid),
-                nn.Conv2d(mid, outputs, 1, 1, 0, bias=False), nn.BatchNorm2d(outputs), act_ref(kind),
+                nn.Conv2d(inp, mid, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(mid),
+                act_ref(kind),
+                nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid, bias=False),
+                nn.BatchNorm2d(mid),
+                nn.Conv2d(mid, outputs, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(outputs),
+                act_ref(kind),
             ]
         if se:
             main.append(SqueezeExciteRef(outputs))
         self.branch_main = nn.Sequential(*main)
         if stride == 2:
             self.branch_proj = nn.Sequential(
-                nn.Conv2d(inp, inp, k, 2, k // 2, groups=inp, bias=False), nn.BatchNorm2d(inp),
-                nn.Conv2d(inp, inp, 1, 1, 0, bias=False), nn.BatchNorm2d(inp), act_ref(kind),
+                nn.Conv2d(inp, inp, k, 2, k // 2, groups=inp, bias=False),
+                nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, inp, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(inp),
+                act_ref(kind),
             )
 
     def forward(self, old_x):
@@ -102,8 +118,11 @@ class UnitRef(nn.Module):
 
 
 class ShuffleNetV2PlusRef(nn.Module):
-    WIDTHS = {"Large": [-1, 16, 68, 168, 336, 672, 1280], "Medium": [-1, 16, 48, 128, 256, 512, 1280],
-              "Small": [-1, 16, 36, 104, 208, 416, 1280]}
+    WIDTHS = {
+        "Large": [-1, 16, 68, 168, 336, 672, 1280],
+        "Medium": [-1, 16, 48, 128, 256, 512, 1280],
+        "Small": [-1, 16, 36, 104, 208, 416, 1280],
+    }
 
     def __init__(self, architecture, size, n_class=1000):
         super().__init__()
@@ -117,12 +136,20 @@ class ShuffleNetV2PlusRef(nn.Module):
             for i in range(repeat):
                 choice = architecture[n]
                 n += 1
-                units.append(UnitRef(c if i == 0 else c // 2, out, [3, 5, 7, 3][choice], 2 if i == 0 else 1,
-                                     "HS" if stage >= 1 else "ReLU", stage >= 2, choice == 3))
+                units.append(
+                    UnitRef(
+                        c if i == 0 else c // 2,
+                        out,
+                        [3, 5, 7, 3][choice],
+                        2 if i == 0 else 1,
+                        "HS" if stage >= 1 else "ReLU",
+                        stage >= 2,
+                        choice == 3,
+                    )
+                )
                 c = out
         self.features = nn.Sequential(*units)
-        self.conv_last = nn.Sequential(nn.Conv2d(c, 1280, 1, 1, 0, bias=False), nn.BatchNorm2d(1280),
-                                       HardSwishRef())
+        self.conv_last = nn.Sequential(nn.Conv2d(c, 1280, 1, 1, 0, bias=False), nn.BatchNorm2d(1280), HardSwishRef())
         self.globalpool = nn.AvgPool2d(7)
         self.LastSE = SqueezeExciteRef(1280)
         self.fc = nn.Sequential(nn.Linear(1280, 1280, bias=False), HardSwishRef())
@@ -159,14 +186,16 @@ def reference_model() -> nn.Module:
 
 @pytest.fixture(scope="module")
 def official_checkpoint(reference_model: nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_official_checkpoint(reference_model, tmp_path_factory.mktemp("independent") /
-                                    "ShuffleNetV2+.Small.pth.tar")
+    return save_official_checkpoint(
+        reference_model, tmp_path_factory.mktemp("independent") / "ShuffleNetV2+.Small.pth.tar"
+    )
 
 
 @pytest.mark.parametrize("channel_split", pth2onnx.CHANNEL_SPLITS)
 @pytest.mark.parametrize("model_size", SIZES)
 def test_independent_checkpoint_loads_strictly_and_gives_bit_identical_outputs(
-        model_size: str, channel_split: str, tmp_path: Path) -> None:
+    model_size: str, channel_split: str, tmp_path: Path
+) -> None:
     reference = reference_network(model_size)
     checkpoint = save_official_checkpoint(reference, tmp_path / f"ShuffleNetV2+.{model_size}.pth.tar")
     ours = pth2onnx.build_model(model_size, channel_split)
@@ -181,13 +210,14 @@ def test_independent_checkpoint_loads_strictly_and_gives_bit_identical_outputs(
 
 def test_the_other_hard_swish_order_is_not_bit_identical(reference_model: nn.Module) -> None:
     """The bit-identity test can fail: ``x * clamp(x + 3, 0, 6) / 6`` (the product first) changes the outputs."""
+
     class ProductFirst(nn.Module):
         def forward(self, x):
             return x * torch.clamp(x + 3, 0, 6) / 6
 
     altered = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, "Small").eval()
     altered.load_state_dict(reference_model.state_dict())
-    for name, module in list(altered.named_modules()):
+    for module in list(altered.modules()):
         for child_name, child in module.named_children():
             if isinstance(child, HardSwishRef):
                 setattr(module, child_name, ProductFirst())
@@ -197,7 +227,8 @@ def test_the_other_hard_swish_order_is_not_bit_identical(reference_model: nn.Mod
 
 
 def test_independent_checkpoint_exports_to_an_equivalent_onnx_file(
-        reference_model: nn.Module, official_checkpoint: Path, run_script, tmp_path: Path) -> None:
+    reference_model: nn.Module, official_checkpoint: Path, run_script, tmp_path: Path
+) -> None:
     onnx_path = tmp_path / "shufflenetv2_bs4.onnx"
     result = run_script("shufflenetv2_pth2onnx.py", official_checkpoint, onnx_path, 4, "--verify")
     assert result.returncode == 0, result.stderr
@@ -219,8 +250,16 @@ def export_reference(model: nn.Module, batch_size: int) -> bytes:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation, the tracer's constant sizes
-        torch.onnx.export(model.eval(), torch.zeros(batch_size, 3, 224, 224), buffer, input_names=["image"],
-                          output_names=["class"], opset_version=11, do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            model.eval(),
+            torch.zeros(batch_size, 3, 224, 224),
+            buffer,
+            input_names=["image"],
+            output_names=["class"],
+            opset_version=11,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     return buffer.getvalue()
 
 
@@ -239,7 +278,8 @@ def run_one_thread(model: bytes | Path, images: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("batch_size", [1, 16])
 def test_default_static_export_is_the_megvii_graph_with_bit_identical_outputs(
-        reference_model: nn.Module, official_checkpoint: Path, run_script, tmp_path: Path, batch_size: int) -> None:
+    reference_model: nn.Module, official_checkpoint: Path, run_script, tmp_path: Path, batch_size: int
+) -> None:
     onnx_path = tmp_path / f"shufflenetv2_bs{batch_size}.onnx"
     result = run_script("shufflenetv2_pth2onnx.py", official_checkpoint, onnx_path, batch_size)
     assert result.returncode == 0, result.stderr

@@ -50,8 +50,10 @@ GUIDE_PERF_FILES = {
 [post] throughputRate: 6.95087, moduleLatency: 143.867
 """,
 }
-PURE_INFER_BS1 = ("PureInfer_perf_of_shufflenetv2_bs1_in_device_0.txt",
-                  "ave_throughputRate = 379.467samples/s, ave_latency = 2.63527ms\n")
+PURE_INFER_BS1 = (
+    "PureInfer_perf_of_shufflenetv2_bs1_in_device_0.txt",
+    "ave_throughputRate = 379.467samples/s, ave_latency = 2.63527ms\n",
+)
 
 
 @pytest.fixture
@@ -93,16 +95,37 @@ def test_json_rows(result_dir: Path, run_script) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert (document["label"], document["chips"], document["measured_cards"]) == (None, 4, [])
-    rows = [{key: row[key] for key in ("batch_size", "device_id", "e2e_fps", "interface_fps", "card_fps", "mode")}
-            for row in document["rows"]]
-    assert all(list(row)[:5] == ["batch_size", "device_id", "e2e_fps", "interface_fps", "card_fps"]
-               for row in document["rows"])
-    assert rows[0] == {"batch_size": 1, "device_id": 0, "e2e_fps": 117.471, "interface_fps": 147.93,
-                       "card_fps": 591.72, "mode": "dataset"}
-    assert rows[1] == {"batch_size": 1, "device_id": 0, "e2e_fps": None, "interface_fps": 379.467,
-                       "card_fps": 1517.868, "mode": "pure"}
-    assert rows[-1] == {"batch_size": None, "device_id": 2, "e2e_fps": None, "interface_fps": 379.467,
-                        "card_fps": 1517.868, "mode": "pure"}
+    rows = [
+        {key: row[key] for key in ("batch_size", "device_id", "e2e_fps", "interface_fps", "card_fps", "mode")}
+        for row in document["rows"]
+    ]
+    assert all(
+        list(row)[:5] == ["batch_size", "device_id", "e2e_fps", "interface_fps", "card_fps"] for row in document["rows"]
+    )
+    assert rows[0] == {
+        "batch_size": 1,
+        "device_id": 0,
+        "e2e_fps": 117.471,
+        "interface_fps": 147.93,
+        "card_fps": 591.72,
+        "mode": "dataset",
+    }
+    assert rows[1] == {
+        "batch_size": 1,
+        "device_id": 0,
+        "e2e_fps": None,
+        "interface_fps": 379.467,
+        "card_fps": 1517.868,
+        "mode": "pure",
+    }
+    assert rows[-1] == {
+        "batch_size": None,
+        "device_id": 2,
+        "e2e_fps": None,
+        "interface_fps": 379.467,
+        "card_fps": 1517.868,
+        "mode": "pure",
+    }
     assert document["published_ascend310"][0] == {"batch_size": 1, "interface_fps": 147.93, "card_fps": 591.72}
     assert [row["card_fps"] for row in rows[2:-1]] == [1455.248, 1748.352, 1966.672, 1900.152]
 
@@ -112,8 +135,9 @@ def test_json_rows(result_dir: Path, run_script) -> None:
 
 def test_chips_and_single_files(result_dir: Path, run_script) -> None:
     file = result_dir / "perf_vision_batchsize_16_device_1.txt"
-    result = run_script("parse_perf.py", file, file, result_dir / "perf_vision_batchsize_1_device_0.txt",
-                        "--chips", "1", "--json")
+    result = run_script(
+        "parse_perf.py", file, file, result_dir / "perf_vision_batchsize_1_device_0.txt", "--chips", "1", "--json"
+    )
     rows = json.loads(result.stdout)["rows"]
     assert [(row["batch_size"], row["card_fps"]) for row in rows] == [(1, 147.93), (16, 491.668)]
 
@@ -127,19 +151,27 @@ def test_plot_is_a_png_written_atomically(result_dir: Path, tmp_path: Path, run_
     assert sorted(path.name for path in tmp_path.iterdir()) == ["perf.png", "result"]  # no temporary left
 
 
-@pytest.mark.parametrize("batch, name", [(16, "shufflenetv2_bs16"), (1, "bs1"), (4, "resnet50-bs4_fp16"),
-                                         (None, "shufflenetv2"), (None, "jobs12")])
+@pytest.mark.parametrize(
+    "batch, name",
+    [(16, "shufflenetv2_bs16"), (1, "bs1"), (4, "resnet50-bs4_fp16"), (None, "shufflenetv2"), (None, "jobs12")],
+)
 def test_batch_from_model_name(batch: int | None, name: str) -> None:
     assert parse_perf.batch_from_model_name(name) == batch
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("perf_vision_batchsize_1_device_0.txt", "[e2e] throughputRate: 117.471\n", "not in the benchmark tool's "
-                                                                                 "five-line form"),
-    ("PureInfer_perf_of_m_bs1_in_device_0.txt", "throughput 3\n", "no 'ave_throughputRate = "),
-    ("notes.txt", "[e2e] throughputRate: 1, latency: 2\n", "not a perf file of the benchmark tool"),
-    ("perf_vision_batchsize_2_device_0.txt", b"\xff\xfe\x00binary", "not a text perf file"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        (
+            "perf_vision_batchsize_1_device_0.txt",
+            "[e2e] throughputRate: 117.471\n",
+            "not in the benchmark tool's five-line form",
+        ),
+        ("PureInfer_perf_of_m_bs1_in_device_0.txt", "throughput 3\n", "no 'ave_throughputRate = "),
+        ("notes.txt", "[e2e] throughputRate: 1, latency: 2\n", "not a perf file of the benchmark tool"),
+        ("perf_vision_batchsize_2_device_0.txt", b"\xff\xfe\x00binary", "not a text perf file"),
+    ],
+)
 def test_foreign_files_are_named(tmp_path: Path, run_script, name: str, text: str | bytes, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -149,18 +181,41 @@ def test_foreign_files_are_named(tmp_path: Path, run_script, name: str, text: st
     assert result.stderr.count("\n") == 1
 
 
-def ais_bench_summary(batch: int | None, device: object, mean_ms: float, pure: bool = False,
-                      model: str = "./shufflenetv2_bs16.om") -> dict:
+def ais_bench_summary(
+    batch: int | None, device: object, mean_ms: float, pure: bool = False, model: str = "./shufflenetv2_bs16.om"
+) -> dict:
     """A summary as ais_bench writes it (facts: keys, throughput = 1000 x batch / NPU_compute_time mean)."""
-    timing = {"min": mean_ms * 0.9, "max": mean_ms * 1.2, "mean": mean_ms, "median": mean_ms,
-              "percentile(99%)": mean_ms * 1.1, "count": 50}
+    timing = {
+        "min": mean_ms * 0.9,
+        "max": mean_ms * 1.2,
+        "mean": mean_ms,
+        "median": mean_ms,
+        "percentile(99%)": mean_ms * 1.1,
+        "count": 50,
+    }
     return {
-        "NPU_compute_time": timing, "H2D_latency": {**timing, "mean": 0.4}, "D2H_latency": {**timing, "mean": 0.05},
-        "throughput": 1000 * (batch or 16) / mean_ms, "npu_compute_time_list": [mean_ms] * 50, "pid": 4242,
-        "filesinfo": {"0": {"infiles": ["./prep_dataset/ILSVRC2012_val_00000001.bin"],
-                            "outfiles": ["./result/bs16/ILSVRC2012_val_00000001_0.txt"]}},
-        "args": {"model": model, "input": None if pure else "./prep_dataset/", "output": "./result/",
-                 "output_dirname": "bs16", "outfmt": "TXT", "loop": 1, "device": device, "batchsize": batch},
+        "NPU_compute_time": timing,
+        "H2D_latency": {**timing, "mean": 0.4},
+        "D2H_latency": {**timing, "mean": 0.05},
+        "throughput": 1000 * (batch or 16) / mean_ms,
+        "npu_compute_time_list": [mean_ms] * 50,
+        "pid": 4242,
+        "filesinfo": {
+            "0": {
+                "infiles": ["./prep_dataset/ILSVRC2012_val_00000001.bin"],
+                "outfiles": ["./result/bs16/ILSVRC2012_val_00000001_0.txt"],
+            }
+        },
+        "args": {
+            "model": model,
+            "input": None if pure else "./prep_dataset/",
+            "output": "./result/",
+            "output_dirname": "bs16",
+            "outfmt": "TXT",
+            "loop": 1,
+            "device": device,
+            "batchsize": batch,
+        },
     }
 
 
@@ -171,7 +226,8 @@ def test_ais_bench_summaries_in_the_same_table_and_json(result_dir: Path, run_sc
     (result_dir / "bs8_summary.json").write_text(json.dumps(ais_bench_summary(None, [2], 20.0) | {"throughput": 400.0}))
     # Pure inference (no --input), batch from the model's name, device as text.
     (result_dir / "2026_11_27-01_02_03_summary.json").write_text(
-        json.dumps(ais_bench_summary(None, "1", 4.0, pure=True, model="/om/shufflenetv2_bs4.om")))
+        json.dumps(ais_bench_summary(None, "1", 4.0, pure=True, model="/om/shufflenetv2_bs4.om"))
+    )
     result = run_script("parse_perf.py", result_dir)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[-1]: line.split() for line in result.stdout.splitlines()[2:] if line.strip()}
@@ -180,20 +236,24 @@ def test_ais_bench_summaries_in_the_same_table_and_json(result_dir: Path, run_sc
     assert rows["2026_11_27-01_02_03_summary.json"][:6] == ["4", "1", "pure", "-", "4000.0", "16000.0"]
     document = json.loads(run_script("parse_perf.py", result_dir / "bs16_summary.json", "--json").stdout)
     assert [(row["tool"], row["interface_fps"], row["file"]) for row in document["rows"]] == [
-        ("ais_bench", 1000 * 16 / 32.5, str(result_dir / "bs16_summary.json"))]  # the file's value, unrounded
+        ("ais_bench", 1000 * 16 / 32.5, str(result_dir / "bs16_summary.json"))
+    ]  # the file's value, unrounded
     files = parse_perf.read_perf_files([result_dir / "bs16_summary.json"])
     assert (files[0].mode, files[0].tool, files[0].row.e2e_fps) == ("dataset", "ais_bench", None)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not JSON (expected ais_bench's summary)"),
-    ('{"NPU_compute_time": {}}', "no 'throughput' key: not a summary of ais_bench"),
-    ('{"throughput": "fast"}', "throughput 'fast' is not a positive number of images per second"),
-    ('{"throughput": NaN}', "throughput nan is not a positive number of images per second"),
-    ('{"throughput": -3}', "throughput -3 is not a positive number of images per second"),
-    ('{"throughput": 10, "args": {"device": [0, 1]}}', "ran on devices [0, 1]; expected one summary per device"),
-    ('{"throughput": 10, "args": {"device": "npu0"}}', "device 'npu0' in args is not a device number"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not JSON (expected ais_bench's summary)"),
+        ('{"NPU_compute_time": {}}', "no 'throughput' key: not a summary of ais_bench"),
+        ('{"throughput": "fast"}', "throughput 'fast' is not a positive number of images per second"),
+        ('{"throughput": NaN}', "throughput nan is not a positive number of images per second"),
+        ('{"throughput": -3}', "throughput -3 is not a positive number of images per second"),
+        ('{"throughput": 10, "args": {"device": [0, 1]}}', "ran on devices [0, 1]; expected one summary per device"),
+        ('{"throughput": 10, "args": {"device": "npu0"}}', "device 'npu0' in args is not a device number"),
+    ],
+)
 def test_bad_ais_bench_summaries_are_named(tmp_path: Path, run_script, content: str, message: str) -> None:
     path = tmp_path / "bs1_summary.json"
     path.write_text(content)
@@ -218,31 +278,47 @@ def test_devices_run_at_once_give_the_measured_card_beside_the_extrapolation(tmp
     result = run_script("parse_perf.py", result_dir)
     assert result.returncode == 0, result.stderr
     measured = sum(rates)  # 1910.875
-    assert ("  batch 16 (dataset): 1910.875 fps measured = sum of the Interface fps of devices 0, 1, 2, 3; "
-            f"guide's extrapolation: their mean x 4 = {measured / 4 * 4!r} fps") in result.stdout
-    assert ("  batch 8 (dataset): 720.0 fps measured = sum of the Interface fps of devices 0, 1; guide's "
-            "extrapolation: their mean x 4 = 1440.0 fps") in result.stdout
+    assert (
+        "  batch 16 (dataset): 1910.875 fps measured = sum of the Interface fps of devices 0, 1, 2, 3; "
+        f"guide's extrapolation: their mean x 4 = {measured / 4 * 4!r} fps"
+    ) in result.stdout
+    assert (
+        "  batch 8 (dataset): 720.0 fps measured = sum of the Interface fps of devices 0, 1; guide's "
+        "extrapolation: their mean x 4 = 1440.0 fps"
+    ) in result.stdout
     assert "batch 1 (" not in result.stdout  # one device: nothing measured for the card
     document = json.loads(run_script("parse_perf.py", result_dir, "--json").stdout)
     assert document["measured_cards"] == [
         {"batch_size": 8, "mode": "dataset", "devices": [0, 1], "measured_fps": 720.0, "extrapolated_fps": 1440.0},
-        {"batch_size": 16, "mode": "dataset", "devices": [0, 1, 2, 3], "measured_fps": 1910.875,
-         "extrapolated_fps": 1910.875}]
+        {
+            "batch_size": 16,
+            "mode": "dataset",
+            "devices": [0, 1, 2, 3],
+            "measured_fps": 1910.875,
+            "extrapolated_fps": 1910.875,
+        },
+    ]
     series = parse_perf.plot_series(parse_perf.read_perf_files([result_dir]), 4)
     assert series["measured: card fps measured (sum of the devices run at once)"][0] == [(8, 720.0), (16, 1910.875)]
     assert series["measured: Interface fps (per device, mean of the devices)"][0] == [
-        (1, 147.93), (8, 360.0), (16, 477.71875)]
+        (1, 147.93),
+        (8, 360.0),
+        (16, 477.71875),
+    ]
 
 
 def test_stand_in_figures_are_not_multiplied_and_the_plot_says_what_each_line_is(
-        result_dir: Path, tmp_path: Path, run_script) -> None:
+    result_dir: Path, tmp_path: Path, run_script
+) -> None:
     label = "CPU stand-in: Test CPU 3000, 2 cores, onnxruntime"
     for device in (0, 1):  # the stand-in run on two devices' shards
         (result_dir / f"perf_vision_batchsize_4_device_{device}.txt").unlink(missing_ok=True)
         (result_dir / f"perf_vision_batchsize_4_device_{device}.txt").write_text(
-            GUIDE_PERF_FILES["perf_vision_batchsize_4_device_0.txt"].replace("363.812", f"{100 + device}.5"))
-    result = run_script("parse_perf.py", result_dir, "--chips", "1", "--label", label, "--plot", "perf.png",
-                        "--json", "perf.json")
+            GUIDE_PERF_FILES["perf_vision_batchsize_4_device_0.txt"].replace("363.812", f"{100 + device}.5")
+        )
+    result = run_script(
+        "parse_perf.py", result_dir, "--chips", "1", "--label", label, "--plot", "perf.png", "--json", "perf.json"
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"measured on: {label}"
@@ -263,9 +339,16 @@ def test_stand_in_figures_are_not_multiplied_and_the_plot_says_what_each_line_is
         "published Ascend 310 card (guide): Interface x 4",
     ]
     assert series["published Ascend 310 (guide): Interface fps, 1 chip"] == (
-        [(1, 147.93), (4, 363.812), (8, 437.088), (16, 491.668), (32, 475.038)], True)
+        [(1, 147.93), (4, 363.812), (8, 437.088), (16, 491.668), (32, 475.038)],
+        True,
+    )
     assert series["published Ascend 310 card (guide): Interface x 4"][0] == [
-        (1, 591.72), (4, 1455.248), (8, 1748.352), (16, 1966.672), (32, 1900.152)]
+        (1, 591.72),
+        (4, 1455.248),
+        (8, 1748.352),
+        (16, 1966.672),
+        (32, 1900.152),
+    ]
     assert series[f"{label}: Interface fps (per device, mean of the devices)"][0][1] == (4, 101.0)
     # On an Ascend device (default --chips 4) the extrapolation is a line of its own, named as such.
     ascend = parse_perf.plot_series(parse_perf.read_perf_files([result_dir]), 4)
@@ -283,12 +366,14 @@ def test_json_file_name_must_end_in_json(result_dir: Path, run_script) -> None:
 @needs_private_tmpfs
 @pytest.mark.parametrize("option, name, what", [("--json", "perf.json", "perf JSON"), ("--plot", "perf.png", "plot")])
 def test_a_full_disk_is_one_line_naming_the_output_and_leaves_nothing(
-        result_dir: Path, tmp_path: Path, option: str, name: str, what: str) -> None:
+    result_dir: Path, tmp_path: Path, option: str, name: str, what: str
+) -> None:
     full = tmp_path / "full"
     result, listing = run_on_full_disk("parse_perf.py", full, result_dir, option, full / name, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.endswith(f"parse_perf.py: error: {full / name}: cannot write {what}: "
-                                  "No space left on device\n")
+    assert result.stderr.endswith(
+        f"parse_perf.py: error: {full / name}: cannot write {what}: No space left on device\n"
+    )
     assert result.stderr.count("error") == 1 and "Traceback" not in result.stderr
     assert listing == ["filler"]
 

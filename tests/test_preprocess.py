@@ -24,7 +24,6 @@ from ascend_io import BIN_BYTES, PipelineError
 from conftest import REPO_ROOT, fill_disk, small_disk
 from make_demo_dataset import make_picture
 
-
 # --------------------------------------------------------------------------------------------------------------
 # The reference: Megvii's validation transform, written as the guide's script writes it (PIL, OpenCV, torchvision,
 # torch), from shufflenetv2plus.md "Preprocessing". The benchmark times it as "the plain loop".
@@ -125,8 +124,15 @@ def test_test_images_have_the_modes_they_claim(case_images: dict[str, Path]) -> 
 
 @pytest.mark.parametrize(
     ("height", "width", "expected"),
-    [(375, 500, (341, 256)), (500, 375, (256, 341)), (300, 300, (256, 256)), (256, 341, (341, 256)),
-     (300, 257, (256, 299)), (150, 200, (341, 256)), (97, 31, (256, 801))],
+    [
+        (375, 500, (341, 256)),
+        (500, 375, (256, 341)),
+        (300, 300, (256, 256)),
+        (256, 341, (341, 256)),
+        (300, 257, (256, 299)),
+        (150, 200, (341, 256)),
+        (97, 31, (256, 801)),
+    ],
 )
 def test_resized_size(height: int, width: int, expected: tuple[int, int]) -> None:
     assert prep.resized_size(height, width) == expected
@@ -190,8 +196,14 @@ def test_workers_start_after_the_callers_opencv_threads_have_run(case_images: di
         "summary = prep.preprocess_folder(sys.argv[1], sys.argv[2], workers=2, progress=False)\n"
         "print(summary.done, cv2.getNumThreads())\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", script, str(src), str(tmp_path / "out")], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(src), str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = process.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -422,7 +434,8 @@ def test_if_other_dataset_overwrite_replaces_another_dataset_and_resumes_this_on
     assert replaced.stderr.splitlines()[0] == (
         "prep: holds bins of another dataset: 12 of its 12 .bin files were not made from the images now in Y/val "
         f"(12 from other versions of these files, 0 of images not there, 0 not recorded; made from {src}); "
-        "--if-other-dataset overwrite: deleting them and starting afresh")
+        "--if-other-dataset overwrite: deleting them and starting afresh"
+    )
     assert "done 12, skipped 0" in replaced.stderr
     assert bins_of(tmp_path / "prep") == clean_run(run_script, tmp_path, "Y/val")
 
@@ -493,8 +506,7 @@ def test_an_image_that_became_unreadable_loses_its_bin(run_script, tmp_path: Pat
     assert result.returncode == 1
     assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "a.bin", "d.bin", "e.bin", "failed.txt"]
     assert (tmp_path / "prep" / "failed.txt").read_text() == (
-        "val/b.jpg: not an image (PIL cannot identify it)\n"
-        "val/c.jpg: broken symbolic link (to gone.jpg, not found)\n"
+        "val/b.jpg: not an image (PIL cannot identify it)\nval/c.jpg: broken symbolic link (to gone.jpg, not found)\n"
     )
 
 
@@ -510,8 +522,13 @@ def test_a_killed_run_resumes_to_the_bins_of_a_clean_run(tmp_path: Path) -> None
         "prep.process_one = dying\n"
         "prep.preprocess_folder(sys.argv[1], sys.argv[2], workers=1, progress=False)\n"
     )
-    killed = subprocess.run([sys.executable, "-c", script, str(src), str(tmp_path / "prep")], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(src), str(tmp_path / "prep")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert killed.returncode == 9, killed.stderr
     assert len(bins_of(tmp_path / "prep")) == 5
     record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
@@ -562,16 +579,27 @@ def test_an_unchanged_folder_leaves_the_record_untouched(tmp_path: Path) -> None
 
 
 def test_record_round_trips_any_file_name() -> None:
-    record = prep.SourceRecord("t", "/data/\udcffval", {
-        "a.JPEG": [1, 2, None], 'quote"tab\tnew\nline.png': [3, 4, 5], "\u00e9t\u00e9.jpg": [6, 7, 8]})
+    record = prep.SourceRecord(
+        "t",
+        "/data/\udcffval",
+        {"a.JPEG": [1, 2, None], 'quote"tab\tnew\nline.png': [3, 4, 5], "\u00e9t\u00e9.jpg": [6, 7, 8]},
+    )
     text = prep.format_record(record)
     assert text.isascii() and len(text.splitlines()) == 4 + 3 + 1  # one line per image
     assert prep.parse_record(text) == record
 
 
-@pytest.mark.parametrize("text", ["", "[]", '{"record": "x"}', "{\"record\": \"imagenet_torch_preprocess source "
-                                  "record 1\", \"transform\": \"t\", \"source_folder\": \"s\", \"images\": "
-                                  "{\"a\": [1, \"2\", null]}}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        '{"record": "x"}',
+        '{"record": "imagenet_torch_preprocess source '
+        'record 1", "transform": "t", "source_folder": "s", "images": '
+        '{"a": [1, "2", null]}}',
+    ],
+)
 def test_parse_record_refuses_anything_else(text: str) -> None:
     with pytest.raises(ValueError):
         prep.parse_record(text)
@@ -589,7 +617,8 @@ def test_a_broken_symlink_is_a_failure(run_script, tmp_path: Path) -> None:
     assert "val/b.JPEG: broken symbolic link (to /nonexistent/b.JPEG, not found)" in result.stderr
     assert "done 1, skipped 0 (bin up to date), removed 0 (image gone), failed 1, ignored 0" in result.stderr
     assert (tmp_path / "prep" / "failed.txt").read_text() == (
-        "val/b.JPEG: broken symbolic link (to /nonexistent/b.JPEG, not found)\n")
+        "val/b.JPEG: broken symbolic link (to /nonexistent/b.JPEG, not found)\n"
+    )
 
 
 def test_a_file_name_that_is_not_utf8_is_a_failure_named_in_failed_txt(run_script, tmp_path: Path) -> None:
@@ -605,9 +634,18 @@ def test_a_file_name_that_is_not_utf8_is_a_failure_named_in_failed_txt(run_scrip
     assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "b.bin", "failed.txt"]
 
 
-@pytest.mark.parametrize(("width", "height", "refused"),
-                         [(8192, 256, False), (256, 8192, False), (8193, 256, True), (40000, 1, True),
-                          (1, 40000, True), (64, 2, False), (65, 2, True)])
+@pytest.mark.parametrize(
+    ("width", "height", "refused"),
+    [
+        (8192, 256, False),
+        (256, 8192, False),
+        (8193, 256, True),
+        (40000, 1, True),
+        (1, 40000, True),
+        (64, 2, False),
+        (65, 2, True),
+    ],
+)
 def test_resize_bound(width: int, height: int, refused: bool) -> None:
     if refused:
         with pytest.raises(prep.ImageRefused, match="aspect ratio"):
@@ -622,14 +660,17 @@ def test_an_extreme_aspect_ratio_is_refused_before_decoding(run_script, tmp_path
     assert (src / "line.png").stat().st_size < 1000
     result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "1")
     assert result.returncode == 1
-    expected = ("val/line.png: refused: 40000 x 1 pixels, aspect ratio 40000:1; the resize to short side 256 would "
-                "make the long side 10240000 pixels (limit 8192, aspect ratio 32:1)\n")
+    expected = (
+        "val/line.png: refused: 40000 x 1 pixels, aspect ratio 40000:1; the resize to short side 256 would "
+        "make the long side 10240000 pixels (limit 8192, aspect ratio 32:1)\n"
+    )
     assert (tmp_path / "prep" / "failed.txt").read_text() == expected
     assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "a.bin", "failed.txt"]
 
 
-def test_decompression_bombs_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_decompression_bombs_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     src = tmp_path / "val"
     src.mkdir()
     Image.new("RGB", (300, 300)).save(src / "big.png")  # 90,000 pixels: a warning above 50,000
@@ -639,11 +680,15 @@ def test_decompression_bombs_are_named(tmp_path: Path, monkeypatch: pytest.Monke
         summary = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
     assert summary.done == 1
     assert [failure.image for failure in summary.failures] == [str(src / "huge.png")]
-    assert summary.failures[0].reason.startswith("refused by Pillow as a possible decompression bomb: Image size "
-                                                 "(120000 pixels) exceeds limit of 100000 pixels")
-    assert any(record.getMessage().startswith(f"{src / 'big.png'}: DecompressionBombWarning: Image size (90000 "
-                                              "pixels) exceeds limit of 50000 pixels")
-               for record in caplog.records)
+    assert summary.failures[0].reason.startswith(
+        "refused by Pillow as a possible decompression bomb: Image size (120000 pixels) exceeds limit of 100000 pixels"
+    )
+    assert any(
+        record.getMessage().startswith(
+            f"{src / 'big.png'}: DecompressionBombWarning: Image size (90000 pixels) exceeds limit of 50000 pixels"
+        )
+        for record in caplog.records
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -657,9 +702,11 @@ def test_a_full_disk_stops_at_once_with_one_line(run_script, tmp_path: Path) -> 
         assert result.returncode == 3
         lines = result.stderr.splitlines()
         assert len(lines) == 1, result.stderr
-        assert re.fullmatch(r"imagenet_torch_preprocess.py: error: disk/prep/\d\d\.bin: cannot write: No space left "
-                            r"on device; stopped \(\d+ bins made in this run are kept, a re-run goes on from there\)",
-                            lines[0])
+        assert re.fullmatch(
+            r"imagenet_torch_preprocess.py: error: disk/prep/\d\d\.bin: cannot write: No space left "
+            r"on device; stopped \(\d+ bins made in this run are kept, a re-run goes on from there\)",
+            lines[0],
+        )
         made = bins_of(disk / "prep")
         assert 0 < len(made) < 12 and all(len(content) == BIN_BYTES for content in made.values())
         assert [path.name for path in (disk / "prep").glob(".*") if path.name != ".prep_sources.json"] == []
@@ -677,7 +724,8 @@ def test_too_little_space_is_refused_before_starting(run_script, tmp_path: Path)
         assert result.returncode == 3
         assert result.stderr.splitlines() == [
             "imagenet_torch_preprocess.py: error: disk/prep: not enough free space: 12 bins need 7.2 MB more "
-            "(602112 bytes each), 2.1 MB free on its disk; free some space or use another folder"]
+            "(602112 bytes each), 2.1 MB free on its disk; free some space or use another folder"
+        ]
         assert folder_listing(disk / "prep") == []
 
 
@@ -691,7 +739,8 @@ def test_failed_txt_on_a_full_disk_is_named(run_script, tmp_path: Path) -> None:
         result = run_script("imagenet_torch_preprocess.py", "val", "disk/prep")
         assert result.returncode == 3
         assert result.stderr.splitlines()[-1] == (
-            "imagenet_torch_preprocess.py: error: disk/prep/failed.txt: cannot write: No space left on device")
+            "imagenet_torch_preprocess.py: error: disk/prep/failed.txt: cannot write: No space left on device"
+        )
         assert folder_listing(disk / "prep") == [".prep_sources.json", "a.bin", "failed.txt"]
         assert (disk / "prep" / "failed.txt").read_text() == failed  # the last complete one
     assert failed == "val/b.png: broken symbolic link (to missing.png, not found)\n"
@@ -714,8 +763,10 @@ def test_a_write_error_stops_the_workers_and_keeps_the_record_consistent(
     with pytest.raises(PipelineError) as stopped:
         prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
     assert stopped.value.exit_code == 3
-    assert str(stopped.value) == (f"{tmp_path / 'prep' / '02.bin'}: cannot write: No space left on device; "
-                                  "stopped (2 bins made in this run are kept, a re-run goes on from there)")
+    assert str(stopped.value) == (
+        f"{tmp_path / 'prep' / '02.bin'}: cannot write: No space left on device; "
+        "stopped (2 bins made in this run are kept, a re-run goes on from there)"
+    )
     monkeypatch.setattr(prep, "write_bin", real)
     resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=2, progress=False)
     assert (resumed.done, resumed.skipped) == (6, 2)

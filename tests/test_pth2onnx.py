@@ -63,8 +63,12 @@ def static_files(reshape_model: torch.nn.Module, tmp_path_factory: pytest.TempPa
 def dynamic_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Exported through the command line, as a user would; returns the file and the run's stderr."""
     path = tmp_path_factory.mktemp("dynamic") / "shufflenetv2_dynamic.onnx"
-    result = subprocess.run([sys.executable, str(REPO_ROOT / SCRIPT), "random", str(path), "4", "--dynamic-batch",
-                             "--seed", str(SEED)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / SCRIPT), "random", str(path), "4", "--dynamic-batch", "--seed", str(SEED)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return path, result.stderr
 
@@ -95,8 +99,9 @@ def test_static_file_matches_pytorch(reshape_model, static_files, batch_size: in
 
 
 @pytest.mark.parametrize("batch_size", DYNAMIC_BATCHES)
-def test_dynamic_batch_file_matches_pytorch_at_any_batch(random_model, dynamic_file, batch_size: int,
-                                                         tolerance: float) -> None:
+def test_dynamic_batch_file_matches_pytorch_at_any_batch(
+    random_model, dynamic_file, batch_size: int, tolerance: float
+) -> None:
     assert_same_outputs(random_model, dynamic_file[0], batch_size, tolerance)
 
 
@@ -187,8 +192,18 @@ def test_files_differ_only_in_the_batch_size_they_declare(static_files) -> None:
 
 def test_op_counts_of_both_graphs(static_files, dynamic_file) -> None:
     """The counts issue 12 lists: the guide's graph (Megvii's network) and the batch-free one."""
-    common = {"Conv": 102, "Add": 52, "Clip": 52, "Div": 52, "Mul": 52, "Relu": 23, "Concat": 20,
-              "GlobalAveragePool": 13, "AveragePool": 1, "MatMul": 2}
+    common = {
+        "Conv": 102,
+        "Add": 52,
+        "Clip": 52,
+        "Div": 52,
+        "Mul": 52,
+        "Relu": 23,
+        "Concat": 20,
+        "GlobalAveragePool": 13,
+        "AveragePool": 1,
+        "MatMul": 2,
+    }
     reshaped = Counter(pth2onnx.op_types(onnx.load(static_files[1])))
     sliced = Counter(pth2onnx.op_types(onnx.load(dynamic_file[0])))
     assert reshaped == Counter({**common, "Reshape": 33, "Transpose": 16, "Gather": 32})
@@ -204,9 +219,14 @@ def test_graph_problems_reports_shape_ops_and_batch_dependent_reshapes() -> None
         helper.make_node("Constant", [], ["free"], value=helper.make_tensor("w", TensorProto.INT64, [2], [-1, 6])),
         helper.make_node("Reshape", ["z", "free"], ["out"], name="fine"),
     ]
+
     def model(batch: int | str) -> onnx.ModelProto:
-        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 6])],
-                                  [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 6])])
+        graph = helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 6])],
+            [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, 6])],
+        )
         return helper.make_model(graph)
 
     problems = pth2onnx.graph_problems(model("N"))
@@ -251,9 +271,12 @@ def test_load_weights_names_missing_and_unexpected_keys(small_state_dict) -> Non
     state_dict = dict(small_state_dict)
     del state_dict["fc.0.weight"], state_dict["LastSE.SE_opr.1.weight"]
     state_dict["head.weight"] = torch.zeros(3)
-    with pytest.raises(PipelineError, match=r"ckpt\.pth: not a ShuffleNetV2\+ Small checkpoint: 2 missing keys "
-                                            r"\(LastSE\.SE_opr\.1\.weight, fc\.0\.weight\); 1 unexpected keys "
-                                            r"\(head\.weight\)") as error:
+    with pytest.raises(
+        PipelineError,
+        match=r"ckpt\.pth: not a ShuffleNetV2\+ Small checkpoint: 2 missing keys "
+        r"\(LastSE\.SE_opr\.1\.weight, fc\.0\.weight\); 1 unexpected keys "
+        r"\(head\.weight\)",
+    ) as error:
         pth2onnx.load_weights(pth2onnx.build_model("Small"), state_dict, "ckpt.pth", "Small")
     assert error.value.exit_code == 2
 
@@ -262,27 +285,36 @@ def test_load_weights_names_missing_and_unexpected_keys(small_state_dict) -> Non
 def test_load_weights_says_which_size_a_checkpoint_fits(saved_size: str, wanted_size: str) -> None:
     state_dict = pth2onnx.build_model(saved_size).state_dict()
     assert pth2onnx.sizes_fitting(state_dict) == [saved_size]
-    with pytest.raises(PipelineError, match=rf"ckpt\.pth: checkpoint of model size {saved_size} .*"
-                                            rf"not {wanted_size}\); pass --model-size {saved_size}"):
+    with pytest.raises(
+        PipelineError,
+        match=rf"ckpt\.pth: checkpoint of model size {saved_size} .*"
+        rf"not {wanted_size}\); pass --model-size {saved_size}",
+    ):
         pth2onnx.load_weights(pth2onnx.build_model(wanted_size), state_dict, "ckpt.pth", wanted_size)
 
 
 def test_load_weights_names_a_tensor_that_fits_no_size(small_state_dict) -> None:
     state_dict = dict(small_state_dict)
     state_dict["classifier.0.weight"] = torch.zeros(10, 1280)
-    with pytest.raises(PipelineError, match=r"ckpt\.pth: 1 tensors do not fit ShuffleNetV2\+ of any size, "
-                                            r"e\.g\. classifier\.0\.weight has shape \[10, 1280\]"):
+    with pytest.raises(
+        PipelineError,
+        match=r"ckpt\.pth: 1 tensors do not fit ShuffleNetV2\+ of any size, "
+        r"e\.g\. classifier\.0\.weight has shape \[10, 1280\]",
+    ):
         pth2onnx.load_weights(pth2onnx.build_model("Small"), state_dict, "ckpt.pth", "Small")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "not a PyTorch checkpoint"),
-    (b"hello, not a pickle", "not a PyTorch checkpoint"),
-    (None, "holds an object of type argparse.Namespace besides tensors"),
-    ([1, 2, 3], "not a checkpoint: expected a state_dict"),
-    ({"state_dict": {}}, "not a checkpoint: expected a state_dict"),
-    ({"weights": [1.0]}, "not a checkpoint: expected a state_dict"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a PyTorch checkpoint"),
+        (b"hello, not a pickle", "not a PyTorch checkpoint"),
+        (None, "holds an object of type argparse.Namespace besides tensors"),
+        ([1, 2, 3], "not a checkpoint: expected a state_dict"),
+        ({"state_dict": {}}, "not a checkpoint: expected a state_dict"),
+        ({"weights": [1.0]}, "not a checkpoint: expected a state_dict"),
+    ],
+)
 def test_read_checkpoint_rejects_what_is_not_a_checkpoint(tmp_path: Path, content, message: str) -> None:
     path = tmp_path / "bad.pth"
     if isinstance(content, bytes):
@@ -303,7 +335,8 @@ def test_read_checkpoint_missing_file_and_folder(tmp_path: Path) -> None:
 
 
 def test_md5_is_computed_and_compared_with_the_published_one_for_small(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "ShuffleNetV2+.Small.pth.tar"
     path.write_bytes(b"not the published file" * 100_000)
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
@@ -315,8 +348,10 @@ def test_md5_is_computed_and_compared_with_the_published_one_for_small(
         assert pth2onnx.check_checkpoint_md5(path, "Small") == md5
     [record] = caplog.records
     assert record.levelno == logging.WARNING
-    assert md5 in record.getMessage() and "differs from the published md5 1d6611049e6ef03f1d6afa11f6f9023e" in \
-        record.getMessage()
+    assert (
+        md5 in record.getMessage()
+        and "differs from the published md5 1d6611049e6ef03f1d6afa11f6f9023e" in record.getMessage()
+    )
 
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=pth2onnx.LOG.name):
@@ -344,13 +379,15 @@ def test_random_export_warns_loudly_and_shows_no_exporter_warnings(dynamic_file)
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines[0].startswith("WARNING: no checkpoint: exporting RANDOM weights (seed 0)")
     assert "chance-level" in lines[0]
-    assert lines[1:] == [f"wrote {lines[1].split()[1]} (ShuffleNetV2+ Small, dynamic batch, opset 11, "
-                         "channel split slice)"]
+    assert lines[1:] == [
+        f"wrote {lines[1].split()[1]} (ShuffleNetV2+ Small, dynamic batch, opset 11, channel split slice)"
+    ]
     assert "arning" not in stderr.replace("WARNING", "")
 
 
 def test_cli_verify_prints_both_errors_and_writes_the_same_file_as_the_library(
-        run_script, tmp_path: Path, static_files) -> None:
+    run_script, tmp_path: Path, static_files
+) -> None:
     output = tmp_path / "shufflenetv2_bs16.onnx"
     result = run_script(SCRIPT, "random", output, 16, "--verify")
     assert result.returncode == 0, result.stderr
@@ -361,8 +398,9 @@ def test_cli_verify_prints_both_errors_and_writes_the_same_file_as_the_library(
     assert sorted(path.name for path in tmp_path.iterdir()) == [output.name]
 
 
-def test_cli_exports_an_official_checkpoint_with_its_md5(run_script, tmp_path: Path, small_state_dict,
-                                                        random_model, tolerance: float) -> None:
+def test_cli_exports_an_official_checkpoint_with_its_md5(
+    run_script, tmp_path: Path, small_state_dict, random_model, tolerance: float
+) -> None:
     checkpoint = save_official(small_state_dict, tmp_path / "ShuffleNetV2+.Small.pth.tar")
     output = tmp_path / "shufflenetv2_bs1.onnx"
     result = run_script(SCRIPT, checkpoint, output, "--model-size", "Small")
@@ -375,14 +413,18 @@ def test_cli_exports_an_official_checkpoint_with_its_md5(run_script, tmp_path: P
     assert_same_outputs(random_model, output, 1, tolerance)
 
 
-def test_verify_failure_exits_1_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_failure_exits_1_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     real_run_onnx = pth2onnx.run_onnx
     monkeypatch.setattr(pth2onnx, "run_onnx", lambda model, images: real_run_onnx(model, images) * 1.01)
     monkeypatch.setattr(pth2onnx, "setup_logging", lambda verbose=False: None)
     output = tmp_path / "out.onnx"
-    with pytest.raises(PipelineError, match=r"out\.onnx: verification failed: relative error 0\.01 > 0\.0001; "
-                                            r"file not written") as error:
+    with pytest.raises(
+        PipelineError,
+        match=r"out\.onnx: verification failed: relative error 0\.01 > 0\.0001; "
+        r"file not written",
+    ) as error:
         pth2onnx.main(["random", str(output), "--verify"])
     assert error.value.exit_code == 1
     assert "relative error 0.01 " in capsys.readouterr().out
@@ -394,10 +436,23 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         pth2onnx.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("CHECKPOINT", "OUTPUT.onnx", "BATCH_SIZE", "--model-size", "--opset", "--dynamic-batch",
-                   "--verify", "--seed", "random", "Small, Medium, Large", "max |onnx - torch| / max |torch|",
-                   "--channel-split {reshape,slice}", "NC1HWC0", "the guide converted with ATC",
-                   "one file serves any batch size"):
+    for option in (
+        "CHECKPOINT",
+        "OUTPUT.onnx",
+        "BATCH_SIZE",
+        "--model-size",
+        "--opset",
+        "--dynamic-batch",
+        "--verify",
+        "--seed",
+        "random",
+        "Small, Medium, Large",
+        "max |onnx - torch| / max |torch|",
+        "--channel-split {reshape,slice}",
+        "NC1HWC0",
+        "the guide converted with ATC",
+        "one file serves any batch size",
+    ):
         assert option in text, option
 
 
@@ -411,8 +466,11 @@ def test_a_megvii_network_without_channel_split_can_only_reshape(monkeypatch: py
     monkeypatch.setattr(pth2onnx, "ShuffleNetV2_Plus", megvii_network)
     assert pth2onnx.build_model("Small", "reshape").channel_split == "reshape"
     assert pth2onnx.build_model("Small").channel_split == "reshape"
-    with pytest.raises(PipelineError, match=r"network\.py: its ShuffleNetV2_Plus takes no channel_split .* use "
-                                            r"--channel-split reshape without --dynamic-batch"):
+    with pytest.raises(
+        PipelineError,
+        match=r"network\.py: its ShuffleNetV2_Plus takes no channel_split .* use "
+        r"--channel-split reshape without --dynamic-batch",
+    ):
         pth2onnx.build_model("Small", "slice")
 
 
@@ -421,8 +479,9 @@ def test_build_model_refuses_an_unknown_channel_split() -> None:
         pth2onnx.build_model("Small", "shuffle")
 
 
-def test_cli_channel_split_slice_makes_a_batch_free_static_file(run_script, tmp_path: Path, random_model,
-                                                                tolerance: float) -> None:
+def test_cli_channel_split_slice_makes_a_batch_free_static_file(
+    run_script, tmp_path: Path, random_model, tolerance: float
+) -> None:
     output = tmp_path / "shufflenetv2_bs2.onnx"
     result = run_script(SCRIPT, "random", output, 2, "--channel-split", "slice")
     assert result.returncode == 0, result.stderr
@@ -431,26 +490,32 @@ def test_cli_channel_split_slice_makes_a_batch_free_static_file(run_script, tmp_
     assert_same_outputs(random_model, output, 2, tolerance)
 
 
-@pytest.mark.parametrize("name, batch_size, dynamic, expected", [
-    ("shufflenetv2_bs16.onnx", 1, False, [16]),
-    ("shufflenetv2_bs16.onnx", 16, False, []),
-    ("bs4_shufflenetv2.onnx", 1, False, [4]),
-    ("shufflenetv2_BS8.onnx", 1, False, [8]),
-    ("shufflenetv2_bs16.onnx", 1, True, []),  # a dynamic file serves batch 16 too
-    ("shufflenetv2_bs1.onnx", 1, False, []),
-    ("shufflenetv2.onnx", 4, False, []),
-    ("libs16.onnx", 1, False, []),  # not a bs<N> of its own
-    ("shufflenetv2_bs160.onnx", 16, False, [160]),
-])
-def test_batch_size_in_the_name_is_checked(name: str, batch_size: int, dynamic: bool, expected: list[int],
-                                           caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "name, batch_size, dynamic, expected",
+    [
+        ("shufflenetv2_bs16.onnx", 1, False, [16]),
+        ("shufflenetv2_bs16.onnx", 16, False, []),
+        ("bs4_shufflenetv2.onnx", 1, False, [4]),
+        ("shufflenetv2_BS8.onnx", 1, False, [8]),
+        ("shufflenetv2_bs16.onnx", 1, True, []),  # a dynamic file serves batch 16 too
+        ("shufflenetv2_bs1.onnx", 1, False, []),
+        ("shufflenetv2.onnx", 4, False, []),
+        ("libs16.onnx", 1, False, []),  # not a bs<N> of its own
+        ("shufflenetv2_bs160.onnx", 16, False, [160]),
+    ],
+)
+def test_batch_size_in_the_name_is_checked(
+    name: str, batch_size: int, dynamic: bool, expected: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger=pth2onnx.LOG.name):
         pth2onnx.warn_on_batch_name_mismatch(Path("folder_bs2") / name, batch_size, dynamic)
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == len(expected)
     if expected:
-        assert f"the name says batch size {expected[0]} but the file is exported for batch size {batch_size}" in \
-            warnings[0].getMessage()
+        assert (
+            f"the name says batch size {expected[0]} but the file is exported for batch size {batch_size}"
+            in warnings[0].getMessage()
+        )
 
 
 def test_cli_warns_when_the_batch_size_is_forgotten_and_still_writes(run_script, tmp_path: Path) -> None:
@@ -458,8 +523,10 @@ def test_cli_warns_when_the_batch_size_is_forgotten_and_still_writes(run_script,
     result = run_script(SCRIPT, "random", output)
     assert result.returncode == 0, result.stderr
     lines = stderr_lines(result)
-    assert lines[0] == (f"warning: {output}: the name says batch size 16 but the file is exported for batch size 1 "
-                        "(give BATCH_SIZE 16 after the file name for a batch-16 file); writing it anyway")
+    assert lines[0] == (
+        f"warning: {output}: the name says batch size 16 but the file is exported for batch size 1 "
+        "(give BATCH_SIZE 16 after the file name for a batch-16 file); writing it anyway"
+    )
     assert pth2onnx.onnx_input_output(onnx.load(output))[INPUT_NAME] == [1, 3, 224, 224]
 
 
@@ -483,14 +550,19 @@ def make_error_case(tmp_path: Path, case: str) -> tuple[list[object], str]:
         state_dict = pth2onnx.build_model("Small").state_dict()
         state_dict["extra.bias"] = state_dict.pop("classifier.0.weight")
         path = save_official(state_dict, tmp_path / "keys.pth.tar")
-        return [path, output], "keys.pth.tar: not a ShuffleNetV2+ Small checkpoint: 1 missing keys " \
-                               "(classifier.0.weight); 1 unexpected keys (extra.bias)"
+        return (
+            [path, output],
+            "keys.pth.tar: not a ShuffleNetV2+ Small checkpoint: 1 missing keys "
+            "(classifier.0.weight); 1 unexpected keys (extra.bias)",
+        )
     if case == "output folder missing":
         return ["random", tmp_path / "nowhere" / "out.onnx"], "out.onnx: output folder"
     if case == "output folder not writable":
         if os.geteuid() == 0:  # root writes through permission bits; /proc refuses new files even to root
-            return ["random", Path("/proc/shufflenetv2_test.onnx")], "shufflenetv2_test.onnx: output folder /proc " \
-                                                                       "is not writable"
+            return [
+                "random",
+                Path("/proc/shufflenetv2_test.onnx"),
+            ], "shufflenetv2_test.onnx: output folder /proc is not writable"
         folder = tmp_path / "readonly"
         folder.mkdir(mode=0o555)
         return ["random", folder / "out.onnx"], "out.onnx: output folder"
@@ -501,17 +573,30 @@ def make_error_case(tmp_path: Path, case: str) -> tuple[list[object], str]:
     if case == "opset too old":
         return ["random", output, "--opset", "9"], "out.onnx: --opset must be between 11 and"
     if case == "reshape with dynamic batch":
-        return ["random", output, "--dynamic-batch", "--channel-split", "reshape"], \
-            "out.onnx: --channel-split reshape cannot make a --dynamic-batch file (its reshape targets hold the " \
-            "traced batch size); use --channel-split slice or drop --dynamic-batch"
+        return (
+            ["random", output, "--dynamic-batch", "--channel-split", "reshape"],
+            "out.onnx: --channel-split reshape cannot make a --dynamic-batch file (its reshape targets hold the "
+            "traced batch size); use --channel-split slice or drop --dynamic-batch",
+        )
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", [
-    "checkpoint missing", "checkpoint unreadable", "not a checkpoint", "checkpoint of another size",
-    "missing and unexpected keys", "output folder missing", "output folder not writable", "batch size 0",
-    "unknown model size", "opset too old", "reshape with dynamic batch",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "checkpoint missing",
+        "checkpoint unreadable",
+        "not a checkpoint",
+        "checkpoint of another size",
+        "missing and unexpected keys",
+        "output folder missing",
+        "output folder not writable",
+        "batch size 0",
+        "unknown model size",
+        "opset too old",
+        "reshape with dynamic batch",
+    ],
+)
 def test_cli_errors_are_one_line_naming_the_file_with_status_2(run_script, tmp_path: Path, case: str) -> None:
     args, expected = make_error_case(tmp_path, case)
     before = set(tmp_path.rglob("*"))

@@ -14,8 +14,10 @@ import compare_outputs
 import report
 from ascend_io import DatasetPerf, format_accuracy_json, perf_file_name, write_dump
 
-TOP_K_STRINGS = {"bs1": ("74.06%", "84.21%", "88.11%", "90.3%", "91.67%"),
-                 "bs16": ("72.9%", "84.0%", "88.0%", "90.0%", "91.67%")}
+TOP_K_STRINGS = {
+    "bs1": ("74.06%", "84.21%", "88.11%", "90.3%", "91.67%"),
+    "bs16": ("72.9%", "84.0%", "88.0%", "90.0%", "91.67%"),
+}
 
 
 def write_accuracy(folder: Path, name: str, images: int, strings: tuple[str, ...]) -> Path:
@@ -69,9 +71,30 @@ def test_the_report_holds_the_figures_given(tmp_path, run_script):
     (tmp_path / "perf.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     out = tmp_path / "out" / "report.md"
     out.parent.mkdir()
-    result = run_script("write_report.py", out, "--accuracy", bs1, bs16, bs4, "--perf", result_dir, "--chips", 4,
-                        "--comparison", comparison, "--plot", tmp_path / "perf.png", "--tool", "benchmark.x86_64",
-                        "--soc-version", "Ascend310P3", "--devices", "0 1", "--card-throughput", "bs16: 980.5 img/s")
+    result = run_script(
+        "write_report.py",
+        out,
+        "--accuracy",
+        bs1,
+        bs16,
+        bs4,
+        "--perf",
+        result_dir,
+        "--chips",
+        4,
+        "--comparison",
+        comparison,
+        "--plot",
+        tmp_path / "perf.png",
+        "--tool",
+        "benchmark.x86_64",
+        "--soc-version",
+        "Ascend310P3",
+        "--devices",
+        "0 1",
+        "--card-throughput",
+        "bs16: 980.5 img/s",
+    )
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "RANDOM" not in text
@@ -98,18 +121,35 @@ def test_the_report_holds_the_figures_given(tmp_path, run_script):
     assert row[12].startswith("FAIL: top-1 agreement 66.67% < --min-top1-agreement 100%")
     labelled = [line for line in text.splitlines() if line.startswith("| compare_fp16_vs_torch |")][1]
     assert [cell.strip() for cell in labelled.strip("|").split("|")][1:] == [
-        "3", "100.00", f"{100 * 2 / 3:.2f}", "100.00", "100.00", "1", "0"]
+        "3",
+        "100.00",
+        f"{100 * 2 / 3:.2f}",
+        "100.00",
+        "100.00",
+        "1",
+        "0",
+    ]
     assert "EMULATION" in text
 
     # Performance beside the published figures (147.93 / 591.72 at batch 1; 491.668 / 1966.672 at batch 16).
     perf_rows = [line for line in text.splitlines() if line.startswith("| 1 | 0 |") or line.startswith("| 16 |")]
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in perf_rows]
     assert cells[0] == ["1", "0", "dataset", "117.47", "147.93", "591.72", "147.93", "591.72", "1.00x"]
-    assert cells[1] == ["16", "0", "dataset", "130.70", "500.00", "2000.00", "491.67", "1966.67",
-                        f"{500 / 491.668:.2f}x"]
+    assert cells[1] == [
+        "16",
+        "0",
+        "dataset",
+        "130.70",
+        "500.00",
+        "2000.00",
+        "491.67",
+        "1966.67",
+        f"{500 / 491.668:.2f}x",
+    ]
     assert cells[2][:6] == ["16", "1", "dataset", "131.00", "480.50", "1922.00"]
-    assert "- batch 16 (dataset), devices 0 1: measured 980.50 fps; extrapolated from their mean x 4: 1961.00 fps" \
-        in text
+    assert (
+        "- batch 16 (dataset), devices 0 1: measured 980.50 fps; extrapolated from their mean x 4: 1961.00 fps" in text
+    )
     assert "Measured card throughput: bs16: 980.5 img/s" in text
     assert "![Throughput by batch size](../perf.png)" in text
     assert "Not shown" not in text and "warning" not in result.stderr
@@ -126,32 +166,52 @@ def test_random_weights_are_flagged_at_the_very_top(tmp_path, run_script):
 
 def test_missing_inputs_are_said_not_crashed(tmp_path, run_script):
     bad_json = tmp_path / "compare_bad.json"
-    bad_json.write_text("{\"reference\": 1}")
+    bad_json.write_text('{"reference": 1}')
     _, good = write_comparison(tmp_path)
     good["cosine"] = "high"  # every key there, one of the wrong type
     wrong_type = tmp_path / "compare_wrong.json"
     wrong_type.write_text(json.dumps(good))
-    result = run_script("write_report.py", "report.md", "--accuracy", "result_bs1.json", "--perf", "result",
-                        "--comparison", "compare_bs1.json", bad_json, wrong_type, "--plot", "perf.png")
+    result = run_script(
+        "write_report.py",
+        "report.md",
+        "--accuracy",
+        "result_bs1.json",
+        "--perf",
+        "result",
+        "--comparison",
+        "compare_bs1.json",
+        bad_json,
+        wrong_type,
+        "--plot",
+        "perf.png",
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     text = (tmp_path / "report.md").read_text()
-    for said in ("- Not shown: result_bs1.json: accuracy file not found",
-                 "- Not shown: result: no such file or folder",
-                 "- Not shown: compare_bs1.json: comparison file not found",
-                 f"- Not shown: {bad_json}: not a JSON file of compare_outputs.py",
-                 f"- Not shown: {wrong_type}: not a JSON file of compare_outputs.py",
-                 "Plot not found: perf.png"):
+    for said in (
+        "- Not shown: result_bs1.json: accuracy file not found",
+        "- Not shown: result: no such file or folder",
+        "- Not shown: compare_bs1.json: comparison file not found",
+        f"- Not shown: {bad_json}: not a JSON file of compare_outputs.py",
+        f"- Not shown: {wrong_type}: not a JSON file of compare_outputs.py",
+        "Plot not found: perf.png",
+    ):
         assert said in text, said
         assert said.removeprefix("- ") in result.stderr
-    assert all(heading in text for heading in ("## Machine and tool", "## Accuracy", "## Precision",
-                                               "## Performance", "## Throughput plot"))
+    assert all(
+        heading in text
+        for heading in ("## Machine and tool", "## Accuracy", "## Precision", "## Performance", "## Throughput plot")
+    )
 
     result = run_script("write_report.py", "nothing.md")
     assert result.returncode == 0
     text = (tmp_path / "nothing.md").read_text()
-    for said in ("No accuracy files were given", "No comparison files were given", "No perf files were given",
-                 "No plot was given"):
+    for said in (
+        "No accuracy files were given",
+        "No comparison files were given",
+        "No perf files were given",
+        "No plot was given",
+    ):
         assert said in text
     assert table_row(text, "inference tool")[1] == "not given"
 
@@ -163,18 +223,22 @@ def test_missing_inputs_are_said_not_crashed(tmp_path, run_script):
 def test_cann_version_and_cpu_model(tmp_path, run_script):
     toolkit = tmp_path / "latest"
     (toolkit / "x86_64-linux").mkdir(parents=True)
-    (toolkit / "x86_64-linux" / "ascend_toolkit_install.info").write_text("package_name=Ascend-cann-toolkit\n"
-                                                                           "version=5.0.1\n")
-    assert report.cann_version([str(tmp_path / "absent"), str(toolkit)]) == \
-        f"5.0.1 ({toolkit / 'x86_64-linux' / 'ascend_toolkit_install.info'})"
+    (toolkit / "x86_64-linux" / "ascend_toolkit_install.info").write_text(
+        "package_name=Ascend-cann-toolkit\nversion=5.0.1\n"
+    )
+    assert (
+        report.cann_version([str(tmp_path / "absent"), str(toolkit)])
+        == f"5.0.1 ({toolkit / 'x86_64-linux' / 'ascend_toolkit_install.info'})"
+    )
     (toolkit / "version.info").write_text("Version=6.3.RC2\n")
     assert report.cann_version([str(toolkit)]).startswith("6.3.RC2 (")
     assert report.cann_version([str(tmp_path / "absent")]) == "not installed"
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n")
-    text = report.build_report(report.ReportInputs(toolkit_roots=[str(toolkit)], cpuinfo=cpuinfo),
-                               tmp_path / "report.md")
+    text = report.build_report(
+        report.ReportInputs(toolkit_roots=[str(toolkit)], cpuinfo=cpuinfo), tmp_path / "report.md"
+    )
     assert table_row(text, "CPU")[1].startswith("Test CPU 9000 (")
     assert table_row(text, "CANN")[1].startswith("6.3.RC2 (")
 

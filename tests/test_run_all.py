@@ -40,21 +40,32 @@ GUIDE_BENCHMARK = (
     "-useDvpp=False"
 )
 # The current guide's ais_bench command (issue 9), after `python3 -m ais_bench`.
-GUIDE_AIS_BENCH = ("--model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ --output_dirname bs1 "
-                   "--outfmt TXT --batchsize 1 --device 0")
+GUIDE_AIS_BENCH = (
+    "--model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ --output_dirname bs1 "
+    "--outfmt TXT --batchsize 1 --device 0"
+)
 
 
 def guide_command(template: str, batch_size: int) -> list[str]:
     """The guide's batch-1 command for another batch size, split as the shell would (program name dropped)."""
-    text = (template.replace("bs1", f"bs{batch_size}").replace("image:1,", f"image:{batch_size},")
-            .replace("-batch_size=1", f"-batch_size={batch_size}").replace("--batchsize 1", f"--batchsize {batch_size}"))
+    text = (
+        template.replace("bs1", f"bs{batch_size}")
+        .replace("image:1,", f"image:{batch_size},")
+        .replace("-batch_size=1", f"-batch_size={batch_size}")
+        .replace("--batchsize 1", f"--batchsize {batch_size}")
+    )
     return shlex.split(text)[1:] if not text.startswith("--") else shlex.split(text)
 
 
 def clone_working_tree(dst: Path) -> Path:
     """A git repository holding the working tree's files (tracked and new), as a user's fresh clone would."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO_ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO_ROOT, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_symlink():
@@ -70,8 +81,22 @@ def clone_working_tree(dst: Path) -> Path:
     return dst
 
 
-MIRRORED = {"CHECKPOINT", "DATASET", "LABELS", "BATCH_SIZES", "WORKDIR", "DEVICE_ID", "DEVICES", "SOC_VERSION",
-            "TOOL", "BACKEND", "COMPARE", "FAKE_LOG", "FAKE_LABELS", "FAKE_FAIL_DEVICE"}
+MIRRORED = {
+    "CHECKPOINT",
+    "DATASET",
+    "LABELS",
+    "BATCH_SIZES",
+    "WORKDIR",
+    "DEVICE_ID",
+    "DEVICES",
+    "SOC_VERSION",
+    "TOOL",
+    "BACKEND",
+    "COMPARE",
+    "FAKE_LOG",
+    "FAKE_LABELS",
+    "FAKE_FAIL_DEVICE",
+}
 
 
 def run_env(cwd: Path, env: dict[str, str] | None = None) -> dict[str, str]:
@@ -81,10 +106,12 @@ def run_env(cwd: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     return full_env
 
 
-def run_all(*args: str, cwd: Path, env: dict[str, str] | None = None,
-            script: Path = REPO_ROOT / "run_all.sh") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(script), *args], cwd=cwd, env=run_env(cwd, env), capture_output=True,
-                          text=True, timeout=1200)
+def run_all(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, script: Path = REPO_ROOT / "run_all.sh"
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(script), *args], cwd=cwd, env=run_env(cwd, env), capture_output=True, text=True, timeout=1200
+    )
 
 
 def skipped_lines(output: str) -> list[str]:
@@ -131,10 +158,15 @@ def fake_cann(root: Path) -> Path:
     return root / "Ascend"
 
 
-def fake_env(root: Path, log: Path, labels: Path, tools: Path, cann: bool = True, ais_bench: bool = False,
-             **extra: str) -> dict[str, str]:
-    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(log), "FAKE_LABELS": str(labels),
-           **extra}
+def fake_env(
+    root: Path, log: Path, labels: Path, tools: Path, cann: bool = True, ais_bench: bool = False, **extra: str
+) -> dict[str, str]:
+    env = {
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_LOG": str(log),
+        "FAKE_LABELS": str(labels),
+        **extra,
+    }
     if cann:
         env["ASCEND_ROOT"] = str(fake_cann(root))
     if ais_bench:
@@ -207,11 +239,17 @@ def test_demo_run_compares_the_stand_in_with_the_pytorch_reference(demo_run):
     fp16 = json.loads((clone / "compare_fp16_vs_torch.json").read_text())
     assert fp16["images_paired"] == DEMO_IMAGES
     assert not (clone / "compare_bs16_onnx_vs_torch.json").exists()  # --compare first: the first batch size
-    torch_runs = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py") and
-                  any(a.startswith("-backend=torch") for a in c)]
-    assert [sorted(a for a in c if a.startswith(("-backend", "-om_path", "-model_size", "-seed"))) for c in torch_runs] == [
+    torch_runs = [
+        c
+        for c in commands_run(result.stdout)
+        if c[1].endswith("benchmark_ort.py") and any(a.startswith("-backend=torch") for a in c)
+    ]
+    assert [
+        sorted(a for a in c if a.startswith(("-backend", "-om_path", "-model_size", "-seed"))) for c in torch_runs
+    ] == [
         ["-backend=torch", "-model_size=Small", "-om_path=random", "-seed=0"],
-        ["-backend=torch-fp16", "-model_size=Small", "-om_path=random", "-seed=0"]]
+        ["-backend=torch-fp16", "-model_size=Small", "-om_path=random", "-seed=0"],
+    ]
 
 
 @pytest.mark.skipif(not HAVE_REPORT_WRITER, reason="write_report.py (owner H3) is not in the repository yet")
@@ -232,8 +270,9 @@ def test_same_model_gives_same_accuracy_at_every_batch_size(demo_run):
 
 def test_demo_run_leaves_git_status_clean(demo_run):
     clone, _ = demo_run
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
-                            capture_output=True, text=True, check=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout
     assert status == ""
 
 
@@ -244,12 +283,21 @@ def test_second_run_skips_completed_stages(demo_run, tmp_path):
     again = run_all("--batch-sizes", BATCH_SIZES, cwd=clone, script=clone / "run_all.sh")
     assert again.returncode == 0, again.stdout + again.stderr
     skipped = "\n".join(skipped_lines(again.stdout))
-    for expected in ("demo dataset", "shufflenetv2_bs1.onnx", "shufflenetv2_bs16.onnx", "prep_dataset/",
-                     "shufflenetv2_prep_bin.info", "result_bs1.json", "result_bs16.json", "result/reference/",
-                     "compare_bs1_onnx_vs_torch.json"):
+    for expected in (
+        "demo dataset",
+        "shufflenetv2_bs1.onnx",
+        "shufflenetv2_bs16.onnx",
+        "prep_dataset/",
+        "shufflenetv2_prep_bin.info",
+        "result_bs1.json",
+        "result_bs16.json",
+        "result/reference/",
+        "compare_bs1_onnx_vs_torch.json",
+    ):
         assert expected in skipped
     assert scripts_run(again.stdout) == ["parse_perf.py"] + (["write_report.py"] if HAVE_REPORT_WRITER else []) + [
-        "compare_accuracy.py"]
+        "compare_accuracy.py"
+    ]
     assert (clone / "shufflenetv2_bs1.onnx").stat().st_mtime_ns == onnx_mtime
     assert (clone / "result_bs16.json").stat().st_mtime_ns == accuracy_mtime
 
@@ -266,14 +314,32 @@ def test_label_only_change_rescores_without_inference(demo_run, tmp_path):
         lines.append(f"{name} {predicted if number % 2 == 0 else label}")
     new_labels = tmp_path / "val_label.txt"
     new_labels.write_text("\n".join(lines) + "\n")
-    result = run_all("--batch-sizes", BATCH_SIZES, "--dataset", str(clone / "demo" / "val"), "--labels",
-                     str(new_labels), cwd=work, script=clone / "run_all.sh")
+    result = run_all(
+        "--batch-sizes",
+        BATCH_SIZES,
+        "--dataset",
+        str(clone / "demo" / "val"),
+        "--labels",
+        str(new_labels),
+        cwd=work,
+        script=clone / "run_all.sh",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     scripts = scripts_run(result.stdout)
     assert "benchmark_ort.py" not in scripts and "imagenet_torch_preprocess.py" not in scripts
     assert scripts.count("imagenet_acc_eval.py") == 2 and "compare_outputs.py" in scripts
-    expected = subprocess.run([sys.executable, str(REPO_ROOT / "imagenet_acc_eval.py"), str(dump), str(new_labels),
-                               str(tmp_path), "expected.json"], capture_output=True, text=True)
+    expected = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "imagenet_acc_eval.py"),
+            str(dump),
+            str(new_labels),
+            str(tmp_path),
+            "expected.json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert expected.returncode == 0, expected.stderr
     assert (work / "result_bs1.json").read_text() == (tmp_path / "expected.json").read_text()
     assert read_accuracy_json(work / "result_bs1.json").top_k_percent[0] >= 50.0
@@ -283,8 +349,16 @@ def test_deleted_prep_dataset_is_redone_and_summary_shows_this_run_only(demo_run
     clone, _ = demo_run
     work = copy_workdir(clone, tmp_path / "work")
     shutil.rmtree(work / "prep_dataset")  # .run_all/preprocess.done stays
-    result = run_all("--batch-sizes", "1", "--compare", "none", "--dataset", str(clone / "demo" / "val"),
-                     cwd=work, script=clone / "run_all.sh")
+    result = run_all(
+        "--batch-sizes",
+        "1",
+        "--compare",
+        "none",
+        "--dataset",
+        str(clone / "demo" / "val"),
+        cwd=work,
+        script=clone / "run_all.sh",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imagenet_torch_preprocess.py" in scripts_run(result.stdout)
     for name in os.listdir(clone / "prep_dataset"):
@@ -304,10 +378,19 @@ def test_two_runs_in_one_work_folder_one_refuses(demo_run, tmp_path):
     work = copy_workdir(clone, tmp_path / "work")
     for batch_size in BATCH_SIZES.split():
         (work / f"result_bs{batch_size}.json").unlink()  # the first run has some work to do
-    args = ["bash", str(clone / "run_all.sh"), "--batch-sizes", BATCH_SIZES, "--compare", "none", "--dataset",
-            str(clone / "demo" / "val")]
-    first = subprocess.Popen(args, cwd=work, env=run_env(work), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    args = [
+        "bash",
+        str(clone / "run_all.sh"),
+        "--batch-sizes",
+        BATCH_SIZES,
+        "--compare",
+        "none",
+        "--dataset",
+        str(clone / "demo" / "val"),
+    ]
+    first = subprocess.Popen(
+        args, cwd=work, env=run_env(work), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     lock = work / ".run_all" / "lock"
     while first.poll() is None and not (lock.exists() and lock.read_text().startswith(f"pid {first.pid}:")):
         time.sleep(0.05)
@@ -329,8 +412,10 @@ def test_a_held_lock_names_its_holder(tmp_path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_all("--batch-sizes", "1", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"run_all.sh: error: work folder {tmp_path} is in use by another run of "
-                                     "run_all.sh (pid 4242: bash run_all.sh --batch-sizes 1); wait for it to end")
+    assert result.stderr.strip() == (
+        f"run_all.sh: error: work folder {tmp_path} is in use by another run of "
+        "run_all.sh (pid 4242: bash run_all.sh --batch-sizes 1); wait for it to end"
+    )
     assert sorted(os.listdir(tmp_path)) == [".run_all"] and os.listdir(tmp_path / ".run_all") == ["lock"]
 
 
@@ -342,8 +427,18 @@ def test_subset_run_counts_missing_images_as_misses(demo_run, tmp_path):
     for name in sorted(os.listdir(clone / "demo" / "val"))[:30]:
         shutil.copy2(clone / "demo" / "val" / name, subset / name)
     labels = clone / "demo" / "val_label.txt"
-    result = run_all("--batch-sizes", "1", "--compare", "none", "--dataset", str(subset), "--labels", str(labels),
-                     cwd=work, script=clone / "run_all.sh")
+    result = run_all(
+        "--batch-sizes",
+        "1",
+        "--compare",
+        "none",
+        "--dataset",
+        str(subset),
+        "--labels",
+        str(labels),
+        cwd=work,
+        script=clone / "run_all.sh",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "subset run: 30 images of 40 labelled" in result.stdout
     assert "removed 10" in result.stderr  # the bins of the 10 images not in the subset
@@ -357,8 +452,18 @@ def test_subset_run_counts_missing_images_as_misses(demo_run, tmp_path):
 def test_two_devices_with_the_stand_in(demo_run, tmp_path):
     clone, _ = demo_run
     work = copy_workdir(clone, tmp_path / "work")
-    result = run_all("--batch-sizes", "1", "--compare", "none", "--devices", "0 1", "--dataset",
-                     str(clone / "demo" / "val"), cwd=work, script=clone / "run_all.sh")
+    result = run_all(
+        "--batch-sizes",
+        "1",
+        "--compare",
+        "none",
+        "--devices",
+        "0 1",
+        "--dataset",
+        str(clone / "demo" / "val"),
+        cwd=work,
+        script=clone / "run_all.sh",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
     cores = len(os.sched_getaffinity(0))
@@ -370,21 +475,34 @@ def test_two_devices_with_the_stand_in(demo_run, tmp_path):
     assert shards[0] | shards[1] == dump_keys(clone / "result" / "dumpOutput_device0_bs1")
     assert (work / "result_bs1.json").read_text() == (clone / "result_bs1.json").read_text()
     assert "measured card throughput (2 devices at once: 0 1)" in result.stdout
-    assert re.search(r"bs1: [0-9.]+ img/s \(sum of the 2 devices' Interface rates\); [0-9.]+ img/s \(40 images",
-                     result.stdout)
+    assert re.search(
+        r"bs1: [0-9.]+ img/s \(sum of the 2 devices' Interface rates\); [0-9.]+ img/s \(40 images", result.stdout
+    )
 
 
 def test_backend_openvino_is_passed_to_the_stand_in(demo_run, tmp_path):
     clone, _ = demo_run
     work = copy_workdir(clone, tmp_path / "work")
-    result = run_all("--batch-sizes", "1", "--compare", "none", "--backend", "openvino", "--dataset",
-                     str(clone / "demo" / "val"), cwd=work, script=clone / "run_all.sh")
+    result = run_all(
+        "--batch-sizes",
+        "1",
+        "--compare",
+        "none",
+        "--backend",
+        "openvino",
+        "--dataset",
+        str(clone / "demo" / "val"),
+        cwd=work,
+        script=clone / "run_all.sh",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     runs = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
     assert len(runs) == 1 and "-backend=openvino" in runs[0]
     parse_perf = [c for c in commands_run(result.stdout) if c[1].endswith("parse_perf.py")][0]
     assert parse_perf[-1] == "openvino" and "cores," in parse_perf
-    assert dump_keys(work / "result" / "dumpOutput_device0_bs1") == dump_keys(clone / "result" / "dumpOutput_device0_bs1")
+    assert dump_keys(work / "result" / "dumpOutput_device0_bs1") == dump_keys(
+        clone / "result" / "dumpOutput_device0_bs1"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -405,14 +523,21 @@ def _predictions(onnx_file: Path, bins: Path) -> dict[str, int]:
 def _clean_accuracy(work: Path, images: Path, labels: Path, scratch: Path) -> str:
     """The accuracy JSON of a clean run's steps on IMAGES (fresh bins, info, stand-in, accuracy) with WORK's ONNX."""
     scratch.mkdir()
-    steps = [["imagenet_torch_preprocess.py", str(images), "./prep_dataset"],
-             ["get_info.py", "bin", "./prep_dataset", "./clean.info", "224", "224"],
-             ["benchmark_ort.py", "-batch_size=1", f"-om_path={work / 'shufflenetv2_bs1.onnx'}",
-              "-input_text_path=./clean.info"],
-             ["imagenet_acc_eval.py", "result/dumpOutput_device0/", str(labels), "./", "clean.json"]]
+    steps = [
+        ["imagenet_torch_preprocess.py", str(images), "./prep_dataset"],
+        ["get_info.py", "bin", "./prep_dataset", "./clean.info", "224", "224"],
+        [
+            "benchmark_ort.py",
+            "-batch_size=1",
+            f"-om_path={work / 'shufflenetv2_bs1.onnx'}",
+            "-input_text_path=./clean.info",
+        ],
+        ["imagenet_acc_eval.py", "result/dumpOutput_device0/", str(labels), "./", "clean.json"],
+    ]
     for script, *args in steps:
-        done = subprocess.run([sys.executable, str(REPO_ROOT / script), *args], cwd=scratch, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [sys.executable, str(REPO_ROOT / script), *args], cwd=scratch, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
     return (scratch / "clean.json").read_text()
 
@@ -425,12 +550,18 @@ def changed_datasets(demo_run, tmp_path_factory: pytest.TempPathFactory) -> dict
     dataset = root / "D"
     shutil.copytree(clone / "demo", dataset)
     other = root / "X"
-    made = subprocess.run([sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(other), "--seed", "1"],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(other), "--seed", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stderr
     x_bins = root / "x_bins"
-    subprocess.run([sys.executable, str(REPO_ROOT / "imagenet_torch_preprocess.py"), str(other / "val"), str(x_bins)],
-                   capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "imagenet_torch_preprocess.py"), str(other / "val"), str(x_bins)],
+        capture_output=True,
+        check=True,
+    )
     onnx_file = clone / "shufflenetv2_bs1.onnx"
     predicted_d = _predictions(onnx_file, clone / "prep_dataset")
     predicted_x = _predictions(onnx_file, x_bins)
@@ -442,8 +573,9 @@ def changed_datasets(demo_run, tmp_path_factory: pytest.TempPathFactory) -> dict
     work = root / "work"
     work.mkdir()
     shutil.copytree(x_bins, work / "prep_dataset")
-    first = run_all("--dataset", str(dataset / "val"), "--batch-sizes", "1", "--compare", "none",
-                    "--workdir", str(work), cwd=root)
+    first = run_all(
+        "--dataset", str(dataset / "val"), "--batch-sizes", "1", "--compare", "none", "--workdir", str(work), cwd=root
+    )
     first_json = (work / "result_bs1.json").read_text() if first.returncode == 0 else None
     first_bins = {p.name: p.read_bytes() for p in (work / "prep_dataset").glob("*.bin")}
 
@@ -462,11 +594,22 @@ def changed_datasets(demo_run, tmp_path_factory: pytest.TempPathFactory) -> dict
     labels["added_00000001"] = predicted_x[replaced]
     file_names = {**names, "added_00000001": added}
     (dataset / "val_label.txt").write_text("".join(f"{file_names[k]} {v}\n" for k, v in sorted(labels.items())))
-    second = run_all("--dataset", str(dataset / "val"), "--batch-sizes", "1", "--compare", "none",
-                     "--workdir", str(work), cwd=root)
+    second = run_all(
+        "--dataset", str(dataset / "val"), "--batch-sizes", "1", "--compare", "none", "--workdir", str(work), cwd=root
+    )
     clean = _clean_accuracy(work, dataset / "val", dataset / "val_label.txt", root / "clean")
-    return {"clone": clone, "work": work, "first": first, "first_json": first_json, "first_bins": first_bins,
-            "second": second, "clean_json": clean, "replaced": replaced, "removed": removed, "dataset": dataset}
+    return {
+        "clone": clone,
+        "work": work,
+        "first": first,
+        "first_json": first_json,
+        "first_bins": first_bins,
+        "second": second,
+        "clean_json": clean,
+        "replaced": replaced,
+        "removed": removed,
+        "dataset": dataset,
+    }
 
 
 def test_bins_of_an_interrupted_run_on_another_dataset_are_not_reused(changed_datasets):
@@ -481,7 +624,8 @@ def test_bins_of_an_interrupted_run_on_another_dataset_are_not_reused(changed_da
         '{"title": "Overall statistical evaluation", "value": [{"key": "Number of images", "value": "40"}, '
         '{"key": "Number of classes", "value": "1000"}, {"key": "Top1 accuracy", "value": "100.0%"}, '
         '{"key": "Top2 accuracy", "value": "100.0%"}, {"key": "Top3 accuracy", "value": "100.0%"}, '
-        '{"key": "Top4 accuracy", "value": "100.0%"}, {"key": "Top5 accuracy", "value": "100.0%"}]}')
+        '{"key": "Top4 accuracy", "value": "100.0%"}, {"key": "Top5 accuracy", "value": "100.0%"}]}'
+    )
 
 
 def test_an_in_place_change_of_the_dataset_is_noticed(changed_datasets):
@@ -511,8 +655,17 @@ def ascend_host(tmp_path_factory: pytest.TempPathFactory) -> dict:
     first = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, cwd=root, env=env)
     calls_after_first = read_calls(log)
     second = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, cwd=root, env=env)
-    return {"root": root, "workdir": workdir, "first": first, "second": second, "calls": calls_after_first,
-            "calls_after_second": read_calls(log), "env": env, "log": log, "labels": labels}
+    return {
+        "root": root,
+        "workdir": workdir,
+        "first": first,
+        "second": second,
+        "calls": calls_after_first,
+        "calls_after_second": read_calls(log),
+        "env": env,
+        "log": log,
+        "labels": labels,
+    }
 
 
 def test_ascend_path_runs_the_guides_command_lines(ascend_host):
@@ -554,7 +707,9 @@ def test_ascend_path_compares_the_om_outputs_with_the_onnx_stand_in(ascend_host)
         assert report[report.index("--soc-version") + 1] == "Ascend310" and "compare_bs1_om_vs_onnx.json" in report
         assert (workdir / "report.md").is_file()
     # The stand-in's own perf file did not replace the tool's.
-    assert "Interface throughputRate: 147.93" in (workdir / "result" / "perf_vision_batchsize_1_device_0.txt").read_text()
+    assert (
+        "Interface throughputRate: 147.93" in (workdir / "result" / "perf_vision_batchsize_1_device_0.txt").read_text()
+    )
 
 
 def test_ascend_path_second_run_calls_no_tool(ascend_host):
@@ -593,7 +748,8 @@ def test_two_devices_with_the_old_tool(ascend_two_devices, ascend_host):
         assert by_device["0"] + by_device["1"] == all_keys  # contiguous, disjoint, every image once
         assert abs(len(by_device["0"]) - len(by_device["1"])) <= 1
         assert (work / f"result_bs{batch_size}.json").read_text() == (
-            ascend_host["workdir"] / f"result_bs{batch_size}.json").read_text()
+            ascend_host["workdir"] / f"result_bs{batch_size}.json"
+        ).read_text()
     assert "measured card throughput (2 devices at once: 0 1)" in result.stdout
     assert "bs1: 295.86 img/s (sum of the 2 devices' Interface rates)" in result.stdout
     assert "guide's extrapolation 591.72 img/s (one device's mean rate x 4)" in result.stdout
@@ -615,31 +771,44 @@ def test_a_device_that_leaves_outputs_missing_stops_the_run(ascend_two_devices, 
     tools.mkdir()
     # A tool that exits 0 but drops device 1's last output.
     (tools / f"benchmark.{ARCH}").write_text(
-        f"#!/bin/sh\n{shlex.quote(str(FAKES / 'bin' / 'benchmark.x86_64'))} \"$@\" || exit $?\n"
-        "case \"$*\" in *-device_id=1*) rm -f \"$(ls result/dumpOutput_device1/* | tail -n 1)\" ;; esac\n")
+        f'#!/bin/sh\n{shlex.quote(str(FAKES / "bin" / "benchmark.x86_64"))} "$@" || exit $?\n'
+        'case "$*" in *-device_id=1*) rm -f "$(ls result/dumpOutput_device1/* | tail -n 1)" ;; esac\n'
+    )
     (tools / f"benchmark.{ARCH}").chmod(0o755)
-    env = {**ascend_two_devices["env"], "FAKE_LOG": str(tmp_path / "log"),
-           "FAKE_LABELS": str(work / "demo" / "val_label.txt"), "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
-    result = run_all("--workdir", str(work), "--batch-sizes", "1", "--devices", "0 1", "--compare", "none",
-                     cwd=tmp_path, env=env)
+    env = {
+        **ascend_two_devices["env"],
+        "FAKE_LOG": str(tmp_path / "log"),
+        "FAKE_LABELS": str(work / "demo" / "val_label.txt"),
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = run_all(
+        "--workdir", str(work), "--batch-sizes", "1", "--devices", "0 1", "--compare", "none", cwd=tmp_path, env=env
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         'run_all.sh: error: stage "inference bs1": device 1: result/dumpOutput_device1_bs1/ holds 19 outputs '
-        "for 20 images")
+        "for 20 images"
+    )
     assert not (work / "result_bs1.json").exists()
 
 
 def test_a_failing_device_stops_the_run_and_is_named(ascend_two_devices, tmp_path):
     work = copy_workdir(ascend_two_devices["work"], tmp_path / "work")
     (work / ".run_all" / "inference_bs1.done").unlink()
-    env = {**ascend_two_devices["env"], "FAKE_LOG": str(tmp_path / "log"), "FAKE_FAIL_DEVICE": "1",
-           "FAKE_LABELS": str(work / "demo" / "val_label.txt")}
-    result = run_all("--workdir", str(work), "--batch-sizes", "1", "--devices", "0 1", "--compare", "none",
-                     cwd=tmp_path, env=env)
+    env = {
+        **ascend_two_devices["env"],
+        "FAKE_LOG": str(tmp_path / "log"),
+        "FAKE_FAIL_DEVICE": "1",
+        "FAKE_LABELS": str(work / "demo" / "val_label.txt"),
+    }
+    result = run_all(
+        "--workdir", str(work), "--batch-sizes", "1", "--devices", "0 1", "--compare", "none", cwd=tmp_path, env=env
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         'run_all.sh: error: stage "inference bs1": inference failed on device 1 (exit status 3); '
-        "see the lines marked [device <D>] above")
+        "see the lines marked [device <D>] above"
+    )
     assert "[device 1] [ERROR] fake benchmark: device 1 is broken" in result.stdout
     assert not (work / "result_bs1.json").exists()
 
@@ -657,10 +826,17 @@ def ais_bench_host(ascend_host, tmp_path_factory: pytest.TempPathFactory) -> dic
     env = fake_env(root, log, labels, tools_dir(root, "npu-smi"), ais_bench=True)
     one = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, "--compare", "none", cwd=root, env=env)
     calls_one = read_calls(log)
-    two = run_all("--workdir", str(work), "--batch-sizes", "16", "--devices", "0 1", "--compare", "none",
-                  cwd=root, env=env)
-    return {"work": work, "one": one, "calls_one": calls_one, "two": two, "calls_two": read_calls(log)[len(calls_one):],
-            "labels": labels}
+    two = run_all(
+        "--workdir", str(work), "--batch-sizes", "16", "--devices", "0 1", "--compare", "none", cwd=root, env=env
+    )
+    return {
+        "work": work,
+        "one": one,
+        "calls_one": calls_one,
+        "two": two,
+        "calls_two": read_calls(log)[len(calls_one) :],
+        "labels": labels,
+    }
 
 
 def test_ais_bench_is_chosen_and_run_as_the_current_guide_writes(ais_bench_host):
@@ -694,7 +870,8 @@ def test_ais_bench_outputs_are_read_by_every_later_step(ais_bench_host):
     assert json.loads((work / "result" / "bs1_summary.json").read_text())["throughput"] == 500.0
     for batch_size in BATCH_SIZES.split():
         assert read_accuracy_json(work / f"result_bs{batch_size}.json").top_k_percent == planted_accuracy(
-            ais_bench_host["labels"])
+            ais_bench_host["labels"]
+        )
     parse_perf = [c for c in commands_run(ais_bench_host["one"].stdout) if c[1].endswith("parse_perf.py")][0]
     assert "result/bs1_summary.json" in parse_perf and "result/bs16_summary.json" in parse_perf
     assert "2000" in ais_bench_host["one"].stdout  # 500 images/s per device x 4
@@ -710,7 +887,7 @@ def test_ais_bench_on_two_devices_reads_shard_folders(ais_bench_host):
         device = argv[argv.index("--device") + 1]
         assert argv[argv.index("--input") + 1] == f"./prep_dataset_device{device}/"
         assert argv[argv.index("--output_dirname") + 1] == f"bs16_device{device}"
-        by_device[device] = [name for batch in call["batches"] for name in batch["files"][:batch["saved"]]]
+        by_device[device] = [name for batch in call["batches"] for name in batch["files"][: batch["saved"]]]
     assert sorted(by_device) == ["0", "1"]
     assert not set(by_device["0"]) & set(by_device["1"])
     assert sorted(by_device["0"] + by_device["1"]) == sorted(f"{k}.bin" for k in dump_keys(work / "result" / "bs1"))
@@ -723,22 +900,37 @@ def test_ais_bench_on_two_devices_reads_shard_folders(ais_bench_host):
 # The environment stage: tool choice and chip name (each run stops at the dataset stage: no such folder).
 
 
-@pytest.mark.parametrize("tools, om, ais, tool_option, expected", [
-    ((), False, False, "auto", "inference tool: stand-in: benchmark_ort.py (CPU stand-in, onnxruntime, ONNX file); "
-                               "why: auto: no OM files"),
-    ((), True, False, "auto", "inference tool: stand-in: benchmark_ort.py (CPU stand-in, onnxruntime, ONNX file); "
-                              "why: auto: OM files but no tool able to run them"),
-    ((f"benchmark.{ARCH}",), True, True, "auto", "inference tool: benchmark:"),
-    ((), True, True, "auto", "inference tool: ais_bench:"),
-    ((f"benchmark.{ARCH}",), False, True, "auto", "inference tool: stand-in:"),
-    ((f"benchmark.{ARCH}",), True, True, "ais_bench", "inference tool: ais_bench: "),
-    ((f"benchmark.{ARCH}",), True, False, "stand-in", "why: given (--tool stand-in)"),
-])
+@pytest.mark.parametrize(
+    "tools, om, ais, tool_option, expected",
+    [
+        (
+            (),
+            False,
+            False,
+            "auto",
+            "inference tool: stand-in: benchmark_ort.py (CPU stand-in, onnxruntime, ONNX file); why: auto: no OM files",
+        ),
+        (
+            (),
+            True,
+            False,
+            "auto",
+            "inference tool: stand-in: benchmark_ort.py (CPU stand-in, onnxruntime, ONNX file); "
+            "why: auto: OM files but no tool able to run them",
+        ),
+        ((f"benchmark.{ARCH}",), True, True, "auto", "inference tool: benchmark:"),
+        ((), True, True, "auto", "inference tool: ais_bench:"),
+        ((f"benchmark.{ARCH}",), False, True, "auto", "inference tool: stand-in:"),
+        ((f"benchmark.{ARCH}",), True, True, "ais_bench", "inference tool: ais_bench: "),
+        ((f"benchmark.{ARCH}",), True, False, "stand-in", "why: given (--tool stand-in)"),
+    ],
+)
 def test_tool_choice(tmp_path, tools, om, ais, tool_option, expected):
     if om:
         (tmp_path / "shufflenetv2_bs1.om").write_text("{}")
-    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, *tools), cann=False,
-                   ais_bench=ais)
+    env = fake_env(
+        tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, *tools), cann=False, ais_bench=ais
+    )
     result = run_all("--batch-sizes", "1", "--tool", tool_option, "--dataset", "nothing", cwd=tmp_path, env=env)
     assert result.returncode == 2 and 'stage "dataset"' in result.stderr
     assert expected in result.stdout
@@ -746,30 +938,42 @@ def test_tool_choice(tmp_path, tools, om, ais, tool_option, expected):
     assert loud == ("no tool able to run them" in expected)
 
 
-@pytest.mark.parametrize("tools, om, ais, tool_option, message", [
-    ((), True, True, "benchmark", f"--tool benchmark: benchmark.{ARCH} not found in the work folder"),
-    ((f"benchmark.{ARCH}",), True, False, "ais_bench", "--tool ais_bench: "),
-    ((f"benchmark.{ARCH}",), False, False, "benchmark", "--tool benchmark needs the OM files: atc not found and "
-                                                        "shufflenetv2_bs1.om missing"),
-    ((), False, True, "ais_bench", "--tool ais_bench needs the OM files"),
-])
+@pytest.mark.parametrize(
+    "tools, om, ais, tool_option, message",
+    [
+        ((), True, True, "benchmark", f"--tool benchmark: benchmark.{ARCH} not found in the work folder"),
+        ((f"benchmark.{ARCH}",), True, False, "ais_bench", "--tool ais_bench: "),
+        (
+            (f"benchmark.{ARCH}",),
+            False,
+            False,
+            "benchmark",
+            "--tool benchmark needs the OM files: atc not found and shufflenetv2_bs1.om missing",
+        ),
+        ((), False, True, "ais_bench", "--tool ais_bench needs the OM files"),
+    ],
+)
 def test_a_forced_tool_that_is_not_there_is_an_error(tmp_path, tools, om, ais, tool_option, message):
     if om:
         (tmp_path / "shufflenetv2_bs1.om").write_text("{}")
-    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, *tools), cann=False,
-                   ais_bench=ais)
+    env = fake_env(
+        tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, *tools), cann=False, ais_bench=ais
+    )
     result = run_all("--batch-sizes", "1", "--tool", tool_option, cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith('run_all.sh: error: stage "environment": ' + message)
     assert not list(tmp_path.glob("*.onnx")) and not (tmp_path / "demo").exists()
 
 
-@pytest.mark.parametrize("npu_smi, name, option, expected", [
-    (True, "310P3", None, "soc version: Ascend310P3 (the first device in 'npu-smi info')"),
-    (True, "310", None, "soc version: Ascend310 (the first device in 'npu-smi info')"),
-    (False, None, None, "soc version: Ascend310 (npu-smi not found: the seed guide's chip)"),
-    (True, "310P3", "Ascend310B1", "soc version: Ascend310B1 (given)"),
-])
+@pytest.mark.parametrize(
+    "npu_smi, name, option, expected",
+    [
+        (True, "310P3", None, "soc version: Ascend310P3 (the first device in 'npu-smi info')"),
+        (True, "310", None, "soc version: Ascend310 (the first device in 'npu-smi info')"),
+        (False, None, None, "soc version: Ascend310 (npu-smi not found: the seed guide's chip)"),
+        (True, "310P3", "Ascend310B1", "soc version: Ascend310B1 (given)"),
+    ],
+)
 def test_soc_version(tmp_path, npu_smi, name, option, expected):
     tools = tools_dir(tmp_path, *(["npu-smi"] if npu_smi else []))
     env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools, cann=False, FAKE_NPU_NAME=name or "")
@@ -778,12 +982,14 @@ def test_soc_version(tmp_path, npu_smi, name, option, expected):
 
 
 def test_npu_smi_without_a_device_is_an_error(tmp_path):
-    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, "npu-smi"), cann=False,
-                   FAKE_NPU_COUNT="0")
+    env = fake_env(
+        tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path, "npu-smi"), cann=False, FAKE_NPU_COUNT="0"
+    )
     result = run_all("--dataset", "nothing", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        'run_all.sh: error: stage "environment": npu-smi info lists no device (give --soc-version, e.g. Ascend310)')
+        'run_all.sh: error: stage "environment": npu-smi info lists no device (give --soc-version, e.g. Ascend310)'
+    )
 
 
 def test_atc_gets_the_chip_name_of_npu_smi(ais_bench_host):
@@ -812,26 +1018,41 @@ def test_the_parent_of_val_is_refused_before_exporting(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f'run_all.sh: error: stage "dataset": dataset folder {tmp_path}/imagenet holds no images '
-        f"(.jpeg .jpg .png .bmp .webp); it has a val/ folder: did you mean --dataset {tmp_path}/imagenet/val?")
+        f"(.jpeg .jpg .png .bmp .webp); it has a val/ folder: did you mean --dataset {tmp_path}/imagenet/val?"
+    )
     assert not list(tmp_path.glob("*.onnx"))
 
 
 def test_not_enough_free_space_is_said_before_any_work(tmp_path):
-    made = subprocess.run([sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(tmp_path / "d"),
-                           "--count", "3"], capture_output=True, text=True)
+    made = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(tmp_path / "d"), "--count", "3"],
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stderr
     tools = tmp_path / "tools"
     tools.mkdir()
-    (tools / "df").write_text("#!/bin/sh\necho 'Filesystem 1-blocks Used Available Capacity Mounted on'\n"
-                              "echo '/dev/x 100000000 99000000 1000000 99% /'\n")
+    (tools / "df").write_text(
+        "#!/bin/sh\necho 'Filesystem 1-blocks Used Available Capacity Mounted on'\n"
+        "echo '/dev/x 100000000 99000000 1000000 99% /'\n"
+    )
     (tools / "df").chmod(0o755)
-    result = run_all("--dataset", "d/val", "--batch-sizes", "1 16", "--compare", "none", cwd=tmp_path,
-                     env={"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"})
+    result = run_all(
+        "--dataset",
+        "d/val",
+        "--batch-sizes",
+        "1 16",
+        "--compare",
+        "none",
+        cwd=tmp_path,
+        env={"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"},
+    )
     assert result.returncode == 2
     needed = 3 * 602112 + 3 * 2 * 16000
     assert result.stderr.strip().splitlines()[-1] == (
         f'run_all.sh: error: stage "dataset": not enough free space in {tmp_path}: this run needs about '
-        f"{round(needed / 1e6)} MB (3 bins x 602,112 bytes = 2 MB, text outputs for 2 runs about 96 kB); 1 MB free")
+        f"{round(needed / 1e6)} MB (3 bins x 602,112 bytes = 2 MB, text outputs for 2 runs about 96 kB); 1 MB free"
+    )
     assert not list(tmp_path.glob("*.onnx")) and not (tmp_path / "prep_dataset").exists()
 
 
@@ -845,21 +1066,24 @@ def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
     assert not list(tmp_path.glob("*.onnx")) and not (tmp_path / "prep_dataset").exists()
 
 
-@pytest.mark.parametrize("bad_arguments, message", [
-    (["--batch-sizes", "1 x"], "'x' is not a positive integer"),
-    (["--batch-sizes", "*"], "--batch-sizes: '*' is not a positive integer"),
-    (["--batch-sizes", " "], "--batch-sizes: no batch size given"),
-    (["--device-id", "-1"], "not a non-negative integer"),
-    (["--devices", "0 *"], "--devices: '*' is not a non-negative integer"),
-    (["--devices", "0 1 0"], "--devices: '0 1 0' names a device twice"),
-    (["--tool", "npu"], "--tool: 'npu' is not one of auto, benchmark, ais_bench, stand-in"),
-    (["--backend", "tensorrt"], "--backend: 'tensorrt' is not one of onnxruntime, openvino"),
-    (["--compare", "some"], "--compare: 'some' is not one of none, first, all"),
-    (["--soc-version", "Ascend 310"], "--soc-version: 'Ascend 310' is not a chip name"),
-    (["--frobnicate", "1"], "unknown option --frobnicate"),
-    (["stray"], "unexpected argument 'stray'"),
-    (["--workdir"], "needs a value"),
-])
+@pytest.mark.parametrize(
+    "bad_arguments, message",
+    [
+        (["--batch-sizes", "1 x"], "'x' is not a positive integer"),
+        (["--batch-sizes", "*"], "--batch-sizes: '*' is not a positive integer"),
+        (["--batch-sizes", " "], "--batch-sizes: no batch size given"),
+        (["--device-id", "-1"], "not a non-negative integer"),
+        (["--devices", "0 *"], "--devices: '*' is not a non-negative integer"),
+        (["--devices", "0 1 0"], "--devices: '0 1 0' names a device twice"),
+        (["--tool", "npu"], "--tool: 'npu' is not one of auto, benchmark, ais_bench, stand-in"),
+        (["--backend", "tensorrt"], "--backend: 'tensorrt' is not one of onnxruntime, openvino"),
+        (["--compare", "some"], "--compare: 'some' is not one of none, first, all"),
+        (["--soc-version", "Ascend 310"], "--soc-version: 'Ascend 310' is not a chip name"),
+        (["--frobnicate", "1"], "unknown option --frobnicate"),
+        (["stray"], "unexpected argument 'stray'"),
+        (["--workdir"], "needs a value"),
+    ],
+)
 def test_usage_errors(tmp_path, bad_arguments, message):
     (tmp_path / "1").write_text("")  # a file a glob of '*' would expand to (a valid batch size)
     result = run_all(*bad_arguments, cwd=tmp_path)
@@ -871,9 +1095,24 @@ def test_usage_errors(tmp_path, bad_arguments, message):
 def test_help_names_every_option(tmp_path):
     result = run_all("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--checkpoint", "--dataset", "--labels", "--batch-sizes", "--workdir", "--device-id", "--devices",
-                   "--tool", "--soc-version", "--backend", "--compare", "DEVICES", "TOOL", "SOC_VERSION", "BACKEND",
-                   "COMPARE"):
+    for option in (
+        "--checkpoint",
+        "--dataset",
+        "--labels",
+        "--batch-sizes",
+        "--workdir",
+        "--device-id",
+        "--devices",
+        "--tool",
+        "--soc-version",
+        "--backend",
+        "--compare",
+        "DEVICES",
+        "TOOL",
+        "SOC_VERSION",
+        "BACKEND",
+        "COMPARE",
+    ):
         assert option in result.stdout
     assert "ATC's benchmark run" not in result.stdout
     assert "the Ascend device (NPU) that runs inference" in result.stdout

@@ -159,8 +159,18 @@ class Shufflenet(_TwoBranchBlock):
     ``channel_split`` ("slice" or "reshape", see the module's docstring) only changes the exported graph.
     """
 
-    def __init__(self, inp: int, oup: int, base_mid_channels: int, *, ksize: int, stride: int,
-                 activation: str, useSE: bool, channel_split: str = DEFAULT_CHANNEL_SPLIT) -> None:
+    def __init__(
+        self,
+        inp: int,
+        oup: int,
+        base_mid_channels: int,
+        *,
+        ksize: int,
+        stride: int,
+        activation: str,
+        useSE: bool,
+        channel_split: str = DEFAULT_CHANNEL_SPLIT,
+    ) -> None:
         super().__init__(inp, oup, stride, activation, channel_split)
         if ksize not in (3, 5, 7):
             raise ValueError(f"kernel size must be 3, 5 or 7, got {ksize}")
@@ -184,8 +194,17 @@ class Shuffle_Xception(_TwoBranchBlock):
     ``channel_split`` ("slice" or "reshape", see the module's docstring) only changes the exported graph.
     """
 
-    def __init__(self, inp: int, oup: int, base_mid_channels: int, *, stride: int,
-                 activation: str, useSE: bool, channel_split: str = DEFAULT_CHANNEL_SPLIT) -> None:
+    def __init__(
+        self,
+        inp: int,
+        oup: int,
+        base_mid_channels: int,
+        *,
+        stride: int,
+        activation: str,
+        useSE: bool,
+        channel_split: str = DEFAULT_CHANNEL_SPLIT,
+    ) -> None:
         super().__init__(inp, oup, stride, activation, channel_split)
         if stride != 1:
             # The reference passes the stride to all three depthwise convolutions, so at stride 2 its main branch

@@ -19,7 +19,7 @@ is the graph the guide converted with ATC, valid for the traced batch size only.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -53,18 +53,29 @@ def _check_architecture(architecture: Sequence[int]) -> list[int]:
         raise ValueError(f"architecture needs {sum(STAGE_REPEATS)} block choices, got {len(choices)}")
     for index, choice in enumerate(choices):
         if choice not in BLOCK_CHOICES:
-            raise ValueError(f"architecture[{index}] = {choice!r} is not a block choice; "
-                             f"expected one of {sorted(BLOCK_CHOICES)}")
+            raise ValueError(
+                f"architecture[{index}] = {choice!r} is not a block choice; expected one of {sorted(BLOCK_CHOICES)}"
+            )
     return choices
 
 
-def _make_block(choice: int, inp: int, oup: int, stride: int, activation: str, use_se: bool,
-                channel_split: str) -> nn.Module:
+def _make_block(
+    choice: int, inp: int, oup: int, stride: int, activation: str, use_se: bool, channel_split: str
+) -> nn.Module:
     if choice == 3:
-        return Shuffle_Xception(inp, oup, oup // 2, stride=stride, activation=activation, useSE=use_se,
-                                channel_split=channel_split)
-    return Shufflenet(inp, oup, oup // 2, ksize=3 + 2 * choice, stride=stride, activation=activation,
-                      useSE=use_se, channel_split=channel_split)
+        return Shuffle_Xception(
+            inp, oup, oup // 2, stride=stride, activation=activation, useSE=use_se, channel_split=channel_split
+        )
+    return Shufflenet(
+        inp,
+        oup,
+        oup // 2,
+        ksize=3 + 2 * choice,
+        stride=stride,
+        activation=activation,
+        useSE=use_se,
+        channel_split=channel_split,
+    )
 
 
 class ShuffleNetV2_Plus(nn.Module):
@@ -85,8 +96,14 @@ class ShuffleNetV2_Plus(nn.Module):
             channel_split.
     """
 
-    def __init__(self, input_size: int = 224, n_class: int = 1000, architecture: Sequence[int] | None = None,
-                 model_size: str = "Large", channel_split: str = DEFAULT_CHANNEL_SPLIT) -> None:
+    def __init__(
+        self,
+        input_size: int = 224,
+        n_class: int = 1000,
+        architecture: Sequence[int] | None = None,
+        model_size: str = "Large",
+        channel_split: str = DEFAULT_CHANNEL_SPLIT,
+    ) -> None:
         super().__init__()
         check_channel_split(channel_split)
         if model_size not in STAGE_OUT_CHANNELS:
@@ -122,8 +139,9 @@ class ShuffleNetV2_Plus(nn.Module):
                 # The first block of a stage takes the full input and halves the image; the others take the
                 # odd half of the channels (the even half passes through).
                 inp, stride = (input_channel, 2) if index == 0 else (input_channel // 2, 1)
-                blocks.append(_make_block(next(block_choices), inp, output_channel, stride, activation, use_se,
-                                          channel_split))
+                blocks.append(
+                    _make_block(next(block_choices), inp, output_channel, stride, activation, use_se, channel_split)
+                )
                 input_channel = output_channel
         self.features = nn.Sequential(*blocks)
 

@@ -53,7 +53,7 @@ def main() -> int:
     per_batch = model_batch * BIN_BYTES // os.path.getsize(os.path.join(folder, names[0]))
     batches = []
     for start in range(0, len(names), per_batch):
-        batch = names[start:start + per_batch]
+        batch = names[start : start + per_batch]
         real = len(batch)
         batch = batch + [batch[0]] * (per_batch - real)
         batches.append({"files": batch, "saved": real})
@@ -68,7 +68,7 @@ def main() -> int:
     filesinfo = {}
     for number, batch in enumerate(batches):
         outfiles = []
-        for name in batch["files"][:batch["saved"]]:
+        for name in batch["files"][: batch["saved"]]:
             stem = name.split(".", 1)[0]
             path = os.path.join(out_dir, f"{stem}_0.{args.outfmt.lower()}")
             with open(path, "w") as out:
@@ -77,17 +77,34 @@ def main() -> int:
         filesinfo[number] = {"infiles": [os.path.join(folder, n) for n in batch["files"]], "outfiles": outfiles}
     batch_size = args.batchsize or model_batch
     times = [2.0 * batch_size] * len(batches)
-    stats = {"min": times[0], "max": times[0], "mean": times[0], "median": times[0], "percentile(99%)": times[0],
-             "count": len(times)}
-    summary = {"NPU_compute_time": stats, "H2D_latency": stats, "D2H_latency": stats,
-               "throughput": 1000 * batch_size / stats["mean"], "npu_compute_time_list": times, "pid": os.getpid(),
-               "filesinfo": filesinfo, "args": vars(args)}
+    stats = {
+        "min": times[0],
+        "max": times[0],
+        "mean": times[0],
+        "median": times[0],
+        "percentile(99%)": times[0],
+        "count": len(times),
+    }
+    summary = {
+        "NPU_compute_time": stats,
+        "H2D_latency": stats,
+        "D2H_latency": stats,
+        "throughput": 1000 * batch_size / stats["mean"],
+        "npu_compute_time_list": times,
+        "pid": os.getpid(),
+        "filesinfo": filesinfo,
+        "args": vars(args),
+    }
     with open(os.path.join(args.output, f"{dirname}_summary.json"), "w") as out:
         json.dump(summary, out)
-    print(f"[INFO] NPU_compute_time (ms): min = {times[0]}, max = {times[0]}, mean = {times[0]}, "
-          f"median = {times[0]}, percentile(99%) = {times[0]}")
-    print(f"[INFO] throughput 1000*batchsize.mean({batch_size})/NPU_compute_time.mean({times[0]}): "
-          f"{summary['throughput']}")
+    print(
+        f"[INFO] NPU_compute_time (ms): min = {times[0]}, max = {times[0]}, mean = {times[0]}, "
+        f"median = {times[0]}, percentile(99%) = {times[0]}"
+    )
+    print(
+        f"[INFO] throughput 1000*batchsize.mean({batch_size})/NPU_compute_time.mean({times[0]}): "
+        f"{summary['throughput']}"
+    )
     return 0
 
 
