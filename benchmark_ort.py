@@ -79,22 +79,6 @@ from typing import Any
 
 import numpy as np
 
-from ascend_io import (
-    DatasetPerf,
-    PipelineError,
-    PureInferPerf,
-    atomic_write_text,
-    dump_dir,
-    dump_file_name,
-    file_key,
-    parse_dump_file_name,
-    perf_file_name,
-    pure_infer_perf_file_name,
-    read_info,
-    run_cli,
-    setup_logging,
-    write_dumps,
-)
 from inference_backends import (  # noqa: F401 -- open_session, available_cores: this module's former API
     BACKENDS,
     DEFAULT_BACKEND,
@@ -106,6 +90,12 @@ from inference_backends import (  # noqa: F401 -- open_session, available_cores:
     open_backend,
     open_session,
 )
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.fileio import atomic_write_text
+from shufflenet_ascend.formats.dump import dump_dir, dump_file_name, parse_dump_file_name, write_dumps
+from shufflenet_ascend.formats.info import read_info
+from shufflenet_ascend.formats.perf import DatasetPerf, PureInferPerf, perf_file_name, pure_infer_perf_file_name
+from shufflenet_ascend.keys import file_key
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -441,7 +431,7 @@ def inference_error(backend: Backend, error: BaseException) -> BaseException:
 
 
 def write_output_group(output_dir: Path, keys: Sequence[str], outputs: Sequence[np.ndarray], binary: bool) -> None:
-    """One dump file per image and output (ascend_io.write_dumps); a failure names the file that failed."""
+    """One dump file per image and output (formats.dump.write_dumps); a failure names the file that failed."""
     for number, output in enumerate(outputs, start=1):
         try:
             write_dumps(output_dir, keys, output, binary, number)

@@ -27,18 +27,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascend_io import (
+from shufflenet_ascend.cli import PipelineError, run_cli
+from shufflenet_ascend.contract import (
     ACCURACY_TOLERANCE_POINTS,
     FULL_VALIDATION_IMAGES,
     PUBLISHED_OM_ACCURACY,
     PUBLISHED_OPEN_SOURCE_ACCURACY,
-    AccuracyResult,
-    PipelineError,
-    meets_accuracy_rule,
-    read_accuracy_json,
-    run_cli,
-    wilson_interval,
 )
+from shufflenet_ascend.formats.accuracy_json import AccuracyResult, read_accuracy_json
+from shufflenet_ascend.metrics import meets_accuracy_rule, wilson_interval
 
 _BATCH_IN_NAME = re.compile(r"_bs(\d+)\b")
 _EPSILON = 1e-9  # the figures are printed with 2 decimals: a drop of exactly 1.00 point is within the rule

@@ -27,7 +27,7 @@ infinite values) is one line on stderr and exit status 2.
 
 The files are read by several processes at once (``--jobs``, default: every core); text files in the two forms
 the tools write (the benchmark tool's "%.8e", ais_bench's "%f") are parsed with array operations, many files at
-a time, into exactly the float32 values ``ascend_io.read_dump`` reads (50,000 pairs of text dumps: measured in
+a time, into exactly the float32 values ``formats.dump.read_dump`` reads (50,000 pairs of text dumps: measured in
 the README).
 """
 
@@ -49,18 +49,12 @@ from typing import Any
 
 import numpy as np
 
-from ascend_io import (
-    NUM_CLASSES,
-    PipelineError,
-    atomic_write_text,
-    check_output_file,
-    list_dump_outputs,
-    name_some,
-    read_dump,
-    read_labels,
-    run_cli,
-    setup_logging,
-)
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import NUM_CLASSES
+from shufflenet_ascend.fileio import atomic_write_text, check_output_file
+from shufflenet_ascend.formats.dump import list_dump_outputs, read_dump
+from shufflenet_ascend.formats.labels import read_labels
+from shufflenet_ascend.keys import name_some
 
 LOG = logging.getLogger(Path(__file__).stem)
 

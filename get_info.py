@@ -23,15 +23,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ascend_io import (
-    InfoEntry,
-    PipelineError,
-    check_output_file,
-    run_cli,
-    setup_logging,
-    write_errors_named,
-    write_info,
-)
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.fileio import check_output_file, write_errors_named
+from shufflenet_ascend.formats.info import InfoEntry, write_info
 
 LOG = logging.getLogger(Path(__file__).stem)
 

@@ -47,22 +47,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ascend_io import (
-    ACCURACY_TOLERANCE_POINTS,
-    NUM_CLASSES,
-    PipelineError,
-    atomic_write_text,
-    check_output_file,
-    format_accuracy_json,
-    list_dump_outputs,
-    meets_accuracy_rule,
-    name_some,
-    read_dump,
-    read_labels,
-    run_cli,
-    setup_logging,
-    write_errors_named,
-)
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import ACCURACY_TOLERANCE_POINTS, NUM_CLASSES
+from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
+from shufflenet_ascend.formats.accuracy_json import format_accuracy_json
+from shufflenet_ascend.formats.dump import list_dump_outputs, read_dump
+from shufflenet_ascend.formats.labels import read_labels
+from shufflenet_ascend.keys import name_some
+from shufflenet_ascend.metrics import meets_accuracy_rule
 
 LOG = logging.getLogger(Path(__file__).stem)
 

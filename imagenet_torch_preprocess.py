@@ -43,19 +43,10 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ascend_io import (
-    BIN_BYTES,
-    IMAGE_EXTENSIONS,
-    IMAGE_SIZE,
-    PipelineError,
-    atomic_output,
-    atomic_write_text,
-    check_output_file,
-    file_key,
-    is_image_file,
-    run_cli,
-    setup_logging,
-)
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import BIN_BYTES, IMAGE_SIZE
+from shufflenet_ascend.fileio import atomic_output, atomic_write_text, check_output_file
+from shufflenet_ascend.keys import IMAGE_EXTENSIONS, file_key, is_image_file
 
 LOG = logging.getLogger(Path(__file__).stem)
 

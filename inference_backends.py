@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from ascend_io import CHANNELS, IMAGE_SIZE, INPUT_NAME, PipelineError
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import CHANNELS, IMAGE_SIZE, INPUT_NAME
 
 LOG = logging.getLogger(__name__)
 

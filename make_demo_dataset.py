@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ascend_io import NUM_CLASSES, PipelineError, format_labels, run_cli, setup_logging
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import NUM_CLASSES
+from shufflenet_ascend.formats.labels import format_labels
 
 LOG = logging.getLogger(Path(__file__).stem)
 

@@ -44,21 +44,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ascend_io import (
-    CHIPS_PER_310_CARD,
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import CHIPS_PER_310_CARD, PUBLISHED_INTERFACE_FPS
+from shufflenet_ascend.fileio import atomic_output, atomic_write_text, check_output_file, read_text, write_errors_named
+from shufflenet_ascend.formats.perf import (
     PERF_NAME_PATTERN,
-    PUBLISHED_INTERFACE_FPS,
     PURE_INFER_NAME_PATTERN,
-    PipelineError,
-    atomic_output,
-    atomic_write_text,
-    check_output_file,
     parse_dataset_perf,
     parse_pure_infer_perf,
-    read_text,
-    run_cli,
-    setup_logging,
-    write_errors_named,
 )
 
 LOG = logging.getLogger(Path(__file__).stem)

@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ascend_io import (
+from compare_accuracy import interval_points, judge, row_label
+from parse_perf import PerfFile, measured_cards, published_rates, read_perf_files
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import (
     ACCURACY_TOLERANCE_POINTS,
     CHIPS_PER_310_CARD,
     FULL_VALIDATION_IMAGES,
     PUBLISHED_OM_ACCURACY,
     PUBLISHED_OPEN_SOURCE_ACCURACY,
-    PipelineError,
-    read_accuracy_json,
 )
-from compare_accuracy import interval_points, judge, row_label
-from parse_perf import PerfFile, measured_cards, published_rates, read_perf_files
+from shufflenet_ascend.formats.accuracy_json import read_accuracy_json
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
 TOOLKIT_ENVIRONMENT = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")

@@ -62,7 +62,8 @@ import onnx
 import torch
 from torch import nn
 
-from ascend_io import (
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import (
     CHANNELS,
     IMAGE_SIZE,
     INPUT_NAME,
@@ -70,12 +71,8 @@ from ascend_io import (
     OUTPUT_NAME,
     SMALL_CHECKPOINT_MD5,
     SMALL_CHECKPOINT_NAME,
-    PipelineError,
-    atomic_write_bytes,
-    check_output_file,
-    run_cli,
-    setup_logging,
 )
+from shufflenet_ascend.fileio import atomic_write_bytes, check_output_file
 
 MODEL_DIR = Path(__file__).resolve().parent / "ShuffleNet-Series" / "ShuffleNetV2+"
 if str(MODEL_DIR) not in sys.path:

@@ -29,7 +29,7 @@ import logging
 import torch
 from torch import nn
 
-from ascend_io import PipelineError
+from shufflenet_ascend.cli import PipelineError
 from shufflenetv2_pth2onnx import MODEL_SIZES, prepare_model
 
 LOG = logging.getLogger("torch_reference")

@@ -15,8 +15,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from ascend_io import CHIPS_PER_310_CARD, PipelineError, atomic_write_text, check_output_file, run_cli, setup_logging
 from report import ReportInputs, build_report
+from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.contract import CHIPS_PER_310_CARD
+from shufflenet_ascend.fileio import atomic_write_text, check_output_file
 
 LOG = logging.getLogger(Path(__file__).stem)
 

@@ -25,7 +25,9 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 
 import imagenet_acc_eval  # noqa: E402
-from ascend_io import NUM_CLASSES, dump_file_name, format_dump_line, format_labels  # noqa: E402
+from shufflenet_ascend.contract import NUM_CLASSES
+from shufflenet_ascend.formats.dump import dump_file_name, format_dump_line
+from shufflenet_ascend.formats.labels import format_labels
 
 
 def write_dump_folder(folder: Path, count: int, binary: bool) -> tuple[Path, Path]:

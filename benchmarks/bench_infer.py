@@ -38,15 +38,9 @@ import numpy as np  # noqa: E402
 
 import benchmark_ort  # noqa: E402
 import shufflenetv2_pth2onnx  # noqa: E402
-from ascend_io import (  # noqa: E402
-    IMAGE_SIZE,
-    INPUT_NAME,
-    DatasetPerf,
-    InfoEntry,
-    parse_dataset_perf,
-    perf_file_name,
-    write_info,
-)
+from shufflenet_ascend.contract import IMAGE_SIZE, INPUT_NAME
+from shufflenet_ascend.formats.info import InfoEntry, write_info
+from shufflenet_ascend.formats.perf import DatasetPerf, parse_dataset_perf, perf_file_name
 
 LAST_PERF: dict[tuple[int, str], DatasetPerf] = {}
 

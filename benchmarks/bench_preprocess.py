@@ -31,9 +31,9 @@ sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
 from test_preprocess import guide_preprocess  # noqa: E402
 
-from ascend_io import PipelineError, run_cli  # noqa: E402
 from imagenet_torch_preprocess import list_images, preprocess_folder  # noqa: E402
 from make_demo_dataset import IMAGENET_LIKE_VARIANTS, write_images  # noqa: E402
+from shufflenet_ascend.cli import PipelineError, run_cli
 
 TARGET_RATIO = 1.8
 

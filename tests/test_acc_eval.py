@@ -12,8 +12,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import imagenet_acc_eval
-from ascend_io import INPUT_NAME, OUTPUT_NAME, InfoEntry, dump_file_name, format_labels, write_dump, write_info
 from conftest import needs_private_tmpfs, run_on_full_disk
+from shufflenet_ascend.contract import INPUT_NAME, OUTPUT_NAME
+from shufflenet_ascend.formats.dump import dump_file_name, write_dump
+from shufflenet_ascend.formats.info import InfoEntry, write_info
+from shufflenet_ascend.formats.labels import format_labels
 
 
 def guide_imagenet_acc_eval(
@@ -284,7 +287,7 @@ def test_a_full_disk_is_one_line_naming_the_json_and_leaves_nothing(tmp_path: Pa
     result, listing = run_on_full_disk(
         "imagenet_acc_eval.py", full, dump, label_file, full, "result.json", cwd=tmp_path
     )
-    assert result.returncode == 2
+    assert result.returncode == 3  # cannot write: the one exit status of a full disk
     assert result.stderr == (
         f"imagenet_acc_eval.py: error: {full / 'result.json'}: cannot write accuracy JSON: No space left on device\n"
     )

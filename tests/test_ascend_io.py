@@ -12,27 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ascend_io
-from ascend_io import (
-    DatasetPerf,
-    InfoEntry,
-    PipelineError,
-    PureInferPerf,
-    atomic_output,
-    dump_file_name,
-    file_key,
-    format_dump_line,
-    meets_accuracy_rule,
-    parse_dataset_perf,
-    parse_dump_file_name,
-    parse_pure_infer_perf,
-    read_dump,
-    read_info,
-    read_labels,
-    write_dump,
-    write_info,
-)
 from conftest import REPO_ROOT
+from shufflenet_ascend import contract, keys, metrics
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.fileio import atomic_output
+from shufflenet_ascend.formats import accuracy_json
+from shufflenet_ascend.formats.dump import dump_file_name, format_dump_line, parse_dump_file_name, read_dump, write_dump
+from shufflenet_ascend.formats.info import InfoEntry, read_info, write_info
+from shufflenet_ascend.formats.labels import read_labels
+from shufflenet_ascend.formats.perf import DatasetPerf, PureInferPerf, parse_dataset_perf, parse_pure_infer_perf
+from shufflenet_ascend.keys import file_key
+from shufflenet_ascend.metrics import meets_accuracy_rule
 
 GUIDE_PERF_BS1 = (
     "[e2e] throughputRate: 117.471, latency: 425636\n"
@@ -44,11 +34,15 @@ GUIDE_PERF_BS1 = (
 
 
 def test_constants_match_the_formats():
-    assert ascend_io.BIN_BYTES == 602112
-    assert (ascend_io.INPUT_NAME, ascend_io.OUTPUT_NAME) == ("image", "class")
-    assert {
-        b: round(fps * ascend_io.CHIPS_PER_310_CARD, 3) for b, fps in ascend_io.PUBLISHED_INTERFACE_FPS.items()
-    } == {1: 591.72, 4: 1455.248, 8: 1748.352, 16: 1966.672, 32: 1900.152}
+    assert contract.BIN_BYTES == 602112
+    assert (contract.INPUT_NAME, contract.OUTPUT_NAME) == ("image", "class")
+    assert {b: round(fps * contract.CHIPS_PER_310_CARD, 3) for b, fps in contract.PUBLISHED_INTERFACE_FPS.items()} == {
+        1: 591.72,
+        4: 1455.248,
+        8: 1748.352,
+        16: 1966.672,
+        32: 1900.152,
+    }
 
 
 def test_atomic_output_renames_on_success_and_leaves_nothing_on_failure(tmp_path):
@@ -67,7 +61,7 @@ def test_atomic_output_renames_on_success_and_leaves_nothing_on_failure(tmp_path
 def test_keys_and_image_files():
     assert file_key("ILSVRC2012_val_00000001.JPEG") == "ILSVRC2012_val_00000001"
     assert file_key("./prep_dataset/ILSVRC2012_val_00000001.bin") == "ILSVRC2012_val_00000001"
-    assert [ascend_io.is_image_file(n) for n in ("a.JPEG", "b.Png", "c.webp", "d.txt", ".e.jpg", "f.bin")] == [
+    assert [keys.is_image_file(n) for n in ("a.JPEG", "b.Png", "c.webp", "d.txt", ".e.jpg", "f.bin")] == [
         True,
         True,
         True,
@@ -149,7 +143,7 @@ def wilson_by_bisection(successes: int, trials: int, confidence: float = 0.95) -
     "successes, trials", [(37030, 50000), (45835, 50000), (148, 200), (0, 40), (40, 40), (1, 3), (23, 160)]
 )
 def test_wilson_interval_matches_its_definition(successes, trials):
-    low, high = ascend_io.wilson_interval(successes / trials, trials)
+    low, high = metrics.wilson_interval(successes / trials, trials)
     expected_low, expected_high = wilson_by_bisection(successes, trials)
     assert low == pytest.approx(expected_low, abs=1e-12) and high == pytest.approx(expected_high, abs=1e-12)
     assert 0 <= low <= successes / trials <= high <= 1
@@ -158,12 +152,12 @@ def test_wilson_interval_matches_its_definition(successes, trials):
 def test_wilson_interval_textbook_values():
     # Worked by hand with z = 1.96: 74% of 200: centre (0.74 + 0.0096) / 1.0192 = 0.7355, half-width
     # 1.9231 * sqrt(0.000962 + 0.000024) = 0.0604 -> 67.51 .. 79.59. 74.06% of 50,000: +-0.38 points.
-    low, high = ascend_io.wilson_interval(0.7406, 50000)
+    low, high = metrics.wilson_interval(0.7406, 50000)
     assert (round(100 * low, 2), round(100 * high, 2)) == (73.67, 74.44)
-    low, high = ascend_io.wilson_interval(0.74, 200)
+    low, high = metrics.wilson_interval(0.74, 200)
     assert (round(100 * low, 2), round(100 * high, 2)) == (67.51, 79.59)
     with pytest.raises(ValueError):
-        ascend_io.wilson_interval(0.5, 0)
+        metrics.wilson_interval(0.5, 0)
 
 
 @pytest.mark.parametrize(
@@ -178,9 +172,9 @@ def test_wilson_interval_textbook_values():
 )
 def test_accuracy_json_with_impossible_figures_is_refused(tmp_path, images, top1, message):
     path = tmp_path / "result.json"
-    path.write_text(ascend_io.format_accuracy_json(int(images), 1000, [top1, "60.0%", "70.0%", "80.0%", "90.0%"]))
+    path.write_text(accuracy_json.format_accuracy_json(int(images), 1000, [top1, "60.0%", "70.0%", "80.0%", "90.0%"]))
     with pytest.raises(PipelineError, match=f"^{re.escape(str(path))}: {re.escape(message)}"):
-        ascend_io.read_accuracy_json(path)
+        accuracy_json.read_accuracy_json(path)
 
 
 def test_dump_names():
@@ -280,9 +274,9 @@ def test_accuracy_json_is_the_guides_string_and_reads_back(tmp_path):
         '{"key": "Top2 accuracy", "value": "84.21%"}, {"key": "Top3 accuracy", "value": "88.11%"}, '
         '{"key": "Top4 accuracy", "value": "90.3%"}, {"key": "Top5 accuracy", "value": "91.67%"}]}'
     )
-    text = ascend_io.format_accuracy_json(50000, 1000, ["74.06%", "84.21%", "88.11%", "90.3%", "91.67%"])
+    text = accuracy_json.format_accuracy_json(50000, 1000, ["74.06%", "84.21%", "88.11%", "90.3%", "91.67%"])
     assert text == guide
     (tmp_path / "result.json").write_text(text)
-    assert ascend_io.read_accuracy_json(tmp_path / "result.json") == ascend_io.AccuracyResult(
+    assert accuracy_json.read_accuracy_json(tmp_path / "result.json") == accuracy_json.AccuracyResult(
         50000, 1000, (74.06, 84.21, 88.11, 90.3, 91.67)
     )

@@ -13,23 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-import ascend_io
 import benchmark_ort
-from ascend_io import (
-    INPUT_NAME,
-    OUTPUT_NAME,
-    InfoEntry,
-    PipelineError,
-    atomic_write_bytes,
-    encode_dump_lines,
-    format_dump_line,
-    parse_dataset_perf,
-    parse_pure_infer_perf,
-    read_dump,
-    write_dumps,
-    write_info,
-)
 from inference_backends import open_backend
+from shufflenet_ascend import fileio
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import INPUT_NAME, OUTPUT_NAME
+from shufflenet_ascend.fileio import atomic_write_bytes
+from shufflenet_ascend.formats import dump
+from shufflenet_ascend.formats.dump import encode_dump_lines, format_dump_line, read_dump, write_dumps
+from shufflenet_ascend.formats.info import InfoEntry, write_info
+from shufflenet_ascend.formats.perf import parse_dataset_perf, parse_pure_infer_perf
 
 HEIGHT, WIDTH = 32, 24  # not square: a swapped height and width must be caught
 STATIC_BATCH = 4
@@ -341,7 +334,7 @@ def test_a_failure_during_the_run_stops_every_stage(
 
 
 def test_dump_text_is_percent_8e_and_reads_back_exactly() -> None:
-    """The dump line format (ascend_io.encode_dump_lines, vectorised): every float32, including subnormals,
+    """The dump line format (dump.encode_dump_lines, vectorised): every float32, including subnormals,
     extremes and values next to powers of ten, reads back bit for bit, as the guide's script reads it."""
     rng = np.random.default_rng(11)
     bits = rng.integers(0, 2**32, size=40_000, dtype=np.uint64).astype(np.uint32)
@@ -559,7 +552,7 @@ def test_disk_full_names_the_file(tmp_path: Path, models: dict[str, Path], monke
     that could not be written, not 'None'."""
     make_dataset(tmp_path)
     monkeypatch.chdir(tmp_path)
-    real_write = ascend_io.atomic_write_bytes
+    real_write = fileio.atomic_write_bytes
     attempts: list[str] = []
 
     def full_after(count: int):
@@ -571,14 +564,16 @@ def test_disk_full_names_the_file(tmp_path: Path, models: dict[str, Path], monke
 
         return write
 
-    monkeypatch.setattr(ascend_io, "atomic_write_bytes", full_after(6))
+    for module in (fileio, dump):  # the dump writer and atomic_write_text both end in atomic_write_bytes
+        monkeypatch.setattr(module, "atomic_write_bytes", full_after(6))
     with pytest.raises(PipelineError) as raised:
         benchmark_ort.main([*guide_flags(models["static"]), "-streams=1"])
     assert str(raised.value) == f"{attempts[6]}: cannot write the dump file: No space left on device"
     assert Path(attempts[6]).parent == Path("result/dumpOutput_device0") and "None" not in str(raised.value)
 
     attempts.clear()
-    monkeypatch.setattr(ascend_io, "atomic_write_bytes", full_after(IMAGES))  # every dump, then the perf file
+    for module in (fileio, dump):  # the dump writer and atomic_write_text both end in atomic_write_bytes
+        monkeypatch.setattr(module, "atomic_write_bytes", full_after(IMAGES))  # every dump, then the perf file
     with pytest.raises(PipelineError) as raised:
         benchmark_ort.main(guide_flags(models["static"]))
     assert str(raised.value) == (

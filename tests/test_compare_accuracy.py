@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ascend_io import read_labels
+from shufflenet_ascend.formats.labels import read_labels
 
 GUIDE_JSON = {
     "title": "Overall statistical evaluation",
@@ -36,7 +36,8 @@ def write_accuracy(path: Path, top1: str, top5: str, images: int = 50000) -> Pat
 
 def wilson_roots(percent: float, images: int) -> tuple[float, float]:
     """The 95% Wilson interval in percent, as the two roots of its quadratic
-    (1 + z^2/n) q^2 - (2p + z^2/n) q + p^2 = 0 -- another derivation than ascend_io's centre +- half-width."""
+    (1 + z^2/n) q^2 - (2p + z^2/n) q + p^2 = 0 -- another derivation than metrics.wilson_interval's centre
+    +- half-width."""
     z = statistics.NormalDist().inv_cdf(0.975)
     p, k = percent / 100, z * z / images
     a, b, c = 1 + k, -(2 * p + k), p * p

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import compare_outputs
-from ascend_io import PipelineError, dump_file_name, format_dump_line, format_labels, read_dump, write_dump
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.formats.dump import dump_file_name, format_dump_line, read_dump, write_dump
+from shufflenet_ascend.formats.labels import format_labels
 
 CLASSES = 1000
 NOISE = 0.01

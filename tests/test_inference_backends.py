@@ -19,8 +19,9 @@ import torch
 
 import inference_backends
 import shufflenetv2_pth2onnx
-from ascend_io import IMAGE_SIZE, PipelineError
 from inference_backends import Concurrency, InFlightClock, open_backend, resolve_concurrency, run_batches
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import IMAGE_SIZE
 
 BATCH = 4
 SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)

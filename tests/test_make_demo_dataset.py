@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ascend_io import read_labels
 from conftest import fill_disk, small_disk
+from shufflenet_ascend.formats.labels import read_labels
 
 
 def listing(folder: Path) -> list[str]:

@@ -20,9 +20,10 @@ from PIL import Image
 from torchvision import transforms
 
 import imagenet_torch_preprocess as prep
-from ascend_io import BIN_BYTES, PipelineError
 from conftest import REPO_ROOT, fill_disk, small_disk
 from make_demo_dataset import make_picture
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import BIN_BYTES
 
 # --------------------------------------------------------------------------------------------------------------
 # The reference: Megvii's validation transform, written as the guide's script writes it (PIL, OpenCV, torchvision,

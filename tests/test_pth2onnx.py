@@ -18,7 +18,8 @@ import torch
 from onnx import TensorProto, helper
 
 import shufflenetv2_pth2onnx as pth2onnx
-from ascend_io import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME, PipelineError
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
 from tests.conftest import REPO_ROOT
 
 SCRIPT = "shufflenetv2_pth2onnx.py"

@@ -12,7 +12,9 @@ import numpy as np
 
 import compare_outputs
 import report
-from ascend_io import DatasetPerf, format_accuracy_json, perf_file_name, write_dump
+from shufflenet_ascend.formats.accuracy_json import format_accuracy_json
+from shufflenet_ascend.formats.dump import write_dump
+from shufflenet_ascend.formats.perf import DatasetPerf, perf_file_name
 
 TOP_K_STRINGS = {
     "bs1": ("74.06%", "84.21%", "88.11%", "90.3%", "91.67%"),

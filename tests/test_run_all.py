@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ascend_io import list_dump_outputs, read_accuracy_json, read_dump, read_labels
 from conftest import REPO_ROOT
+from shufflenet_ascend.formats.accuracy_json import read_accuracy_json
+from shufflenet_ascend.formats.dump import list_dump_outputs, read_dump
+from shufflenet_ascend.formats.labels import read_labels
 
 BATCH_SIZES = "1 16"  # 16 does not divide the demo's 40 images: the last batch's padding is on the path too
 DEMO_IMAGES = 40

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 import torch_reference
-from ascend_io import PipelineError, read_dump, write_dumps
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.formats.dump import read_dump, write_dumps
 from shufflenetv2_pth2onnx import prepare_model, random_images
 
 SEED = 3
