@@ -68,7 +68,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     Paragraphs are separated by blank lines and wrapped to the width; a line starting with "- " starts a list item
     (wrapped with a hanging indent); a paragraph whose lines are all indented (command examples, tables) is kept as
-    written, so that a command can be pasted."""
+    written (also under a title line ending in ":"), so that a command can be pasted."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 30, width: int | None = None):
         width = width or min(shutil.get_terminal_size().columns, 100) - 2
@@ -81,8 +81,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def _fill_paragraph(paragraph: str, width: int, indent: str) -> str:
     lines = paragraph.splitlines()
-    if all(line.startswith((" ", "\t")) for line in lines) or paragraph.rstrip().endswith(":") and len(lines) == 1:
-        return "\n".join(indent + line for line in lines)
+    indented = [line.startswith((" ", "\t")) for line in lines]
+    if all(indented) or (lines[0].rstrip().endswith(":") and len(lines) > 1 and all(indented[1:])):
+        return "\n".join(indent + line for line in lines)  # a command, a table or a titled table: as written
     items: list[list[str]] = []
     for line in lines:
         if line.lstrip().startswith("- ") or not items or (line.startswith(" ") and not items[-1][0].startswith("-")):
