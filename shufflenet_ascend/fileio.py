@@ -107,3 +107,12 @@ def read_text(path: str | os.PathLike[str], what: str) -> str:
         raise PipelineError(f"{path}: not a text {what}") from None
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def format_bytes(count: int) -> str:
+    """A size for people: ``30.1 GB``, ``602.1 MB``, ``16 kB`` (decimal units, as disk tools print them)."""
+    if count >= 1e9:
+        return f"{count / 1e9:.1f} GB"
+    if count >= 1e6:
+        return f"{count / 1e6:.1f} MB"
+    return f"{count / 1e3:.0f} kB"
