@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=CHIPS_PER_310_CARD,
         help="chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU)",
     )
-    parser.add_argument("--perf-label", metavar="TEXT", help="what the performance was measured on")
+    parser.add_argument("--label", dest="perf_label", metavar="TEXT", help="what the performance was measured on")
+    parser.add_argument("--perf-label", dest="perf_label", help=argparse.SUPPRESS)  # older spelling, still accepted
     parser.add_argument(
         "--comparison", nargs="*", type=Path, default=[], metavar="JSON", help="JSON files of compare_outputs.py --json"
     )
