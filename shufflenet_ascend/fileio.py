@@ -7,6 +7,7 @@ reader never sees a half-written file and an interrupted run leaves nothing unde
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import threading
@@ -116,3 +117,12 @@ def format_bytes(count: int) -> str:
     if count >= 1e6:
         return f"{count / 1e6:.1f} MB"
     return f"{count / 1e3:.0f} kB"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's content, in hex (read in 1 MiB blocks: model files are tens of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
