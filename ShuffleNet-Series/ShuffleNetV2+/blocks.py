@@ -1,8 +1,8 @@
 """Building blocks of ShuffleNetV2+: Hard-Swish, squeeze-excitation, the Shuffle and Xception blocks.
 
-Written from ``shared/reference/shufflenetv2plus.md``. Module names and ``nn.Sequential`` indices reproduce the
-state_dict keys of Megvii's published checkpoints (``branch_main.3.weight``, ``SE_opr.1.weight``, ...), so the
-file layout and the keys match Megvii's ShuffleNet-Series repository (folder ShuffleNetV2+).
+Written from Megvii's ShuffleNet-Series repository (folder ShuffleNetV2+): the file layout is its layout, and
+module names and ``nn.Sequential`` indices reproduce the state_dict keys of its published checkpoints
+(``branch_main.3.weight``, ``SE_opr.1.weight``, ...).
 
 The stride-1 blocks split their input's channels into the even half (passed through) and the odd half (sent
 through ``branch_main``) in one of two ways that compute the same numbers (``channel_split``):

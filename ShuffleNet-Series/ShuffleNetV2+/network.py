@@ -6,9 +6,10 @@ Import it as the guide does, with ``ShuffleNet-Series/ShuffleNetV2+`` on ``sys.p
     model = ShuffleNetV2_Plus(architecture=[0, 0, 3, 1, 1, 1, 0, 0, 2, 0, 2, 1, 1, 0, 2, 0, 2, 1, 3, 2],
                               model_size="Small")
 
-Written from ``shared/reference/shufflenetv2plus.md``: its state_dict has exactly the keys, shapes and dtypes of
-the published checkpoints ``ShuffleNetV2+.{Large,Medium,Small}.pth.tar`` (after removing their ``module.``
-prefix), in the same order, so they load with ``strict=True``. The input is a BGR image, CHW, values 0..255.
+Written from Megvii's ShuffleNet-Series repository (folder ShuffleNetV2+): its state_dict has exactly the keys,
+shapes and dtypes of the published checkpoints ``ShuffleNetV2+.{Large,Medium,Small}.pth.tar`` (after removing
+their ``module.`` prefix), in the same order, so they load with ``strict=True``. The input is a BGR image, CHW,
+values 0..255.
 
 ``channel_split`` chooses how the stride-1 blocks split channels and how the features are flattened before the
 classifier; both choices compute the same numbers and share one state_dict, they differ in the exported graph:
