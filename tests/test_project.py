@@ -1,0 +1,209 @@
+"""Project-level rules: scripts stay thin and independent, the project stands alone, every --help says the same.
+
+- No script imports another script: the scripts in the root, the package and the benchmarks import only the
+  package (tests may import scripts, to call their main).
+- Nothing tracked reads or cites a sibling checkout of shared material; no scaffolding of the refactor is left.
+- Every script's --help exits 0, prints its usage first, documents the exit statuses and fits 100 columns.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+HELP_COLUMNS = 100
+# The benchmark tool's flags are gflags style; its stand-in asks for help the same way.
+HELP_FLAG = {"benchmark_ort.py": "-help"}
+
+
+def root_module_names(root: Path = REPO_ROOT) -> set[str]:
+    """The modules a root .py file defines: what ``import <name>`` would find in the repository's root."""
+    return {path.stem for path in root.glob("*.py")}
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level names of every module a source imports, also inside functions and via importlib."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value.split(".")[0])
+    return names
+
+
+def scripts_imported(source: str, own_name: str, scripts: set[str]) -> set[str]:
+    """The scripts (other than itself) that a source imports."""
+    return (imported_modules(source) & scripts) - {own_name}
+
+
+def code_that_must_not_import_scripts(root: Path = REPO_ROOT) -> list[Path]:
+    package = (root / "shufflenet_ascend").rglob("*.py")
+    return sorted([*root.glob("*.py"), *package, *(root / "benchmarks").glob("*.py")])
+
+
+def tracked_files() -> list[Path]:
+    listing = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return [REPO_ROOT / name for name in listing.split("\0") if name and (REPO_ROOT / name).is_file()]
+
+
+def has_main_guard(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name)
+            and node.test.left.id == "__name__"
+            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.test.comparators)
+        ):
+            return True
+    return False
+
+
+ROOT_SCRIPTS = sorted(path.name for path in REPO_ROOT.glob("*.py") if has_main_guard(path))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# No script imports another script.
+
+
+def test_the_import_walk_finds_every_form_of_import() -> None:
+    scripts = {"parse_perf", "get_info", "report"}
+    source = """
+import os, parse_perf
+from get_info import main as info_main
+from shufflenet_ascend import metrics
+from . import sibling
+
+def late():
+    import importlib
+    importlib.import_module("report.sections")
+"""
+    assert scripts_imported(source, "write_report", scripts) == {"parse_perf", "get_info", "report"}
+    assert scripts_imported("import shufflenet_ascend.cli\nimport numpy\n", "x", scripts) == set()
+    assert scripts_imported("import parse_perf\n", "parse_perf", scripts) == set(), "a module is not its own import"
+
+
+def test_the_root_scripts_are_found() -> None:
+    names = root_module_names()
+    assert {"get_info", "imagenet_acc_eval", "shufflenetv2_pth2onnx"} <= names
+    assert "get_info.py" in ROOT_SCRIPTS
+
+
+@pytest.mark.parametrize("path", code_that_must_not_import_scripts(), ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_no_script_imports_another_script(path: Path) -> None:
+    offending = scripts_imported(path.read_text(encoding="utf-8"), path.stem, root_module_names())
+    assert not offending, f"{path.relative_to(REPO_ROOT)} imports root scripts {sorted(offending)}: use the package"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The project stands alone, without scaffolding.
+
+# Built from pieces, so that this file does not match itself.
+OUTSIDE_NEEDLES = ("../" + "shared", "shared" + "/reference")
+SCAFFOLDING = re.compile(
+    "|".join(
+        [
+            r"#\s*noqa:\s*F" + "401",
+            r"\bowner H\d\b",
+            r"\bH\d" + "'s\\b",
+            "HAVE_" + "REPORT_WRITER",
+        ]
+    )
+)
+SOURCE_SUFFIXES = {".py", ".sh", ".md", ".toml", ".txt", ".cfg", ".ini", ""}
+
+
+def test_the_scaffolding_pattern_catches_what_it_should() -> None:
+    caught = ("import x  # noqa: F" + "401", "see H3" + "'s module", "owner" + " H3", "HAVE_" + "REPORT_WRITER")
+    for line in caught:
+        assert SCAFFOLDING.search(line), line
+    for line in ("import os  # noqa: E402", "SHA2's digest", "the H3 gate"):
+        assert not SCAFFOLDING.search(line), line
+
+
+def test_no_tracked_file_reads_or_cites_shared_material_outside_the_project() -> None:
+    offending = [
+        f"{path.relative_to(REPO_ROOT)}: {needle}"
+        for path in tracked_files()
+        for needle in OUTSIDE_NEEDLES
+        if needle.encode() in path.read_bytes()
+    ]
+    assert not offending
+
+
+def test_no_scaffolding_is_left_in_tracked_source() -> None:
+    offending = []
+    for path in tracked_files():
+        if path.suffix not in SOURCE_SUFFIXES:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if SCAFFOLDING.search(line):
+                offending.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert not offending, "\n".join(offending)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Every script's --help.
+
+
+def run_help(script: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(HELP_COLUMNS)}
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / script), HELP_FLAG.get(script, "--help")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def helps() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every script's help, asked for all at once (each start-up imports its libraries)."""
+    with ThreadPoolExecutor(max_workers=len(ROOT_SCRIPTS)) as pool:
+        return dict(zip(ROOT_SCRIPTS, pool.map(run_help, ROOT_SCRIPTS), strict=True))
+
+
+@pytest.mark.parametrize("script", ROOT_SCRIPTS)
+def test_help_exits_0_with_usage_first(script: str, helps: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    done = helps[script]
+    assert done.returncode == 0, done.stderr
+    first_line = next(line for line in done.stdout.splitlines() if line.strip())
+    assert first_line.lower().startswith("usage:"), f"{script} --help starts with {first_line!r}"
+
+
+@pytest.mark.parametrize("script", ROOT_SCRIPTS)
+def test_help_documents_the_exit_statuses(script: str, helps: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    text = helps[script].stdout
+    start = text.lower().find("exit status")
+    assert start >= 0, f"{script} --help does not document its exit statuses"
+    assert re.search(r"\b3\b", text[start:]), f"{script} --help does not document exit status 3 (cannot write)"
+
+
+@pytest.mark.parametrize("script", ROOT_SCRIPTS)
+def test_help_fits_the_terminal(script: str, helps: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    long_lines = [line for line in helps[script].stdout.splitlines() if len(line) > HELP_COLUMNS]
+    assert not long_lines, f"{script} --help has {len(long_lines)} lines over {HELP_COLUMNS} columns: {long_lines[0]!r}"
