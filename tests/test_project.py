@@ -207,3 +207,27 @@ def test_help_documents_the_exit_statuses(script: str, helps: dict[str, subproce
 def test_help_fits_the_terminal(script: str, helps: dict[str, subprocess.CompletedProcess[str]]) -> None:
     long_lines = [line for line in helps[script].stdout.splitlines() if len(line) > HELP_COLUMNS]
     assert not long_lines, f"{script} --help has {len(long_lines)} lines over {HELP_COLUMNS} columns: {long_lines[0]!r}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The README: its test command is CI's, and every page it points to exists.
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = "pip install -r requirements.txt -r requirements-dev.txt && python -m pytest"
+    assert command in readme
+    assert "-r requirements.txt -r requirements-dev.txt" in ci
+    assert re.search(r"^python -m pytest$", ci, re.MULTILINE)
+
+
+def test_the_readme_links_every_docs_page_and_only_existing_ones() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\((docs/[^)#]+)", readme))
+    pages = {str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "docs").glob("*.md")}
+    assert linked == pages
+    for page in pages:
+        text = (REPO_ROOT / page).read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#:]+\.md)", text):
+            assert (REPO_ROOT / "docs" / target).is_file(), f"{page} links to {target}, which does not exist"
