@@ -1,22 +1,23 @@
-"""Benchmark of imagenet_torch_preprocess.py against the plain loop of the guide's transform.
-
-Generates a few hundred ImageNet-like JPEGs (about 500x375, some portrait, some grayscale) in a temporary folder,
-then measures, side by side in each round, images per second of:
-  plain loop   the guide's way: one process, PIL -> OpencvResize -> CenterCrop -> ToBGRTensor -> .numpy().tofile()
-               (the reference transform of tests/test_preprocess.py)
-  ours -j 1    preprocess_folder(..., workers=1)
-  ours -j N    preprocess_folder(..., workers=all cores), worker start-up included
-and the ratios to the plain loop (of the medians and of the best rounds). All three run in this process's Python
-(no interpreter start-up counted) and write the same bins, which are checked to be byte-identical.
-Target: ours with all workers >= 1.8x the plain loop.
+"""Benchmark of the preprocessor (imagenet_torch_preprocess.py) against the plain loop of the guide's transform.
 
     python benchmarks/bench_preprocess.py                 # 400 images, 3 rounds
     python benchmarks/bench_preprocess.py --count 1000 --rounds 5
+
+Generates a few hundred ImageNet-like JPEGs (about 500x375, some portrait, some grayscale) in a temporary folder,
+then measures side by side in each round the images per second of the three runs below, and their ratios to the
+plain loop (of the medians and of the best rounds). All three run in this process's Python (no interpreter
+start-up counted) and write the same bins, which are checked to be byte-identical. Target: ours with all workers
+>= 1.8x the plain loop.
+
+The runs:
+  plain loop   the guide's way, in one process: PIL -> OpencvResize -> CenterCrop -> ToBGRTensor
+               -> .numpy().tofile() (the reference transform of tests/guide_reference.py)
+  ours -j 1    preprocess_folder(..., workers=1)
+  ours -j N    preprocess_folder(..., workers=all cores), worker start-up included
 """
 
 from __future__ import annotations
 
-import argparse
 import filecmp
 import os
 import statistics
@@ -29,11 +30,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
-from test_preprocess import guide_preprocess  # noqa: E402
+from guide_reference import guide_preprocess
 
-from imagenet_torch_preprocess import list_images, preprocess_folder  # noqa: E402
-from make_demo_dataset import IMAGENET_LIKE_VARIANTS, write_images  # noqa: E402
-from shufflenet_ascend.cli import PipelineError, run_cli
+from shufflenet_ascend.cli import PipelineError, add_workers_flag, make_parser, run_cli
+from shufflenet_ascend.demo import IMAGENET_LIKE_VARIANTS, write_images
+from shufflenet_ascend.preprocess.folder import preprocess_folder
+from shufflenet_ascend.preprocess.record import list_images
 
 TARGET_RATIO = 1.8
 
@@ -59,16 +61,10 @@ def same_bins(dir_a: Path, dir_b: Path) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("--count", type=int, default=400, help="number of generated images (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds (default: %(default)s)")
-    parser.add_argument(
-        "-j",
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="workers of the parallel run (default: all %(default)s cores)",
-    )
+    add_workers_flag(parser, os.cpu_count() or 1, "workers of the parallel run")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated images (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.count < 1 or args.rounds < 1 or args.workers < 1:

@@ -1,4 +1,4 @@
-"""get_info.py: the info file of formats.md in both modes, and every usage error."""
+"""get_info.py and shufflenet_ascend.preprocess.info_entries: the info file in both modes, and every usage error."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import get_info
 from conftest import fill_disk, small_disk
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.formats.info import InfoEntry, read_info
+from shufflenet_ascend.preprocess.info_entries import bin_info_entries, jpg_info_entries
 
 
 def make_bins(folder: Path, names: list[str]) -> Path:
@@ -49,7 +50,7 @@ def test_bin_mode_lists_bins_in_sorted_order_with_paths_as_given(run_script, tmp
 
 def test_bin_mode_keeps_absolute_and_bare_paths(tmp_path: Path) -> None:
     make_bins(tmp_path / "bins", ["k.bin"])
-    assert get_info.bin_info_entries(str(tmp_path / "bins"), 32, 16) == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 32, 16)]
+    assert bin_info_entries(str(tmp_path / "bins"), 32, 16) == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 32, 16)]
     assert get_info.main(["bin", str(tmp_path / "bins") + "/", str(tmp_path / "out.info"), "7", "9"]) == 0
     assert read_info(tmp_path / "out.info") == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 7, 9)]
 
@@ -74,7 +75,7 @@ def test_jpg_mode_reads_the_header_without_decoding_pixels(tmp_path: Path) -> No
     jpeg.write_bytes(data[: len(data) // 10])  # header intact, most of the pixel data missing
     with pytest.raises(OSError):
         Image.open(jpeg).load()
-    assert get_info.jpg_info_entries(str(tmp_path / "val")) == [InfoEntry(0, f"{tmp_path}/val/big.jpg", 640, 480)]
+    assert jpg_info_entries(str(tmp_path / "val")) == [InfoEntry(0, f"{tmp_path}/val/big.jpg", 640, 480)]
 
 
 def test_jpg_mode_names_a_file_that_is_not_an_image(run_script, tmp_path: Path) -> None:
@@ -91,7 +92,7 @@ def test_jpg_mode_names_a_file_that_is_not_an_image(run_script, tmp_path: Path) 
 def test_paths_with_spaces_are_refused(tmp_path: Path) -> None:
     make_bins(tmp_path / "my bins", ["a.bin"])
     with pytest.raises(PipelineError, match="space"):
-        get_info.bin_info_entries(str(tmp_path / "my bins"), 224, 224)
+        bin_info_entries(str(tmp_path / "my bins"), 224, 224)
 
 
 @pytest.mark.parametrize(
@@ -205,6 +206,4 @@ def test_the_record_of_the_preprocessing_is_not_an_input(tmp_path: Path) -> None
     make_bins(tmp_path / "prep", ["a.bin"])
     (tmp_path / "prep" / ".prep_sources.json").write_text("{}")
     (tmp_path / "prep" / "failed.txt").write_text("x: bad\n")
-    assert [entry.path for entry in get_info.bin_info_entries(str(tmp_path / "prep"), 224, 224)] == [
-        f"{tmp_path}/prep/a.bin"
-    ]
+    assert [entry.path for entry in bin_info_entries(str(tmp_path / "prep"), 224, 224)] == [f"{tmp_path}/prep/a.bin"]

@@ -1,4 +1,4 @@
-"""make_demo_dataset.py: a deterministic demo, made whole or not at all."""
+"""make_demo_dataset.py and shufflenet_ascend.demo: a deterministic demo, made whole or not at all."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_an_existing_demo_is_refused(run_script, tmp_path: Path) -> None:
 def test_a_full_disk_is_one_line_and_leaves_nothing(run_script, tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", size="1m") as disk:
         result = run_script("make_demo_dataset.py", "disk/demo", "--count", 40)
-        assert result.returncode == 2
+        assert result.returncode == 3  # cannot write: the one exit status of a full disk
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("make_demo_dataset.py: error: disk/demo/val/demo_val_000000")
         assert lines[0].endswith(": cannot write: No space left on device; the demo dataset was not made")
@@ -62,6 +62,6 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(run_script, tmp_path: Path) 
         fill_disk(disk)
         (disk / "demo").mkdir()
         result = run_script("make_demo_dataset.py", "disk/demo", "--count", 1)
-        assert result.returncode == 2
+        assert result.returncode == 3
         assert len(result.stderr.splitlines()) == 1 and "No space left on device" in result.stderr
         assert listing(disk) == ["demo", "filler"]

@@ -1,4 +1,5 @@
-"""imagenet_torch_preprocess.py: bins byte-identical to the guide's transform, resumable, safe on bad input."""
+"""imagenet_torch_preprocess.py and shufflenet_ascend.preprocess: bins byte-identical to the guide's transform,
+resumable, safe on bad input."""
 
 from __future__ import annotations
 
@@ -15,59 +16,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
+from guide_reference import guide_bin_bytes
 from PIL import Image
-from torchvision import transforms
 
-import imagenet_torch_preprocess as prep
+import shufflenet_ascend.preprocess.folder as prep
 from conftest import REPO_ROOT, fill_disk, small_disk
-from make_demo_dataset import make_picture
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import BIN_BYTES
-
-# --------------------------------------------------------------------------------------------------------------
-# The reference: Megvii's validation transform, written as the guide's script writes it (PIL, OpenCV, torchvision,
-# torch), from shufflenetv2plus.md "Preprocessing". The benchmark times it as "the plain loop".
-
-
-class OpencvResize:
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-
-    def __call__(self, img: Image.Image) -> Image.Image:
-        img = np.asarray(img)[:, :, ::-1]  # RGB -> BGR
-        img = np.ascontiguousarray(img)
-        H, W, _ = img.shape
-        target_size = (int(self.size / H * W + 0.5), self.size) if H < W else (self.size, int(self.size / W * H + 0.5))
-        img = cv2.resize(img, target_size, interpolation=cv2.INTER_LINEAR)
-        img = img[:, :, ::-1]  # BGR -> RGB
-        img = np.ascontiguousarray(img)
-        return Image.fromarray(img)
-
-
-class ToBGRTensor:
-    def __call__(self, img: Image.Image) -> torch.Tensor:
-        img = np.asarray(img)
-        img = img[:, :, ::-1]  # RGB -> BGR
-        img = np.transpose(img, [2, 0, 1])  # HWC -> CHW
-        img = np.ascontiguousarray(img)
-        return torch.from_numpy(img).float()
-
-
-GUIDE_TRANSFORM = transforms.Compose([OpencvResize(256), transforms.CenterCrop(224), ToBGRTensor()])
-
-
-def guide_preprocess(image_path: Path, bin_path: Path) -> None:
-    """One image as the guide's script does it."""
-    img = Image.open(image_path).convert("RGB")
-    GUIDE_TRANSFORM(img).numpy().tofile(bin_path)
-
-
-def guide_bin_bytes(image_path: Path, tmp_dir: Path) -> bytes:
-    bin_path = tmp_dir / f".guide_{image_path.name}.bin"
-    guide_preprocess(image_path, bin_path)
-    return bin_path.read_bytes()
-
+from shufflenet_ascend.demo import make_picture
+from shufflenet_ascend.preprocess.record import (
+    SourceRecord,
+    dataset_identity,
+    format_record,
+    list_images,
+    parse_record,
+    scan_source_folder,
+)
+from shufflenet_ascend.preprocess.transform import (
+    ImageRefused,
+    center_crop_origin,
+    check_resize_bound,
+    preprocess_image,
+    resized_size,
+    transform_identity,
+)
 
 # --------------------------------------------------------------------------------------------------------------
 # Test images.
@@ -136,7 +108,7 @@ def test_test_images_have_the_modes_they_claim(case_images: dict[str, Path]) -> 
     ],
 )
 def test_resized_size(height: int, width: int, expected: tuple[int, int]) -> None:
-    assert prep.resized_size(height, width) == expected
+    assert resized_size(height, width) == expected
 
 
 @pytest.mark.parametrize(
@@ -144,7 +116,7 @@ def test_resized_size(height: int, width: int, expected: tuple[int, int]) -> Non
     [(256, 341, (16, 58)), (256, 343, (16, 60)), (299, 256, (38, 16)), (224, 224, (0, 0)), (257, 258, (16, 17))],
 )
 def test_center_crop_rounds_halves_to_even(height: int, width: int, expected: tuple[int, int]) -> None:
-    assert prep.center_crop_origin(height, width) == expected
+    assert center_crop_origin(height, width) == expected
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_name)
@@ -152,7 +124,7 @@ def test_preprocess_image_is_byte_identical_to_the_guide(
     case: tuple[int, int, str, str], case_images: dict[str, Path], tmp_path: Path
 ) -> None:
     image = case_images[case_name(case)]
-    model_input = prep.preprocess_image(image)
+    model_input = preprocess_image(image)
     assert model_input.dtype == np.float32 and model_input.shape == (3, 224, 224)
     assert model_input.flags.c_contiguous
     assert 0 <= model_input.min() and model_input.max() <= 255
@@ -162,7 +134,7 @@ def test_preprocess_image_is_byte_identical_to_the_guide(
 def test_channels_are_bgr(tmp_path: Path) -> None:
     pure_red = tmp_path / "red.png"
     Image.new("RGB", (300, 260), (255, 0, 0)).save(pure_red)
-    model_input = prep.preprocess_image(pure_red)
+    model_input = preprocess_image(pure_red)
     assert np.all(model_input[2] == 255) and np.all(model_input[:2] == 0)
 
 
@@ -172,7 +144,7 @@ def test_opencv_thread_count_does_not_change_the_bytes(case_images: dict[str, Pa
         results = {}
         for threads in (1, 4):
             cv2.setNumThreads(threads)
-            results[threads] = [prep.preprocess_image(path).tobytes() for path in case_images.values()]
+            results[threads] = [preprocess_image(path).tobytes() for path in case_images.values()]
     finally:
         cv2.setNumThreads(previous)
     assert results[1] == results[4]
@@ -191,9 +163,12 @@ def test_workers_start_after_the_callers_opencv_threads_have_run(case_images: di
     # Forked workers of a process whose OpenCV thread pool has run can hang in OpenCV: run it apart, with a timeout.
     src = next(iter(case_images.values())).parent
     script = (
-        "import sys, cv2, imagenet_torch_preprocess as prep\n"
+        "import sys, cv2\n"
+        "import shufflenet_ascend.preprocess.folder as prep\n"
+        "from shufflenet_ascend.preprocess.record import list_images\n"
+        "from shufflenet_ascend.preprocess.transform import preprocess_image\n"
         "cv2.setNumThreads(4)\n"
-        "for image in sorted(prep.list_images(sys.argv[1])[0]): prep.preprocess_image(image)\n"
+        "for image in sorted(list_images(sys.argv[1])[0]): preprocess_image(image)\n"
         "summary = prep.preprocess_folder(sys.argv[1], sys.argv[2], workers=2, progress=False)\n"
         "print(summary.done, cv2.getNumThreads())\n"
     )
@@ -234,7 +209,7 @@ def test_list_images_sorted_any_case_and_counts_the_rest(tmp_path: Path) -> None
     src = make_folder(tmp_path / "src", ["b.JPEG", "a.jpg", "c.PnG", "d.Bmp", "e.WEBP", ".hidden.jpg"])
     (src / "notes.txt").write_text("not an image")
     (src / "subfolder.jpg").mkdir()
-    images, ignored = prep.list_images(src)
+    images, ignored = list_images(src)
     assert [image.name for image in images] == ["a.jpg", "b.JPEG", "c.PnG", "d.Bmp", "e.WEBP"]
     assert ignored == 3
 
@@ -492,7 +467,7 @@ def test_in_place_changes_redo_add_and_remove_bins_like_a_clean_run(run_script, 
     size, mtime, bin_mtime = record["images"][replaced.name]
     assert (size, mtime) == (replaced.stat().st_size, replaced.stat().st_mtime_ns)
     assert bin_mtime == (tmp_path / "prep" / "demo_val_00000003.bin").stat().st_mtime_ns
-    assert record["source_folder"] == str(src) and record["transform"] == prep.transform_identity()
+    assert record["source_folder"] == str(src) and record["transform"] == transform_identity()
 
 
 def test_an_image_that_became_unreadable_loses_its_bin(run_script, tmp_path: Path) -> None:
@@ -515,7 +490,8 @@ def test_a_killed_run_resumes_to_the_bins_of_a_clean_run(tmp_path: Path) -> None
     # SIGKILL after 5 bins, at the worst moment: bins made, none of them in the record yet.
     src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(12)])
     script = (
-        "import os, sys, imagenet_torch_preprocess as prep\n"
+        "import os, sys\n"
+        "import shufflenet_ascend.preprocess.folder as prep\n"
         "real, made = prep.process_one, []\n"
         "def dying(task):\n"
         "    if len(made) == 5: os._exit(9)\n"
@@ -579,15 +555,48 @@ def test_an_unchanged_folder_leaves_the_record_untouched(tmp_path: Path) -> None
     assert (record.read_bytes(), record.stat().st_mtime_ns, record.stat().st_ino) == stamp
 
 
+def test_bins_needed_bytes_is_what_the_run_adds_to_its_disk(tmp_path: Path) -> None:
+    # The driver's free-space estimate: the bins still to make, less the bins the run deletes first.
+    src = make_folder(tmp_path / "val", ["a.jpg", "b.jpg", "c.jpg"])
+    assert prep.bins_needed_bytes(src, tmp_path / "prep") == 3 * BIN_BYTES  # no output folder yet
+    assert not (tmp_path / "prep").exists()
+    prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert prep.bins_needed_bytes(src, tmp_path / "prep") == 0
+    (src / "c.jpg").unlink()  # its bin goes
+    assert prep.bins_needed_bytes(src, tmp_path / "prep") == -BIN_BYTES
+
+    other = make_folder(tmp_path / "other", ["a.jpg", "b.jpg", "x.jpg", "y.jpg"])
+    with pytest.raises(PipelineError, match="holds bins of another dataset"):
+        prep.bins_needed_bytes(other, tmp_path / "prep")
+    # As the preprocessor would with --if-other-dataset overwrite: all three bins go, four are made.
+    assert prep.bins_needed_bytes(other, tmp_path / "prep", if_other_dataset="overwrite") == BIN_BYTES
+    assert sorted(path.name for path in (tmp_path / "prep").glob("*.bin")) == ["a.bin", "b.bin", "c.bin"]
+
+
+def test_dataset_identity_follows_the_images_not_the_folder(tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["b.jpg", "a.png"])
+    (src / "notes.txt").write_text("not an image")
+    images = scan_source_folder(src).images
+    identity = dataset_identity(images)
+    assert identity.splitlines() == [
+        f"{image.name}\t{image.path.stat().st_size}\t{image.path.stat().st_mtime_ns}" for image in images
+    ]
+    assert [line.split("\t")[0] for line in identity.splitlines()] == ["a.png", "b.jpg"]
+    moved = src.rename(tmp_path / "moved")
+    assert dataset_identity(scan_source_folder(moved).images) == identity
+    replace_image(moved / "b.jpg", make_folder(tmp_path / "donor", ["b.jpg", "c.jpg"]) / "c.jpg")
+    assert dataset_identity(scan_source_folder(moved).images) != identity
+
+
 def test_record_round_trips_any_file_name() -> None:
-    record = prep.SourceRecord(
+    record = SourceRecord(
         "t",
         "/data/\udcffval",
         {"a.JPEG": [1, 2, None], 'quote"tab\tnew\nline.png': [3, 4, 5], "\u00e9t\u00e9.jpg": [6, 7, 8]},
     )
-    text = prep.format_record(record)
+    text = format_record(record)
     assert text.isascii() and len(text.splitlines()) == 4 + 3 + 1  # one line per image
-    assert prep.parse_record(text) == record
+    assert parse_record(text) == record
 
 
 @pytest.mark.parametrize(
@@ -603,7 +612,7 @@ def test_record_round_trips_any_file_name() -> None:
 )
 def test_parse_record_refuses_anything_else(text: str) -> None:
     with pytest.raises(ValueError):
-        prep.parse_record(text)
+        parse_record(text)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -649,10 +658,10 @@ def test_a_file_name_that_is_not_utf8_is_a_failure_named_in_failed_txt(run_scrip
 )
 def test_resize_bound(width: int, height: int, refused: bool) -> None:
     if refused:
-        with pytest.raises(prep.ImageRefused, match="aspect ratio"):
-            prep.check_resize_bound(width, height)
+        with pytest.raises(ImageRefused, match="aspect ratio"):
+            check_resize_bound(width, height)
     else:
-        prep.check_resize_bound(width, height)
+        check_resize_bound(width, height)
 
 
 def test_an_extreme_aspect_ratio_is_refused_before_decoding(run_script, tmp_path: Path) -> None:
