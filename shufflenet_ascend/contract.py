@@ -18,6 +18,13 @@ CHANNELS = 3
 NUM_CLASSES = 1000
 BIN_BYTES = CHANNELS * IMAGE_SIZE * IMAGE_SIZE * 4  # raw float32, CHW: 602112
 
+# The two routes of the preprocessed images. float32: the guide's bins, CHW float32 (the ONNX input itself).
+# uint8: the same values (the transform has no mean/std, so every value is an integer 0-255) as HWC uint8 in BGR
+# order, a quarter of the bytes; ATC's AIPP stage turns them into the network's input on the device.
+INPUT_DTYPES = ("float32", "uint8")
+DEFAULT_INPUT_DTYPE = "float32"
+BIN_BYTES_BY_DTYPE = {"float32": BIN_BYTES, "uint8": CHANNELS * IMAGE_SIZE * IMAGE_SIZE}  # 602112, 150528
+
 # The guide's architecture: one block choice per block (0/1/2 = Shuffle 3x3/5x5/7x7, 3 = Xception). Spelled out
 # here, not imported from network.py, because a clone of Megvii's repository may stand in for our network.py and
 # it defines no such constant; tests/test_model.py pins them equal.
