@@ -1,4 +1,4 @@
-"""Speed of imagenet_acc_eval.py on a full ImageNet val-sized dump: 50,000 outputs of 1000 scores.
+"""Speed of the accuracy step (imagenet_acc_eval.py) on a full ImageNet val-sized dump: 50,000 outputs of 1000 scores.
 
 Writes the dump the way the benchmark tool (and benchmark_ort.py) writes it, ``<key>_1.txt`` lines of 1000 values
 (or ``.bin`` with --binary), plus a label file, then times the evaluation (listing, reading and parsing every
@@ -22,9 +22,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import imagenet_acc_eval  # noqa: E402
+from shufflenet_ascend.accuracy import accuracy_json, evaluate
 from shufflenet_ascend.contract import NUM_CLASSES
 from shufflenet_ascend.formats.dump import dump_file_name, format_dump_line
 from shufflenet_ascend.formats.labels import format_labels
@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"wrote {args.count} {'.bin' if args.binary else '.txt'} outputs in {time.perf_counter() - started:.1f} s"
         )
         started = time.perf_counter()
-        evaluation = imagenet_acc_eval.evaluate(dump, label_file)
-        document = imagenet_acc_eval.accuracy_json(evaluation)
+        evaluation = evaluate(dump, label_file)
+        document = accuracy_json(evaluation)
         seconds = time.perf_counter() - started
         print(
             f"evaluated {evaluation.images} outputs in {seconds:.2f} s: {evaluation.images / seconds:.0f} "

@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import imagenet_acc_eval
 from conftest import needs_private_tmpfs, run_on_full_disk
+from shufflenet_ascend import accuracy
 from shufflenet_ascend.contract import INPUT_NAME, OUTPUT_NAME
 from shufflenet_ascend.formats.dump import dump_file_name, write_dump
 from shufflenet_ascend.formats.info import InfoEntry, write_info
@@ -126,10 +126,10 @@ def test_label_at_known_ranks_gives_the_exact_strings(tmp_path: Path, run_script
 def test_1001_classes_shift_the_label_by_the_background(tmp_path: Path) -> None:
     scores, labels = crafted_160(np.random.default_rng(1), classes=1001)
     dump, label_file = write_case(tmp_path, scores, labels)
-    evaluation = imagenet_acc_eval.evaluate(dump, label_file)
+    evaluation = accuracy.evaluate(dump, label_file)
     assert evaluation.classes == 1001
     expected = EXPECTED_160.replace('"1000"', '"1001"')
-    assert imagenet_acc_eval.accuracy_json(evaluation) == expected
+    assert accuracy.accuracy_json(evaluation) == expected
     guide_imagenet_acc_eval(str(dump), str(label_file), str(tmp_path), "guide.json")
     assert (tmp_path / "guide.json").read_text() == expected
 
@@ -156,7 +156,7 @@ def test_hits_at_rank_matches_per_row_argsort() -> None:
         top = list(np.argsort(-row)[:5])
         if label in top:
             expected[top.index(label)] += 1
-    assert imagenet_acc_eval.hits_at_rank(scores, labels).tolist() == expected.tolist()
+    assert accuracy.hits_at_rank(scores, labels).tolist() == expected.tolist()
 
 
 def accuracy_table(path: Path) -> dict[str, str]:
@@ -301,22 +301,22 @@ def test_other_files_in_the_dump_folder_are_ignored(tmp_path: Path) -> None:
     (dump / ".a_1.txt.x1y2.tmp").write_text("partial")
     (dump / "notes.md").write_text("x")
     write_dump(dump / dump_file_name("a", False, 2), np.zeros(3), False)  # a second output: not the classes
-    evaluation = imagenet_acc_eval.evaluate(dump, label_file)
+    evaluation = accuracy.evaluate(dump, label_file)
     assert (evaluation.images, evaluation.hits_at_rank) == (2, (1, 0, 0, 1, 0))
 
 
-def test_compare_applies_the_one_point_rule(tmp_path: Path, run_script) -> None:
+def test_reference_applies_the_one_point_rule(tmp_path: Path, run_script) -> None:
     scores, labels = crafted_160(np.random.default_rng(6))  # top-1 14.37, top-5 58.13
     dump, label_file = write_case(tmp_path, scores, labels)
-    passed = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--compare", "15.3", "59.1")
+    passed = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--reference", "15.3", "59.1")
     assert passed.returncode == 0 and "PASS" in passed.stdout
-    failed = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--compare", "15.4", "58")
+    failed = run_script("imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--reference", "15.4", "58")
     assert failed.returncode == 1 and "FAIL" in failed.stdout
     assert (tmp_path / "r.json").read_text() == EXPECTED_160  # written either way
     lenient = run_script(
         "imagenet_acc_eval.py", dump, label_file, tmp_path, "r.json", "--compare", "15.4", "58", "--tolerance", "2"
     )
-    assert lenient.returncode == 0
+    assert lenient.returncode == 0  # --compare: the older name of --reference, still accepted
 
 
 BAD_CASES = {

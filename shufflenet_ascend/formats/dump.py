@@ -3,6 +3,9 @@
 ``result/dumpOutput_device<id>/<key>_<k>.txt`` (one line of values) or ``.bin`` (raw float32). The old benchmark
 tool numbers outputs from 1 (``<key>_1.txt``); ais_bench numbers them from 0 (``<key>_0.txt``, also ``.bin`` and
 ``.npy``).
+
+``read_dump`` reads one file; ``read_dumps`` reads many at once, parsing text with array operations over many files
+(the accuracy step and the comparison read 50,000 files each).
 """
 
 from __future__ import annotations
@@ -184,3 +187,174 @@ def read_dump(path: str | os.PathLike[str]) -> np.ndarray:
         raise PipelineError(f"{path}: dump file not found") from None
     except (ValueError, UnicodeDecodeError):
         raise PipelineError(f"{path}: not a dump file of space-separated numbers") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Many dumps at once. Parsing decimal text is the cost of reading outputs (1000 values per image). The two forms
+# the tools write are parsed with numpy array operations over all the values of many files at once: the old tool's
+# and benchmark_ort.py's "%.8e" (-d.dddddddde+XX) and ais_bench's "%f" (-ddd.dddddd). Each value becomes the
+# correctly rounded float64 of its decimal (an integer of at most 15 digits times an exact power of ten: one
+# rounding), then float32: exactly what read_dump's np.float32(token) gives (numpy too goes through float64).
+# A few tokens in another notation are parsed by float(); a group of files with many of them, a malformed token or
+# a wrong number of values is read again file by file by read_dump (with its message for a bad file).
+
+_E_FORM_WIDTH = 14  # d.dddddddde+XX, and a '-' before it
+_F_FRACTION = 6  # %f: six decimals
+_F_MAX_INTEGER_DIGITS = 9  # all digits of a %f value then form an integer below 2**53 (exact in float64)
+_MAX_EXACT_POWER = 22  # 10**0 .. 10**22 are exact in float64
+_PAD = 32  # bytes of padding before the text: a column k bytes left of any token's end is always in range
+_POWERS_OF_TEN = 10.0 ** np.arange(_MAX_EXACT_POWER + 1)
+_BLOCK = 1 << 15  # tokens parsed at a time
+_FILES_PER_PARSE = 32  # text files parsed together: their bytes stay in the cache
+_COLUMNS = 16  # bytes of a token looked at, from its end: the widest fixed form but its sign, "123456789.123456"
+
+
+def parse_tokens(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """float32 values of the tokens buffer[starts[i]:ends[i]]; None when a token is not a number."""
+    padded = np.concatenate([np.full(_PAD, 32, dtype=np.uint8), buffer])
+    values = np.empty(len(starts), dtype=np.float32)
+    for first in range(0, len(starts), _BLOCK):  # blocks that stay in the cache
+        block = _parse_block(padded, buffer, starts[first : first + _BLOCK], ends[first : first + _BLOCK])
+        if block is None:
+            return None
+        values[first : first + _BLOCK] = block
+    return values
+
+
+def _parse_block(padded: np.ndarray, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """parse_tokens on one block. Column k (k = 1: each token's last byte) of all tokens is one gather, and all
+    arithmetic is on whole columns: a value's digits form an integer (exact: below 2**53), scaled by an exact
+    power of ten in float64 (one rounding: the decimal's correctly rounded float64), then made float32."""
+    last = ends + (_PAD - 1)
+    width = ends - starts
+    negative = buffer[starts] == ord("-")
+    count = len(starts)
+
+    # Row k - 1: byte k of every token, counted from its end (k = 1: the last byte); a copy, contiguous.
+    columns = np.ascontiguousarray(padded[last[None, :] - np.arange(_COLUMNS)[:, None]])
+
+    def column(k: int) -> np.ndarray:
+        return columns[k - 1].copy()
+
+    def digits_into(
+        number: np.ndarray, ks: Sequence[int], ok: np.ndarray, inside: Sequence[np.ndarray] | None = None
+    ) -> None:
+        """number = number * 10 + digit for each column k in turn; ok &= the byte is a digit (where inside)."""
+        for index, k in enumerate(ks):
+            value = column(k)
+            value -= np.uint8(48)  # a byte below '0' wraps far above 9
+            is_digit = value <= 9
+            if inside is None:
+                ok &= is_digit
+            else:
+                ok &= is_digit | ~inside[index]
+                value *= inside[index]
+            number *= 10
+            number += value
+
+    values = np.zeros(count, dtype=np.float64)
+    done = np.zeros(count, dtype=bool)
+
+    # "%.8e": [-]d.dddddddde[+-]XX (k: 14 the first digit, 13 '.', 12..5 decimals, 4 'e', 3 sign, 2..1 exponent)
+    sign = column(3)
+    e_form = (
+        (width == _E_FORM_WIDTH + negative)
+        & (column(13) == ord("."))
+        & ((column(4) | 0x20) == ord("e"))
+        & ((sign == ord("+")) | (sign == ord("-")))
+    )
+    if e_form.any():
+        mantissa = np.zeros(count, dtype=np.uint32)  # 9 digits: below 2**32
+        digits_into(mantissa, [14, *range(12, 4, -1)], e_form)
+        exponent = np.zeros(count, dtype=np.int32)
+        digits_into(exponent, [2, 1], e_form)
+        power = np.where(sign == ord("-"), -exponent, exponent) - 8
+        e_form &= np.abs(power) <= _MAX_EXACT_POWER
+        scale = _POWERS_OF_TEN[np.clip(np.abs(power), 0, _MAX_EXACT_POWER)]
+        scaled = mantissa.astype(np.float64)
+        np.multiply(scaled, scale, out=values, where=e_form & (power >= 0))
+        np.divide(scaled, scale, out=values, where=e_form & (power < 0))
+        done |= e_form
+
+    # "%f": [-]d+.dddddd (k: 6..1 decimals, 7 '.', 8.. the integer digits, then the '-')
+    integer_digits = width - (_F_FRACTION + 1) - negative
+    f_form = (
+        ~done
+        & (column(_F_FRACTION + 1) == ord("."))
+        & (integer_digits >= 1)
+        & (integer_digits <= _F_MAX_INTEGER_DIGITS)
+    )
+    if f_form.any():
+        fraction = np.zeros(count, dtype=np.uint32)
+        digits_into(fraction, range(_F_FRACTION, 0, -1), f_form)
+        integer = np.zeros(count, dtype=np.uint32)  # at most 9 digits
+        ks = range(_F_FRACTION + 1 + _F_MAX_INTEGER_DIGITS, _F_FRACTION + 1, -1)
+        digits_into(integer, ks, f_form, [integer_digits >= k - (_F_FRACTION + 1) for k in ks])
+        whole = integer.astype(np.float64) * 10.0**_F_FRACTION + fraction  # below 2**53: exact
+        np.divide(whole, 10.0**_F_FRACTION, out=values, where=f_form)
+        done |= f_form
+
+    np.negative(values, out=values, where=negative)
+    others = np.flatnonzero(~done)
+    if len(others) > count // 100:
+        return None  # another notation throughout: read_dump's parser is faster than float() token by token
+    for index in others:  # a few in another notation (also nan, inf): Python's own parser
+        try:
+            values[index] = float(buffer[starts[index] : ends[index]].tobytes())
+        except ValueError:
+            return None
+    return values.astype(np.float32)
+
+
+def parse_text_dumps(texts: Sequence[bytes], expected: int) -> np.ndarray | None:
+    """Rows of ``expected`` float32 values, one per text (its first line, as read_dump reads it); None when a
+    text is not exactly ``expected`` numbers (the caller then reads the files one by one for the message)."""
+    lines = [text.partition(b"\n")[0] for text in texts]
+    buffer = np.frombuffer(b"\n".join(lines) + b"\n", dtype=np.uint8)
+    space = buffer <= 32
+    if ((buffer < 9) | ((buffer > 13) & (buffer < 32))).any():
+        return None  # a control character: only read_dump's split() knows what it makes of it
+    edges = np.flatnonzero(space[1:] != space[:-1]) + 1  # the buffer ends with a space: edges pair up
+    if not space[0]:
+        edges = np.concatenate([[0], edges])
+    starts, ends = edges[0::2], edges[1::2]
+    tokens_before_line_end = np.searchsorted(starts, np.flatnonzero(buffer == 10))
+    if not (np.diff(tokens_before_line_end, prepend=0) == expected).all():
+        return None
+    values = parse_tokens(buffer, starts, ends)
+    return None if values is None else values.reshape(len(lines), expected)
+
+
+def read_dumps(paths: Sequence[str | os.PathLike[str]], expected: int) -> np.ndarray:
+    """Outputs of many images as one float32 matrix, row i from ``paths[i]``: ``read_dump``'s values, each file
+    checked to hold ``expected`` finite values (else a PipelineError naming the first bad file).
+
+    Text files are parsed a group at a time by ``parse_text_dumps`` (several times faster than token by token);
+    a group that does not parse, and binary files, are read file by file by ``read_dump``."""
+    rows = np.empty((len(paths), expected), dtype=np.float32)
+    for first in range(0, len(paths), _FILES_PER_PARSE):
+        group = [os.fspath(path) for path in paths[first : first + _FILES_PER_PARSE]]
+        parsed = None
+        if all(path.endswith(".txt") for path in group):
+            try:
+                texts = []
+                for path in group:
+                    with open(path, "rb") as handle:
+                        texts.append(handle.read())
+                parsed = parse_text_dumps(texts, expected)
+            except OSError:
+                parsed = None  # read_dump names the file
+        for offset, path in enumerate(group):
+            rows[first + offset] = check_dump_values(
+                path, read_dump(path) if parsed is None else parsed[offset], expected
+            )
+    return rows
+
+
+def check_dump_values(path: str | os.PathLike[str], values: np.ndarray, expected: int) -> np.ndarray:
+    """``values`` when they are ``expected`` finite numbers, else a PipelineError naming ``path``."""
+    if values.size != expected:
+        raise PipelineError(f"{path}: {values.size} values, expected {expected} like the other outputs")
+    if not np.isfinite(values).all():
+        raise PipelineError(f"{path}: contains NaN or infinite values")
+    return values
