@@ -10,10 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import compare_outputs
+from shufflenet_ascend import comparison
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.formats.dump import dump_file_name, format_dump_line, read_dump, write_dump
+from shufflenet_ascend.formats.dump import (
+    dump_file_name,
+    format_dump_line,
+    parse_text_dumps,
+    read_dump,
+    read_dumps,
+    write_dump,
+)
 from shufflenet_ascend.formats.labels import format_labels
+from shufflenet_ascend.metrics import top_k
 
 CLASSES = 1000
 NOISE = 0.01
@@ -267,20 +275,20 @@ def test_identical_folders_and_ais_bench_outputs(tmp_path, run_script):
 
 def test_parallel_reading_gives_the_same_figures(case, monkeypatch):
     *_, label_file, ref_dir, cand_dir = case
-    serial = compare_outputs.compare_folders(ref_dir, cand_dir, labels_path=label_file, jobs=1)
-    monkeypatch.setattr(compare_outputs, "CHUNK", 2)
-    monkeypatch.setattr(compare_outputs, "SERIAL_BELOW", 2)
-    parallel = compare_outputs.compare_folders(ref_dir, cand_dir, labels_path=label_file, jobs=2)
+    serial = comparison.compare_folders(ref_dir, cand_dir, labels_path=label_file, workers=1)
+    monkeypatch.setattr(comparison, "CHUNK", 2)
+    monkeypatch.setattr(comparison, "SERIAL_BELOW", 2)
+    parallel = comparison.compare_folders(ref_dir, cand_dir, labels_path=label_file, workers=2)
     assert parallel == serial
 
 
 def test_a_bad_file_in_a_worker_is_one_clear_error(case, monkeypatch):
     *_, ref_dir, cand_dir = case
     (cand_dir / "ILSVRC2012_val_00000004_1.bin").write_bytes(np.full(CLASSES, np.nan, np.float32).tobytes())
-    monkeypatch.setattr(compare_outputs, "CHUNK", 2)
-    monkeypatch.setattr(compare_outputs, "SERIAL_BELOW", 2)
+    monkeypatch.setattr(comparison, "CHUNK", 2)
+    monkeypatch.setattr(comparison, "SERIAL_BELOW", 2)
     with pytest.raises(PipelineError, match=r"ILSVRC2012_val_00000004_1\.bin: contains NaN or infinite values"):
-        compare_outputs.compare_folders(ref_dir, cand_dir, jobs=2)
+        comparison.compare_folders(ref_dir, cand_dir, workers=2)
 
 
 def one_line_error(result, *fragments: str) -> None:
@@ -363,17 +371,17 @@ def test_text_parsing_gives_read_dumps_float32_values(form, tmp_path):
         paths.append(str(tmp_path / f"k{number}_1.txt"))
         Path(paths[-1]).write_bytes(text)
     want = np.array([read_dump(path) for path in paths])
-    parsed = compare_outputs.parse_text_dumps(texts, rows.shape[1])
+    parsed = parse_text_dumps(texts, rows.shape[1])
     if form in ("%.8e", "%f"):
         assert parsed is not None
     if parsed is not None:
         assert np.array_equal(parsed, want) and np.array_equal(np.signbit(parsed), np.signbit(want))
-    got = compare_outputs.read_side(paths, rows.shape[1])
-    assert np.array_equal(got, want.astype(np.float64)) and np.array_equal(np.signbit(got), np.signbit(want))
+    got = read_dumps(paths, rows.shape[1])
+    assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
 
 
 def test_text_parsing_refuses_what_is_not_exactly_the_numbers():
-    parse = compare_outputs.parse_text_dumps
+    parse = parse_text_dumps
     assert parse([b"1.00000000e+00 -2.500000 \n"], 2).tolist() == [[1.0, -2.5]]
     tokens = [f"{value:.8e}" for value in range(1000)]
     tokens[7] = "nan"  # a rare other token is parsed by float(); the checks after parsing name the file
@@ -394,7 +402,7 @@ def test_text_parsing_refuses_what_is_not_exactly_the_numbers():
     assert parse([two_lines], 300).tolist() == [list(range(300))]  # the first line only, as read_dump
 
 
-def test_top_classes_are_a_stable_sorts_first_k_ties_included():
+def test_top_k_is_a_stable_sorts_first_k_ties_included():
     rng = np.random.default_rng(4)
     for trial in range(60):
         scores = rng.integers(0, 1 + trial % 7, (30, 40)).astype(np.float64)  # many ties
@@ -404,4 +412,4 @@ def test_top_classes_are_a_stable_sorts_first_k_ties_included():
         scores[1, :3] = -0.0
         for k in (1, 5, 39, 40, 41):
             expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-            assert np.array_equal(compare_outputs.top_classes(scores, k), expected), (trial, k)
+            assert np.array_equal(top_k(scores, k), expected), (trial, k)
