@@ -2,7 +2,7 @@
 
 For each batch size: the same ONNX model, the same images. "plain" is a loop of ``session.run`` over batches
 already in memory (no reading, no writing), onnxruntime's default session options, one run at a time: what a
-user writes first. "stand-in ort" and "stand-in ov" are benchmark_ort.py's dataset mode with
+user writes first. "stand-in ort" and "stand-in ov" are the stand-in's dataset mode (benchmark_ort.py) with
 ``-backend=onnxruntime`` and ``-backend=openvino`` and their default concurrency (reads the .bin files listed in
 an info file, infers with several batches in flight, writes one dump file per image), whose e2e
 throughputRate is images / wall time of the whole run. Targets (issue 11, on a 2-core machine): stand-in ort
@@ -14,7 +14,8 @@ machine is shared) cancels out as far as it can.
     python benchmarks/bench_infer.py                       # batch 1 and 16, 192 images, 5 rounds
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --rounds 7
 
-The model: ShuffleNetV2+ Small on seeded random weights, exported by shufflenetv2_pth2onnx.py's own functions.
+The model: ShuffleNetV2+ Small on seeded random weights, exported by the pipeline's own functions
+(shufflenet_ascend.model and .export).
 """
 
 from __future__ import annotations
@@ -36,19 +37,22 @@ sys.path[:0] = [str(REPO_ROOT)]
 
 import numpy as np  # noqa: E402
 
-import benchmark_ort  # noqa: E402
-import shufflenetv2_pth2onnx  # noqa: E402
 from shufflenet_ascend.contract import IMAGE_SIZE, INPUT_NAME
+from shufflenet_ascend.export import export_onnx
 from shufflenet_ascend.formats.info import InfoEntry, write_info
 from shufflenet_ascend.formats.perf import DatasetPerf, parse_dataset_perf, perf_file_name
+from shufflenet_ascend.model import build_model, randomize_weights_
+from shufflenet_ascend.standin import pipeline
+from shufflenet_ascend.standin.backends import available_cores
+from shufflenet_ascend.standin.flags import parse_flags
 
 LAST_PERF: dict[tuple[int, str], DatasetPerf] = {}
 
 
 def export(batch_size: int, path: Path) -> None:
     """ShuffleNetV2+ Small on seeded random weights, exported as the pipeline exports it."""
-    model = shufflenetv2_pth2onnx.randomize_weights_(shufflenetv2_pth2onnx.build_model("Small"), seed=0)
-    path.write_bytes(shufflenetv2_pth2onnx.export_onnx(model, batch_size))
+    model = randomize_weights_(build_model("Small"), seed=0)
+    path.write_bytes(export_onnx(model, batch_size))
 
 
 def write_dataset(folder: Path, count: int) -> Path:
@@ -98,23 +102,25 @@ def stand_in_rate(
         contextlib.redirect_stdout(io.StringIO()),
         contextlib.redirect_stderr(io.StringIO()),
     ):
-        status = benchmark_ort.main(
-            [
-                "-model_type=vision",
-                "-device_id=0",
-                f"-batch_size={batch_size}",
-                f"-om_path={model_path}",
-                f"-input_text_path={info}",
-                f"-input_width={IMAGE_SIZE}",
-                f"-input_height={IMAGE_SIZE}",
-                "-output_binary=False",
-                "-useDvpp=False",
-                f"-backend={backend}",
-                *extra,
-            ]
+        status = pipeline.run(
+            parse_flags(
+                [
+                    "-model_type=vision",
+                    "-device_id=0",
+                    f"-batch_size={batch_size}",
+                    f"-om_path={model_path}",
+                    f"-input_text_path={info}",
+                    f"-input_width={IMAGE_SIZE}",
+                    f"-input_height={IMAGE_SIZE}",
+                    "-output_binary=False",
+                    "-useDvpp=False",
+                    f"-backend={backend}",
+                    *extra,
+                ]
+            )
         )
         if status != 0:
-            raise SystemExit(f"benchmark_ort.py failed with status {status}")
+            raise SystemExit(f"the stand-in failed with status {status}")
         perf = parse_dataset_perf((folder / "result" / perf_file_name(batch_size, 0)).read_text())
     assert perf is not None
     LAST_PERF[(batch_size, backend)] = perf
@@ -165,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"model: ShuffleNetV2+ Small (random weights); {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
             f"{args.rounds} interleaved rounds; stand-in flags: {args.stand_in_flags or 'defaults'}; "
-            f"{benchmark_ort.available_cores()} cores; load average {os.getloadavg()[0]:.1f}"
+            f"{available_cores()} cores; load average {os.getloadavg()[0]:.1f}"
         )
         print(
             f"{'batch':>5} {'plain':>7} {'ort e2e':>8} {'ov e2e':>7} {'ort/plain':>10} {'ov/plain':>9}"

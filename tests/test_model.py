@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-import shufflenetv2_pth2onnx as pth2onnx
 from blocks import (
     CHANNEL_SPLITS,
     HS,
@@ -19,6 +18,8 @@ from blocks import (
     split_channels_by_reshape,
 )
 from network import MODEL_SIZES, PUBLISHED_ARCHITECTURE, ShuffleNetV2_Plus
+from shufflenet_ascend import contract
+from shufflenet_ascend import model as shufflenet
 from tests.conftest import TEST_DATA
 
 PARAMETERS = {"Small": 5_137_116, "Medium": 5_679_840, "Large": 6_768_220}
@@ -40,7 +41,7 @@ def test_parameter_count_and_state_dict_size(model_size: str) -> None:
 @pytest.mark.parametrize("model_size", MODEL_SIZES)
 def test_state_dict_keys_shapes_dtypes_and_order_match_reference(model_size: str) -> None:
     reference = reference_json()["models"][model_size]
-    model = ShuffleNetV2_Plus(architecture=pth2onnx.ARCHITECTURE, model_size=model_size)
+    model = ShuffleNetV2_Plus(architecture=contract.ARCHITECTURE, model_size=model_size)
     ours = [
         [key, list(value.shape), str(value.dtype).removeprefix("torch.")] for key, value in model.state_dict().items()
     ]
@@ -49,13 +50,13 @@ def test_state_dict_keys_shapes_dtypes_and_order_match_reference(model_size: str
 
 
 def test_architecture_is_the_guides() -> None:
-    assert list(PUBLISHED_ARCHITECTURE) == pth2onnx.ARCHITECTURE
-    assert reference_json()["architecture"] == pth2onnx.ARCHITECTURE
+    assert list(PUBLISHED_ARCHITECTURE) == list(contract.ARCHITECTURE)
+    assert reference_json()["architecture"] == list(contract.ARCHITECTURE)
 
 
 def test_default_architecture_is_the_published_one() -> None:
     default = ShuffleNetV2_Plus(model_size="Small").state_dict()
-    explicit = ShuffleNetV2_Plus(architecture=pth2onnx.ARCHITECTURE, model_size="Small").state_dict()
+    explicit = ShuffleNetV2_Plus(architecture=contract.ARCHITECTURE, model_size="Small").state_dict()
     assert [(k, v.shape) for k, v in default.items()] == [(k, v.shape) for k, v in explicit.items()]
 
 
@@ -121,25 +122,25 @@ def test_blocks_take_a_channel_split_and_refuse_unknown_ones(block_class, kwargs
 
 
 def test_both_channel_splits_share_the_state_dict_and_give_the_same_outputs() -> None:
-    sliced = pth2onnx.prepare_model("random", "Small", 3, channel_split="slice")
-    reshaped = pth2onnx.prepare_model("random", "Small", 3, channel_split="reshape")
+    sliced = shufflenet.prepare_model("random", "Small", 3, channel_split="slice")
+    reshaped = shufflenet.prepare_model("random", "Small", 3, channel_split="reshape")
     assert sliced.channel_split == "slice" and reshaped.channel_split == "reshape"
     assert all(block.channel_split == "reshape" for block in reshaped.features)
     first, second = sliced.state_dict(), reshaped.state_dict()
     assert list(first) == list(second)
     assert all(torch.equal(first[key], second[key]) for key in first), "same seed, same weights"
-    images = pth2onnx.random_images(5, seed=4)
+    images = shufflenet.random_images(5, seed=4)
     with torch.no_grad():
         expected, got = sliced(images), reshaped(images)
     assert float(expected.std()) > 1.0, "real spread, or the comparison cannot fail"
     relative = float((got - expected).abs().max() / expected.abs().max())
     assert relative <= 1e-6, relative
-    assert pth2onnx.build_model("Small").channel_split == "slice", "network.py's default"
+    assert shufflenet.build_model("Small").channel_split == "slice", "network.py's default"
 
 
 def test_stride1_block_passes_even_channels_and_transforms_odd_ones() -> None:
     block = Shufflenet(8, 16, 8, ksize=5, stride=1, activation="HS", useSE=False).eval()
-    pth2onnx.randomize_weights_(block, seed=3)
+    shufflenet.randomize_weights_(block, seed=3)
     x = torch.randn(2, 16, 7, 7, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         y = block(x)
@@ -152,10 +153,10 @@ def test_stride1_block_passes_even_channels_and_transforms_odd_ones() -> None:
 
 
 def test_fp32_reorder_tolerance_follows_from_the_network() -> None:
-    model = pth2onnx.build_model("Small")
-    assert pth2onnx.accumulation_depth_and_length(model) == (110, 1280)
-    assert pth2onnx.fp32_reorder_tolerance(model) == pytest.approx(2.0**-24 * 1280**0.5 * 110)
-    assert 1e-4 < pth2onnx.fp32_reorder_tolerance(model) < 3e-4
+    model = shufflenet.build_model("Small")
+    assert shufflenet.accumulation_depth_and_length(model) == (110, 1280)
+    assert shufflenet.fp32_reorder_tolerance(model) == pytest.approx(2.0**-24 * 1280**0.5 * 110)
+    assert 1e-4 < shufflenet.fp32_reorder_tolerance(model) < 3e-4
 
 
 def leak_batch_mean(model: torch.nn.Module, share: float):
@@ -170,8 +171,8 @@ def test_each_image_is_computed_independently_of_the_batch(channel_split: str) -
     # Batch 3 and three batches of 1 may run different convolution kernels, which sum in another order: the
     # logits then differ by fp32 rounding (4.2e-4 on logits of max 17.6 seen on an AMD EPYC), so they are held
     # to the bound that follows from fp32 accumulation over this network, not to 1e-5.
-    model = pth2onnx.prepare_model("random", "Small", 1, channel_split=channel_split)
-    images = pth2onnx.random_images(3, seed=2)
+    model = shufflenet.prepare_model("random", "Small", 1, channel_split=channel_split)
+    images = shufflenet.random_images(3, seed=2)
     with torch.no_grad():
         together = model(images)
         alone = torch.cat([model(images[i : i + 1]) for i in range(3)])
@@ -180,7 +181,7 @@ def test_each_image_is_computed_independently_of_the_batch(channel_split: str) -
         handle.remove()
     assert together.shape == (3, 1000)
     assert float(alone.std()) > 1.0, "real spread, or the comparison cannot fail"
-    atol = pth2onnx.fp32_reorder_tolerance(model) * float(alone.abs().max())
+    atol = shufflenet.fp32_reorder_tolerance(model) * float(alone.abs().max())
     torch.testing.assert_close(together, alone, rtol=0, atol=atol)
     # The tolerance still catches a real mix-up: two images swapped, or 1% of the batch mean leaked into a block.
     assert float((together[[1, 0, 2]] - alone).abs().max()) > 10 * atol
@@ -188,11 +189,11 @@ def test_each_image_is_computed_independently_of_the_batch(channel_split: str) -
 
 
 def test_default_initialisation_gives_near_zero_logits_and_random_weights_real_spread() -> None:
-    images = pth2onnx.random_images(4, seed=5)
-    model = pth2onnx.build_model("Small")
+    images = shufflenet.random_images(4, seed=5)
+    model = shufflenet.build_model("Small")
     with torch.no_grad():
         assert float(model(images).std()) < 1e-3  # why parity checks need randomised weights
-        pth2onnx.randomize_weights_(model, seed=0)
+        shufflenet.randomize_weights_(model, seed=0)
         logits = model(images)
     assert float(logits.std()) > 1.0
     assert float(logits.std(dim=1).min()) > 1.0
@@ -201,9 +202,9 @@ def test_default_initialisation_gives_near_zero_logits_and_random_weights_real_s
 
 @pytest.mark.parametrize("model_size", MODEL_SIZES)
 def test_random_weights_are_deterministic_per_seed(model_size: str) -> None:
-    first = pth2onnx.randomize_weights_(pth2onnx.build_model(model_size), seed=7).state_dict()
-    again = pth2onnx.randomize_weights_(pth2onnx.build_model(model_size), seed=7).state_dict()
-    other = pth2onnx.randomize_weights_(pth2onnx.build_model(model_size), seed=8).state_dict()
+    first = shufflenet.randomize_weights_(shufflenet.build_model(model_size), seed=7).state_dict()
+    again = shufflenet.randomize_weights_(shufflenet.build_model(model_size), seed=7).state_dict()
+    other = shufflenet.randomize_weights_(shufflenet.build_model(model_size), seed=8).state_dict()
     assert all(torch.equal(first[key], again[key]) for key in first)
     assert not torch.equal(first["classifier.0.weight"], other["classifier.0.weight"])
     running_vars = [value for key, value in first.items() if key.endswith("running_var")]

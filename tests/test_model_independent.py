@@ -6,7 +6,7 @@ folder ShuffleNetV2+) in a deliberately different style, the one of Megvii's ori
 split is a reshape/permute over batch * channels with the sizes read through ``.data`` (as Megvii's
 ``channel_shuffle`` does), Hard-Swish computes its gate first (``clip = clamp(x + 3, 0, 6) / 6``, then ``x * clip``,
 as Megvii's ``HS.forward``), squeeze-excitation is a separate module, layers are listed one by one, and the features
-are flattened with ``view(-1, 1280)``. Exported on its own (``torch.onnx.export`` here, not the script's functions),
+are flattened with ``view(-1, 1280)``. Exported on its own (``torch.onnx.export`` here, not shufflenet_ascend.export),
 it gives the graph the guide converted with ATC: the script's default static export must have the same sequence of
 operators, and onnxruntime must compute the same bits from both files.
 """
@@ -23,7 +23,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-import shufflenetv2_pth2onnx as pth2onnx
+from shufflenet_ascend import contract, export
+from shufflenet_ascend import model as shufflenet
 
 
 class HardSwishRef(nn.Module):
@@ -168,8 +169,8 @@ SIZES = ("Small", "Medium", "Large")
 
 
 def reference_network(model_size: str) -> nn.Module:
-    model = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, model_size).eval()
-    return pth2onnx.randomize_weights_(model, seed=SEED)
+    model = ShuffleNetV2PlusRef(contract.ARCHITECTURE, model_size).eval()
+    return shufflenet.randomize_weights_(model, seed=SEED)
 
 
 def save_official_checkpoint(model: nn.Module, path: Path) -> Path:
@@ -191,16 +192,16 @@ def official_checkpoint(reference_model: nn.Module, tmp_path_factory: pytest.Tem
     )
 
 
-@pytest.mark.parametrize("channel_split", pth2onnx.CHANNEL_SPLITS)
+@pytest.mark.parametrize("channel_split", contract.CHANNEL_SPLITS)
 @pytest.mark.parametrize("model_size", SIZES)
 def test_independent_checkpoint_loads_strictly_and_gives_bit_identical_outputs(
     model_size: str, channel_split: str, tmp_path: Path
 ) -> None:
     reference = reference_network(model_size)
     checkpoint = save_official_checkpoint(reference, tmp_path / f"ShuffleNetV2+.{model_size}.pth.tar")
-    ours = pth2onnx.build_model(model_size, channel_split)
-    pth2onnx.load_weights(ours, pth2onnx.read_checkpoint(checkpoint), checkpoint, model_size)
-    images = pth2onnx.random_images(4, seed=3)
+    ours = shufflenet.build_model(model_size, channel_split)
+    shufflenet.load_weights(ours, shufflenet.read_checkpoint(checkpoint), checkpoint, model_size)
+    images = shufflenet.random_images(4, seed=3)
     with torch.no_grad():
         expected = reference(images)
         got = ours(images)
@@ -215,13 +216,13 @@ def test_the_other_hard_swish_order_is_not_bit_identical(reference_model: nn.Mod
         def forward(self, x):
             return x * torch.clamp(x + 3, 0, 6) / 6
 
-    altered = ShuffleNetV2PlusRef(pth2onnx.ARCHITECTURE, "Small").eval()
+    altered = ShuffleNetV2PlusRef(contract.ARCHITECTURE, "Small").eval()
     altered.load_state_dict(reference_model.state_dict())
     for module in list(altered.modules()):
         for child_name, child in module.named_children():
             if isinstance(child, HardSwishRef):
                 setattr(module, child_name, ProductFirst())
-    images = pth2onnx.random_images(2, seed=3)
+    images = shufflenet.random_images(2, seed=3)
     with torch.no_grad():
         assert not torch.equal(altered(images), reference_model(images))
 
@@ -234,14 +235,14 @@ def test_independent_checkpoint_exports_to_an_equivalent_onnx_file(
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "relative error" in result.stdout
-    images = pth2onnx.random_images(4, seed=4)
+    images = shufflenet.random_images(4, seed=4)
     with torch.no_grad():
         expected = reference_model(images).numpy()
-    got = pth2onnx.run_onnx(onnx_path, images.numpy())
-    parity = pth2onnx.compare_outputs(expected, got)
-    tolerance = pth2onnx.fp32_reorder_tolerance(reference_model)  # onnxruntime sums in another order than PyTorch
+    got = export.run_onnx(onnx_path, images.numpy())
+    parity = export.parity(expected, got)
+    tolerance = shufflenet.fp32_reorder_tolerance(reference_model)  # onnxruntime sums in another order than PyTorch
     assert parity.relative_error <= tolerance, parity
-    assert pth2onnx.top_k_agree(expected, got, atol=tolerance * float(np.abs(expected).max()))
+    assert export.top_k_agree(expected, got, atol=tolerance * float(np.abs(expected).max()))
     assert np.std(expected) > 1.0
 
 
@@ -284,9 +285,9 @@ def test_default_static_export_is_the_megvii_graph_with_bit_identical_outputs(
     result = run_script("shufflenetv2_pth2onnx.py", official_checkpoint, onnx_path, batch_size)
     assert result.returncode == 0, result.stderr
     assert "channel split reshape" in result.stderr
-    ours = pth2onnx.op_types(onnx.load(onnx_path))
+    ours = export.op_types(onnx.load(onnx_path))
     reference_bytes = export_reference(reference_model, batch_size)
-    reference = pth2onnx.op_types(onnx.load_from_string(reference_bytes))
+    reference = export.op_types(onnx.load_from_string(reference_bytes))
     assert ours == reference
     assert ours.count("Reshape") == 33 and ours.count("Transpose") == 16 and ours.count("Gather") == 32
     assert "Slice" not in ours and "Shape" not in ours
@@ -294,7 +295,7 @@ def test_default_static_export_is_the_megvii_graph_with_bit_identical_outputs(
     text = " ".join(ours)
     assert text.count("Add Clip Div Mul") >= 52
     assert "Clip Mul Div" not in text
-    images = pth2onnx.random_images(batch_size, seed=5).numpy()
+    images = shufflenet.random_images(batch_size, seed=5).numpy()
     got = run_one_thread(onnx_path, images)
     expected = run_one_thread(reference_bytes, images)
     assert float(np.std(expected)) > 1.0

@@ -1,4 +1,5 @@
-"""shufflenetv2_pth2onnx.py: checkpoint loading, the exported ONNX files, parity with PyTorch, every error path."""
+"""shufflenetv2_pth2onnx.py (shufflenet_ascend.model and .export): checkpoint loading, the exported ONNX files, parity
+with PyTorch, every error path."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import torch
 from onnx import TensorProto, helper
 
 import shufflenetv2_pth2onnx as pth2onnx
+from shufflenet_ascend import export, metrics
+from shufflenet_ascend import model as shufflenet
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
 from tests.conftest import REPO_ROOT
@@ -35,19 +38,19 @@ INPUT_SEED = 123  # parity inputs differ from the images randomize_weights_ cali
 
 @pytest.fixture(scope="module")
 def random_model() -> torch.nn.Module:
-    return pth2onnx.randomize_weights_(pth2onnx.build_model("Small"), SEED)
+    return shufflenet.randomize_weights_(shufflenet.build_model("Small"), SEED)
 
 
 @pytest.fixture(scope="module")
 def reshape_model() -> torch.nn.Module:
     """The same weights with Megvii's channel split: what a static export (the guide's flow) uses by default."""
-    return pth2onnx.prepare_model("random", "Small", SEED, channel_split="reshape")
+    return shufflenet.prepare_model("random", "Small", SEED, channel_split="reshape")
 
 
 @pytest.fixture(scope="module")
 def tolerance(random_model: torch.nn.Module) -> float:
     """Relative to max |logit|: how far two fp32 computations that sum in another order may differ."""
-    return pth2onnx.fp32_reorder_tolerance(random_model)
+    return shufflenet.fp32_reorder_tolerance(random_model)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def static_files(reshape_model: torch.nn.Module, tmp_path_factory: pytest.TempPa
     files = {}
     for batch_size in STATIC_BATCHES:
         files[batch_size] = folder / f"shufflenetv2_bs{batch_size}.onnx"
-        files[batch_size].write_bytes(pth2onnx.export_onnx(reshape_model, batch_size))
+        files[batch_size].write_bytes(export.export_onnx(reshape_model, batch_size))
     return files
 
 
@@ -76,13 +79,13 @@ def dynamic_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def assert_same_outputs(model: torch.nn.Module, onnx_path: Path, batch_size: int, tolerance: float) -> None:
     """onnxruntime and PyTorch sum in other orders: held to the fp32 bound, top-5 equal up to ties within it."""
-    images = pth2onnx.random_images(batch_size, INPUT_SEED + batch_size)
-    expected = pth2onnx.torch_outputs(model, images)
+    images = shufflenet.random_images(batch_size, INPUT_SEED + batch_size)
+    expected = shufflenet.torch_outputs(model, images)
     assert float(expected.std()) > 1.0, "logits without spread make the parity check unable to fail"
-    got = pth2onnx.run_onnx(onnx_path, images.numpy())
-    parity = pth2onnx.compare_outputs(expected, got)
+    got = export.run_onnx(onnx_path, images.numpy())
+    parity = export.parity(expected, got)
     assert parity.relative_error <= tolerance, parity
-    assert pth2onnx.top_k_agree(expected, got, atol=tolerance * float(np.abs(expected).max())), parity
+    assert export.top_k_agree(expected, got, atol=tolerance * float(np.abs(expected).max())), parity
 
 
 def save_official(state_dict: dict[str, torch.Tensor], path: Path) -> Path:
@@ -107,47 +110,47 @@ def test_dynamic_batch_file_matches_pytorch_at_any_batch(
 
 
 def test_both_graphs_give_the_same_outputs(static_files, dynamic_file, tolerance: float) -> None:
-    images = pth2onnx.random_images(16, INPUT_SEED).numpy()
-    reshaped = pth2onnx.run_onnx(static_files[16], images)
-    sliced = pth2onnx.run_onnx(dynamic_file[0], images)
+    images = shufflenet.random_images(16, INPUT_SEED).numpy()
+    reshaped = export.run_onnx(static_files[16], images)
+    sliced = export.run_onnx(dynamic_file[0], images)
     assert float(np.std(reshaped)) > 1.0, "real spread, or the comparison cannot fail"
-    parity = pth2onnx.compare_outputs(sliced, reshaped)
+    parity = export.parity(sliced, reshaped)
     assert parity.relative_error <= tolerance, parity
-    assert pth2onnx.top_k_agree(sliced, reshaped, atol=tolerance * float(np.abs(sliced).max()))
+    assert export.top_k_agree(sliced, reshaped, atol=tolerance * float(np.abs(sliced).max()))
 
 
 def test_fp32_tolerance_still_fails_a_batch_mix_up_and_a_scaled_output(random_model, tolerance: float) -> None:
-    images = pth2onnx.random_images(4, INPUT_SEED)
-    expected = pth2onnx.torch_outputs(random_model, images)
+    images = shufflenet.random_images(4, INPUT_SEED)
+    expected = shufflenet.torch_outputs(random_model, images)
     atol = tolerance * float(np.abs(expected).max())
-    assert pth2onnx.compare_outputs(expected, expected[[1, 0, 2, 3]]).relative_error > 10 * tolerance
-    assert not pth2onnx.top_k_agree(expected, expected[[1, 0, 2, 3]], atol=atol)
-    assert pth2onnx.compare_outputs(expected, expected * 1.01).relative_error > 10 * tolerance
-    assert pth2onnx.top_k_agree(expected, expected + atol / 2, atol=atol)
+    assert export.parity(expected, expected[[1, 0, 2, 3]]).relative_error > 10 * tolerance
+    assert not export.top_k_agree(expected, expected[[1, 0, 2, 3]], atol=atol)
+    assert export.parity(expected, expected * 1.01).relative_error > 10 * tolerance
+    assert export.top_k_agree(expected, expected + atol / 2, atol=atol)
 
 
 def test_top_k_agree_allows_only_swaps_within_the_tolerance() -> None:
     reference = np.array([[9.0, 8.0, 7.0, 6.0, 5.0, 4.9995, 1.0]])
     near_tie = reference.copy()
     near_tie[0, 5] += 0.001  # class 5 passes class 4 by less than 2 * atol
-    assert not np.array_equal(pth2onnx.top_k(reference), pth2onnx.top_k(near_tie))
-    assert pth2onnx.top_k_agree(reference, near_tie, atol=1e-3)
-    assert not pth2onnx.top_k_agree(reference, near_tie, atol=1e-5)
+    assert not np.array_equal(metrics.top_k(reference), metrics.top_k(near_tie))
+    assert export.top_k_agree(reference, near_tie, atol=1e-3)
+    assert not export.top_k_agree(reference, near_tie, atol=1e-5)
     far = reference.copy()
     far[0, 6] = 100.0
-    assert not pth2onnx.top_k_agree(reference, far, atol=1e-3)
+    assert not export.top_k_agree(reference, far, atol=1e-3)
 
 
-def test_compare_outputs_defines_relative_error_against_the_largest_reference_value() -> None:
+def test_parity_defines_relative_error_against_the_largest_reference_value() -> None:
     reference = np.array([[1.0, -8.0, 3.0, 0.0, 2.0, 5.0]])
     candidate = reference + np.array([[0.0, 0.0, 0.004, 0.0, 0.0, 0.0]])
-    parity = pth2onnx.compare_outputs(reference, candidate)
+    parity = export.parity(reference, candidate)
     assert parity.max_abs_error == pytest.approx(0.004)
     assert parity.relative_error == pytest.approx(0.004 / 8.0)
     assert parity.top5_equal
-    swapped = pth2onnx.compare_outputs(reference, reference[:, [0, 1, 4, 3, 2, 5]])
+    swapped = export.parity(reference, reference[:, [0, 1, 4, 3, 2, 5]])
     assert not swapped.top5_equal
-    assert not pth2onnx.compare_outputs(reference, reference * 1.001).ok
+    assert not export.parity(reference, reference * 1.001).ok
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -163,13 +166,13 @@ def check_file(path: Path, batch: int | str, channel_split: str) -> onnx.ModelPr
     onnx.checker.check_model(model)
     assert [(opset.domain, opset.version) for opset in model.opset_import] == [("", 11)]
     ops = {node.op_type for node in model.graph.node}
-    assert ops <= pth2onnx.ATC_OPS, ops - pth2onnx.ATC_OPS
+    assert ops <= export.ATC_OPS, ops - export.ATC_OPS
     assert "Shape" not in ops
     assert {"Conv", "Clip", "Concat", "GlobalAveragePool"} <= ops
     other_split = "slice" if channel_split == "reshape" else "reshape"
     assert SPLIT_OPS[channel_split] <= ops and not SPLIT_OPS[other_split] & ops, ops
-    assert pth2onnx.graph_problems(model) == []
-    assert pth2onnx.onnx_input_output(model) == {INPUT_NAME: [batch, 3, 224, 224], OUTPUT_NAME: [batch, NUM_CLASSES]}
+    assert export.graph_problems(model) == []
+    assert export.onnx_input_output(model) == {INPUT_NAME: [batch, 3, 224, 224], OUTPUT_NAME: [batch, NUM_CLASSES]}
     float_type = TensorProto.FLOAT
     assert model.graph.input[0].type.tensor_type.elem_type == float_type
     assert model.graph.output[0].type.tensor_type.elem_type == float_type
@@ -182,7 +185,7 @@ def test_static_file_opset_ops_names_and_shapes(static_files, batch_size: int) -
 
 
 def test_dynamic_file_opset_ops_names_and_symbolic_batch(dynamic_file) -> None:
-    model = check_file(dynamic_file[0], pth2onnx.DYNAMIC_BATCH_AXIS, "slice")
+    model = check_file(dynamic_file[0], export.DYNAMIC_BATCH_AXIS, "slice")
     assert "Reshape" not in {node.op_type for node in model.graph.node}, "nothing that could hold the batch size"
 
 
@@ -205,8 +208,8 @@ def test_op_counts_of_both_graphs(static_files, dynamic_file) -> None:
         "AveragePool": 1,
         "MatMul": 2,
     }
-    reshaped = Counter(pth2onnx.op_types(onnx.load(static_files[1])))
-    sliced = Counter(pth2onnx.op_types(onnx.load(dynamic_file[0])))
+    reshaped = Counter(export.op_types(onnx.load(static_files[1])))
+    sliced = Counter(export.op_types(onnx.load(dynamic_file[0])))
     assert reshaped == Counter({**common, "Reshape": 33, "Transpose": 16, "Gather": 32})
     assert sliced == Counter({**common, "Slice": 32, "Flatten": 1})
 
@@ -230,14 +233,14 @@ def test_graph_problems_reports_shape_ops_and_batch_dependent_reshapes() -> None
         )
         return helper.make_model(graph)
 
-    problems = pth2onnx.graph_problems(model("N"))
+    problems = export.graph_problems(model("N"))
     assert len(problems) == 3, problems
     assert "Shape" in problems[0]
     assert "computed" in problems[1]
     assert "batch_in_target" in problems[2] and "[4, 6]" in problems[2]
     # A file of one batch size may hold it in a Reshape target (Megvii's shuffle does); the rest still counts.
-    assert pth2onnx.has_symbolic_batch(model("N")) and not pth2onnx.has_symbolic_batch(model(4))
-    assert pth2onnx.graph_problems(model(4)) == problems[:2]
+    assert export.has_symbolic_batch(model("N")) and not export.has_symbolic_batch(model(4))
+    assert export.graph_problems(model(4)) == problems[:2]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -260,10 +263,10 @@ def test_checkpoint_layouts_round_trip(small_state_dict, tmp_path: Path, layout:
         "official without prefix": {"state_dict": small_state_dict},
     }[layout]
     torch.save(content, path)
-    state_dict = pth2onnx.read_checkpoint(path)
+    state_dict = shufflenet.read_checkpoint(path)
     assert list(state_dict) == list(small_state_dict)
-    model = pth2onnx.build_model("Small")
-    pth2onnx.load_weights(model, state_dict, path, "Small")
+    model = shufflenet.build_model("Small")
+    shufflenet.load_weights(model, state_dict, path, "Small")
     loaded = model.state_dict()
     assert all(torch.equal(loaded[key], small_state_dict[key]) for key in small_state_dict)
 
@@ -278,20 +281,20 @@ def test_load_weights_names_missing_and_unexpected_keys(small_state_dict) -> Non
         r"\(LastSE\.SE_opr\.1\.weight, fc\.0\.weight\); 1 unexpected keys "
         r"\(head\.weight\)",
     ) as error:
-        pth2onnx.load_weights(pth2onnx.build_model("Small"), state_dict, "ckpt.pth", "Small")
+        shufflenet.load_weights(shufflenet.build_model("Small"), state_dict, "ckpt.pth", "Small")
     assert error.value.exit_code == 2
 
 
 @pytest.mark.parametrize("saved_size, wanted_size", [("Large", "Small"), ("Small", "Medium"), ("Medium", "Large")])
 def test_load_weights_says_which_size_a_checkpoint_fits(saved_size: str, wanted_size: str) -> None:
-    state_dict = pth2onnx.build_model(saved_size).state_dict()
-    assert pth2onnx.sizes_fitting(state_dict) == [saved_size]
+    state_dict = shufflenet.build_model(saved_size).state_dict()
+    assert shufflenet.sizes_fitting(state_dict) == [saved_size]
     with pytest.raises(
         PipelineError,
         match=rf"ckpt\.pth: checkpoint of model size {saved_size} .*"
         rf"not {wanted_size}\); pass --model-size {saved_size}",
     ):
-        pth2onnx.load_weights(pth2onnx.build_model(wanted_size), state_dict, "ckpt.pth", wanted_size)
+        shufflenet.load_weights(shufflenet.build_model(wanted_size), state_dict, "ckpt.pth", wanted_size)
 
 
 def test_load_weights_names_a_tensor_that_fits_no_size(small_state_dict) -> None:
@@ -302,7 +305,7 @@ def test_load_weights_names_a_tensor_that_fits_no_size(small_state_dict) -> None
         match=r"ckpt\.pth: 1 tensors do not fit ShuffleNetV2\+ of any size, "
         r"e\.g\. classifier\.0\.weight has shape \[10, 1280\]",
     ):
-        pth2onnx.load_weights(pth2onnx.build_model("Small"), state_dict, "ckpt.pth", "Small")
+        shufflenet.load_weights(shufflenet.build_model("Small"), state_dict, "ckpt.pth", "Small")
 
 
 @pytest.mark.parametrize(
@@ -325,14 +328,14 @@ def test_read_checkpoint_rejects_what_is_not_a_checkpoint(tmp_path: Path, conten
     else:
         torch.save(content, path)
     with pytest.raises(PipelineError, match=f"^{path}: {message}"):
-        pth2onnx.read_checkpoint(path)
+        shufflenet.read_checkpoint(path)
 
 
 def test_read_checkpoint_missing_file_and_folder(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="nothere.pth: checkpoint not found"):
-        pth2onnx.read_checkpoint(tmp_path / "nothere.pth")
+        shufflenet.read_checkpoint(tmp_path / "nothere.pth")
     with pytest.raises(PipelineError, match="is a folder, expected a checkpoint file"):
-        pth2onnx.read_checkpoint(tmp_path)
+        shufflenet.read_checkpoint(tmp_path)
 
 
 def test_md5_is_computed_and_compared_with_the_published_one_for_small(
@@ -341,12 +344,12 @@ def test_md5_is_computed_and_compared_with_the_published_one_for_small(
     path = tmp_path / "ShuffleNetV2+.Small.pth.tar"
     path.write_bytes(b"not the published file" * 100_000)
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    assert pth2onnx.file_md5(path) == md5
-    assert pth2onnx.published_md5("Small") == "1d6611049e6ef03f1d6afa11f6f9023e"
-    assert pth2onnx.published_md5("Large") is None
+    assert shufflenet.file_md5(path) == md5
+    assert shufflenet.published_md5("Small") == "1d6611049e6ef03f1d6afa11f6f9023e"
+    assert shufflenet.published_md5("Large") is None
 
-    with caplog.at_level(logging.INFO, logger=pth2onnx.LOG.name):
-        assert pth2onnx.check_checkpoint_md5(path, "Small") == md5
+    with caplog.at_level(logging.INFO, logger=shufflenet.LOG.name):
+        assert shufflenet.check_checkpoint_md5(path, "Small") == md5
     [record] = caplog.records
     assert record.levelno == logging.WARNING
     assert (
@@ -355,14 +358,14 @@ def test_md5_is_computed_and_compared_with_the_published_one_for_small(
     )
 
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger=pth2onnx.LOG.name):
-        pth2onnx.check_checkpoint_md5(path, "Medium")
+    with caplog.at_level(logging.INFO, logger=shufflenet.LOG.name):
+        shufflenet.check_checkpoint_md5(path, "Medium")
     assert [r.levelno for r in caplog.records] == [logging.INFO]
 
     caplog.clear()
-    monkeypatch.setattr(pth2onnx, "SMALL_CHECKPOINT_MD5", md5)
-    with caplog.at_level(logging.INFO, logger=pth2onnx.LOG.name):
-        pth2onnx.check_checkpoint_md5(path, "Small")
+    monkeypatch.setattr(shufflenet, "SMALL_CHECKPOINT_MD5", md5)
+    with caplog.at_level(logging.INFO, logger=shufflenet.LOG.name):
+        shufflenet.check_checkpoint_md5(path, "Small")
     assert [r.levelno for r in caplog.records] == [logging.INFO]
     assert "the published md5" in caplog.records[0].getMessage()
 
@@ -407,7 +410,7 @@ def test_cli_exports_an_official_checkpoint_with_its_md5(
     result = run_script(SCRIPT, checkpoint, output, "--model-size", "Small")
     assert result.returncode == 0, result.stderr
     assert "loaded 549 tensors into ShuffleNetV2+ Small" in result.stderr
-    assert pth2onnx.file_md5(checkpoint) in result.stderr
+    assert shufflenet.file_md5(checkpoint) in result.stderr
     assert "differs from the published md5" in result.stderr
     assert "RANDOM" not in result.stderr
     check_file(output, 1, "reshape")
@@ -417,8 +420,8 @@ def test_cli_exports_an_official_checkpoint_with_its_md5(
 def test_verify_failure_exits_1_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_run_onnx = pth2onnx.run_onnx
-    monkeypatch.setattr(pth2onnx, "run_onnx", lambda model, images: real_run_onnx(model, images) * 1.01)
+    real_run_onnx = export.run_onnx
+    monkeypatch.setattr(export, "run_onnx", lambda model, images: real_run_onnx(model, images) * 1.01)
     monkeypatch.setattr(pth2onnx, "setup_logging", lambda verbose=False: None)
     output = tmp_path / "out.onnx"
     with pytest.raises(
@@ -436,7 +439,7 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         pth2onnx.main(["--help"])
     assert exit_info.value.code == 0
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())  # the help wraps to the terminal: compare words, not lines
     for option in (
         "CHECKPOINT",
         "OUTPUT.onnx",
@@ -459,25 +462,25 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_a_megvii_network_without_channel_split_can_only_reshape(monkeypatch: pytest.MonkeyPatch) -> None:
     """A clone of Megvii's network.py takes no channel_split and always reshapes: "slice" is a clear error."""
-    real = pth2onnx.ShuffleNetV2_Plus
+    real = shufflenet.ShuffleNetV2_Plus
 
     def megvii_network(input_size: int = 224, n_class: int = 1000, architecture=None, model_size: str = "Large"):
         return real(input_size, n_class, architecture, model_size, channel_split="reshape")
 
-    monkeypatch.setattr(pth2onnx, "ShuffleNetV2_Plus", megvii_network)
-    assert pth2onnx.build_model("Small", "reshape").channel_split == "reshape"
-    assert pth2onnx.build_model("Small").channel_split == "reshape"
+    monkeypatch.setattr(shufflenet, "ShuffleNetV2_Plus", megvii_network)
+    assert shufflenet.build_model("Small", "reshape").channel_split == "reshape"
+    assert shufflenet.build_model("Small").channel_split == "reshape"
     with pytest.raises(
         PipelineError,
         match=r"network\.py: its ShuffleNetV2_Plus takes no channel_split .* use "
         r"--channel-split reshape without --dynamic-batch",
     ):
-        pth2onnx.build_model("Small", "slice")
+        shufflenet.build_model("Small", "slice")
 
 
 def test_build_model_refuses_an_unknown_channel_split() -> None:
     with pytest.raises(ValueError, match="unknown channel split 'shuffle'"):
-        pth2onnx.build_model("Small", "shuffle")
+        shufflenet.build_model("Small", "shuffle")
 
 
 def test_cli_channel_split_slice_makes_a_batch_free_static_file(
@@ -508,8 +511,8 @@ def test_cli_channel_split_slice_makes_a_batch_free_static_file(
 def test_batch_size_in_the_name_is_checked(
     name: str, batch_size: int, dynamic: bool, expected: list[int], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger=pth2onnx.LOG.name):
-        pth2onnx.warn_on_batch_name_mismatch(Path("folder_bs2") / name, batch_size, dynamic)
+    with caplog.at_level(logging.INFO, logger=export.LOG.name):
+        export.warn_on_batch_name_mismatch(Path("folder_bs2") / name, batch_size, dynamic)
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == len(expected)
     if expected:
@@ -528,7 +531,7 @@ def test_cli_warns_when_the_batch_size_is_forgotten_and_still_writes(run_script,
         f"warning: {output}: the name says batch size 16 but the file is exported for batch size 1 "
         "(give BATCH_SIZE 16 after the file name for a batch-16 file); writing it anyway"
     )
-    assert pth2onnx.onnx_input_output(onnx.load(output))[INPUT_NAME] == [1, 3, 224, 224]
+    assert export.onnx_input_output(onnx.load(output))[INPUT_NAME] == [1, 3, 224, 224]
 
 
 def make_error_case(tmp_path: Path, case: str) -> tuple[list[object], str]:
@@ -545,10 +548,10 @@ def make_error_case(tmp_path: Path, case: str) -> tuple[list[object], str]:
         torch.save([torch.zeros(2)], path)
         return [path, output], "list.pth: not a checkpoint"
     if case == "checkpoint of another size":
-        path = save_official(pth2onnx.build_model("Medium").state_dict(), tmp_path / "medium.pth.tar")
+        path = save_official(shufflenet.build_model("Medium").state_dict(), tmp_path / "medium.pth.tar")
         return [path, output], "medium.pth.tar: checkpoint of model size Medium (its shapes fit Medium, not Small)"
     if case == "missing and unexpected keys":
-        state_dict = pth2onnx.build_model("Small").state_dict()
+        state_dict = shufflenet.build_model("Small").state_dict()
         state_dict["extra.bias"] = state_dict.pop("classifier.0.weight")
         path = save_official(state_dict, tmp_path / "keys.pth.tar")
         return (

@@ -1,4 +1,4 @@
-"""torch_reference.py: the PyTorch reference is the plain model; the fp16 preview moves it by a plausible amount."""
+"""standin.torch_reference: the PyTorch reference is the plain model; the fp16 preview moves it plausibly far."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-import torch_reference
 from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.comparison import compare_folders
+from shufflenet_ascend.export import export_onnx, run_onnx
 from shufflenet_ascend.formats.dump import read_dump, write_dumps
-from shufflenetv2_pth2onnx import prepare_model, random_images
+from shufflenet_ascend.model import prepare_model, random_images
+from shufflenet_ascend.standin import torch_reference
 
 SEED = 3
 IMAGES = 4
@@ -116,11 +118,8 @@ def test_bad_size_or_checkpoint_is_a_pipeline_error(tmp_path):
 
 def test_onnx_export_agrees_with_the_reference_through_the_dumps(images, tmp_path):
     """The stand-in's ONNX file on the same images, both written by the one dump writer and compared by
-    compare_outputs: cosine >= 0.99999 and the same top-1 on every image (float32 accumulation differs only in
-    summation order), while the fp16 preview is measurably further away."""
-    import compare_outputs
-    from shufflenetv2_pth2onnx import export_onnx, run_onnx
-
+    comparison.compare_folders: cosine >= 0.99999 and the same top-1 on every image (float32 accumulation differs
+    only in summation order), while the fp16 preview is measurably further away."""
     reference = torch_reference.load_reference_model("random", "Small", SEED)
     keys = [f"img{i}" for i in range(IMAGES)]
     for name in ("reference", "onnx", "fp16"):
@@ -130,9 +129,9 @@ def test_onnx_export_agrees_with_the_reference_through_the_dumps(images, tmp_pat
         fp16 = torch_reference.load_reference_model("random", "Small", SEED, fp16=True)(images).numpy()
     write_dumps(tmp_path / "onnx", keys, run_onnx(export_onnx(reference, IMAGES), images.numpy()), binary=True)
     write_dumps(tmp_path / "fp16", keys, fp16, binary=False)
-    onnx = compare_outputs.compare_folders(tmp_path / "reference", tmp_path / "onnx", jobs=1)
+    onnx = compare_folders(tmp_path / "reference", tmp_path / "onnx", workers=1)
     assert onnx["images_paired"] == IMAGES
     assert onnx["cosine"]["min"] >= 0.99999 and onnx["top1_agreement_percent"] == 100.0
-    preview = compare_outputs.compare_folders(tmp_path / "reference", tmp_path / "fp16", jobs=1)
+    preview = compare_folders(tmp_path / "reference", tmp_path / "fp16", workers=1)
     assert 0.99 < preview["cosine"]["min"] < 1.0
     assert preview["max_abs_error"]["value"] > 10 * onnx["max_abs_error"]["value"]

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from blocks import (  # noqa: F401  (CHANNEL_SPLITS: offered here too, beside the constructor that takes it)
-    CHANNEL_SPLITS,
+from blocks import (
     DEFAULT_CHANNEL_SPLIT,
     HS,
     SELayer,

@@ -1,6 +1,6 @@
-"""inference_backends.py: every backend computes the same outputs as the reference, whatever the concurrency.
+"""standin.backends: every backend computes the same outputs as the reference, whatever the concurrency.
 
-ShuffleNetV2+ Small on seeded random weights with real logit spread (shufflenetv2_pth2onnx.randomize_weights_:
+ShuffleNetV2+ Small on seeded random weights with real logit spread (shufflenet_ascend.model.randomize_weights_:
 logits of standard deviation ~4), so that a wrong computation cannot pass. Tolerances: fp32 sums over this
 network differ by about 1e-6 of the largest logit between kernels that order them differently (measured 2e-6
 between OpenVINO and onnxruntime); 1e-4 leaves a margin of 50 and still catches bf16 (about 1e-2, which
@@ -9,19 +9,24 @@ OpenVINO uses by default on CPUs with bf16 support) and any mix-up of images.
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import inference_backends
-import shufflenetv2_pth2onnx
-from inference_backends import Concurrency, InFlightClock, open_backend, resolve_concurrency, run_batches
+from shufflenet_ascend import export
+from shufflenet_ascend import model as shufflenet
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import IMAGE_SIZE
+from shufflenet_ascend.standin import backends, torch_reference
+from shufflenet_ascend.standin.backends import (
+    Concurrency,
+    InFlightClock,
+    open_backend,
+    resolve_concurrency,
+    run_batches,
+)
 
 BATCH = 4
 SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)
@@ -30,13 +35,13 @@ MAX_RELATIVE_ERROR = 1e-4
 
 @pytest.fixture(scope="module")
 def random_model() -> torch.nn.Module:
-    return shufflenetv2_pth2onnx.prepare_model("random", "Small", 0)
+    return shufflenet.prepare_model("random", "Small", 0)
 
 
 @pytest.fixture(scope="module")
 def onnx_bs4(random_model: torch.nn.Module, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("model") / "shufflenetv2_bs4.onnx"
-    path.write_bytes(shufflenetv2_pth2onnx.export_onnx(random_model, BATCH))
+    path.write_bytes(export.export_onnx(random_model, BATCH))
     return path
 
 
@@ -85,7 +90,7 @@ def test_concurrency_defaults_fill_the_cores(streams: int, threads: int, cores: 
 
 def test_in_flight_clock_counts_overlapping_calls_once(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
-    monkeypatch.setattr(inference_backends.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(backends.time, "perf_counter", lambda: now[0])
     clock = InFlightClock()
     for moment, event in [
         (0.0, clock.begin),
@@ -156,7 +161,7 @@ def torch_threads() -> None:
 def test_torch_backends_call_load_reference_model(
     monkeypatch: pytest.MonkeyPatch, random_model: torch.nn.Module, torch_threads: None
 ) -> None:
-    """Plumbing (with a stand-in torch_reference): the checkpoint, size, seed and fp16 reach
+    """Plumbing (with a stand-in load_reference_model): the checkpoint, size, seed and fp16 reach
     load_reference_model; the outputs are the module's, float32, from worker threads in inference mode."""
     calls = []
 
@@ -166,9 +171,7 @@ def test_torch_backends_call_load_reference_model(
         calls.append((checkpoint, model_size, seed, fp16))
         return random_model
 
-    monkeypatch.setitem(
-        sys.modules, "torch_reference", types.SimpleNamespace(load_reference_model=load_reference_model)
-    )
+    monkeypatch.setattr(torch_reference, "load_reference_model", load_reference_model)
     batch = np.random.default_rng(1).uniform(0, 255, size=(2, *SHAPE)).astype(np.float32)
     for kind, fp16 in [("torch", False), ("torch-fp16", True)]:
         backend = open_backend(kind, "random", streams=2, threads=1, model_size="Medium", seed=7)
@@ -185,7 +188,6 @@ def test_torch_backends_call_load_reference_model(
 def test_torch_backend_is_the_reference_model(onnx_bs4: Path, batches: list[np.ndarray], torch_threads: None) -> None:
     """The real torch_reference: outputs equal the model's own forward (same threads: PyTorch's kernels sum in
     another order with another thread count), and onnxruntime on the ONNX export of the same weights agrees."""
-    torch_reference = pytest.importorskip("torch_reference")
     outputs = outputs_of("torch", Path("random"), batches, streams=2, threads=1)
     model = torch_reference.load_reference_model("random", "Small", 0, False)
     torch.set_num_threads(1)

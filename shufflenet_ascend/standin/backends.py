@@ -1,13 +1,13 @@
 """Inference backends of the benchmark stand-in: the model run with several batches in flight at once.
 
-``benchmark_ort.py`` reads the inputs and writes the tool's files; this module only runs the model. Four
+``standin.pipeline`` reads the inputs and writes the tool's files; this module only runs the model. Four
 backends take the same batches (float32 NCHW) and return the same outputs (float32, one array per model output):
 
     onnxruntime   the ONNX file the OM was converted from, onnxruntime CPU (the reference numerics)
     openvino      the same ONNX file, OpenVINO CPU: THROUGHPUT performance hint, an AsyncInferQueue, inference
                   precision f32 set explicitly (on CPUs with bf16/AMX support OpenVINO otherwise computes in bf16)
-    torch         the PyTorch model itself (a checkpoint or seeded random weights), torch_reference.py
-    torch-fp16    the same in fp16 emulation (torch_reference.py: weights and each layer's output rounded to
+    torch         the PyTorch model itself (a checkpoint or seeded random weights), standin.torch_reference
+    torch-fp16    the same in fp16 emulation (standin.torch_reference: weights and each layer's output rounded to
                   float16, sums in float32); an emulation of the Ascend's fp16, not the chip
 
 Concurrency: ``streams`` batches are in flight at once, each computed with ``threads`` intra-op threads.
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import CHANNELS, IMAGE_SIZE, INPUT_NAME
+from shufflenet_ascend.contract import CHANNELS, DEFAULT_MODEL_SIZE, IMAGE_SIZE, INPUT_NAME, RANDOM_WEIGHTS
 
 LOG = logging.getLogger(__name__)
 
@@ -51,8 +51,6 @@ ONNX_BACKENDS = ("onnxruntime", "openvino")
 TORCH_BACKENDS = ("torch", "torch-fp16")
 BACKENDS = ONNX_BACKENDS + TORCH_BACKENDS
 DEFAULT_BACKEND = "onnxruntime"
-RANDOM_WEIGHTS = "random"
-MODEL_SIZES = ("Small", "Medium", "Large")  # shufflenetv2_pth2onnx.MODEL_SIZES, without importing torch
 
 # Called once per submitted batch, from a worker thread: (outputs, None) or (None, the error).
 DoneCallback = Callable[[list[np.ndarray] | None, BaseException | None], None]
@@ -388,7 +386,12 @@ class TorchBackend(_ThreadedBackend):
     """The PyTorch model (torch_reference.load_reference_model), fp32 or the fp16 emulation."""
 
     def __init__(
-        self, checkpoint: str, concurrency: Concurrency, model_size: str = "Small", seed: int = 0, fp16: bool = False
+        self,
+        checkpoint: str,
+        concurrency: Concurrency,
+        model_size: str = DEFAULT_MODEL_SIZE,
+        seed: int = 0,
+        fp16: bool = False,
     ) -> None:
         super().__init__(checkpoint, concurrency)
         self.name = "torch-fp16" if fp16 else "torch"
@@ -396,9 +399,10 @@ class TorchBackend(_ThreadedBackend):
             raise PipelineError(
                 f"{checkpoint}: checkpoint not found (or give the word {RANDOM_WEIGHTS!r} for seeded random weights)"
             )
+        # Imported here, not at the top: torch takes seconds to import, and the ONNX backends do not need it.
         import torch
 
-        import torch_reference  # H3's module: imported only when a torch backend is asked for
+        from shufflenet_ascend.standin import torch_reference
 
         torch.set_num_threads(concurrency.threads)
         self._torch = torch
@@ -411,7 +415,7 @@ class TorchBackend(_ThreadedBackend):
 
 
 def open_backend(
-    kind: str, model: str, streams: int = 0, threads: int = 0, model_size: str = "Small", seed: int = 0
+    kind: str, model: str, streams: int = 0, threads: int = 0, model_size: str = DEFAULT_MODEL_SIZE, seed: int = 0
 ) -> Backend:
     """The backend ``kind`` (one of BACKENDS) on ``model`` (an ONNX file; for torch backends a checkpoint or
     ``random``), with ``streams`` x ``threads`` (0 = automatic, see ``resolve_concurrency``)."""

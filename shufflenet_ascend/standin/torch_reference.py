@@ -1,15 +1,15 @@
 """The PyTorch reference: ShuffleNetV2+ itself, from the checkpoint, as the ground truth of every other path.
 
 ``load_reference_model`` gives the model that ``benchmark_ort.py -backend torch`` runs on the preprocessed bins
-(one writer of the dump format: benchmark_ort.py's), so that ``compare_outputs.py`` can set the ONNX stand-in's,
-or an OM's, outputs beside the original model's:
+(one writer of the dump format: the stand-in's), so that ``compare_outputs.py`` can set the outputs of the ONNX
+file, or of an OM, beside the original model's:
 
     python benchmark_ort.py -backend torch -om_path=ShuffleNetV2+.Small.pth.tar -model_size Small ...
     python benchmark_ort.py -backend torch-fp16 -om_path=random -seed 0 ...
 
-The weights are loaded by ``shufflenetv2_pth2onnx.prepare_model`` (the official checkpoint or a bare state_dict,
-loaded strictly, md5 logged), or are its seeded random weights for the word ``random``: the very weights the
-ONNX file of ``shufflenetv2_pth2onnx.py random ... --seed N`` holds.
+The weights are loaded by ``shufflenet_ascend.model.prepare_model`` (the official checkpoint or a bare
+state_dict, loaded strictly, md5 logged), or are its seeded random weights for the word ``random``: the very
+weights the ONNX file of ``shufflenetv2_pth2onnx.py random ... --seed N`` holds.
 
 fp16 preview (``fp16=True``): ATC converts the model to float16 for the Ascend 310 by default. This is an
 EMULATION of how the 310's cube unit computes, in float32 PyTorch on the CPU, not the NPU's arithmetic bit for
@@ -30,9 +30,10 @@ import torch
 from torch import nn
 
 from shufflenet_ascend.cli import PipelineError
-from shufflenetv2_pth2onnx import MODEL_SIZES, prepare_model
+from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, MODEL_SIZES
+from shufflenet_ascend.model import prepare_model
 
-LOG = logging.getLogger("torch_reference")
+LOG = logging.getLogger(__name__)
 
 # Layers whose weights and outputs the fp16 emulation rounds, and those whose inputs it rounds (the cube's).
 ROUNDED_LAYERS = (nn.Conv2d, nn.Linear, nn.BatchNorm2d)
@@ -71,12 +72,12 @@ def emulate_fp16_(model: nn.Module) -> nn.Module:
 
 
 def load_reference_model(
-    checkpoint: str, model_size: str = "Small", seed: int = 0, fp16: bool = False
+    checkpoint: str, model_size: str = DEFAULT_MODEL_SIZE, seed: int = 0, fp16: bool = False
 ) -> torch.nn.Module:
     """ShuffleNetV2+ in eval mode: float32 NCHW images [B, 3, 224, 224] (BGR, 0..255) -> float32 logits [B, 1000].
 
     ``checkpoint``: a PyTorch checkpoint file, or ``random`` for the seeded random weights of
-    ``shufflenetv2_pth2onnx.prepare_model("random", model_size, seed)``. ``fp16``: the fp16 emulation of the
+    ``shufflenet_ascend.model.prepare_model("random", model_size, seed)``. ``fp16``: the fp16 emulation of the
     Ascend 310's cube unit (see the module's documentation). A bad checkpoint or size is a PipelineError.
     """
     if model_size not in MODEL_SIZES:

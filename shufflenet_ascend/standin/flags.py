@@ -1,0 +1,251 @@
+"""The benchmark tool's command line: its gflags-style flags (``-flag=value``), their checks and the help text.
+
+The stand-in takes the flags of Huawei's benchmark tool as the guide writes them, plus a few of its own
+(``-backend``, ``-streams``, ``-threads``, ``-model_size``, ``-seed``); ``pipeline`` runs what they ask for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import platform
+import shutil
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shufflenet_ascend.cli import EXIT_STATUS_HELP, HelpFormatter, PipelineError
+from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, MODEL_SIZES
+from shufflenet_ascend.standin.backends import BACKENDS, DEFAULT_BACKEND, TORCH_BACKENDS
+
+PROG = "benchmark_ort.py"
+USAGE = f"usage: {PROG} -flag=value ..."
+FLAG_FORMS = "also --flag=value and -flag value; booleans: True/False/1/0, or -flag and -noflag"
+_TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
+_HELP_FLAGS = frozenset({"h", "help", "helpfull", "helpshort"})
+
+DESCRIPTION = """\
+A CPU stand-in for Huawei's benchmark tool (the guide's step 5.2). On an Ascend host the guide runs
+benchmark.x86_64 on the OM model; everywhere else this stand-in takes its place: it accepts the same flags, runs
+the ONNX model that the OM was converted from (or the PyTorch model itself, see -backend), and writes the very
+same files, relative to the current directory, so that the accuracy and performance steps cannot tell the two
+apart:
+
+- result/dumpOutput_device<id>/<key>_1.txt: one line of the image's output values, each printed as %.8e (reads
+  back as the very same float32); or <key>_1.bin, raw float32, with -output_binary=True
+- result/perf_vision_batchsize_<B>_device_<id>.txt: dataset mode, five lines
+- result/PureInfer_perf_of_<model stem>_in_device_<id>.txt: pure-inference mode (-round=N)
+
+The guide's command lines, with the ONNX file in place of the OM file:
+
+    python benchmark_ort.py -model_type=vision -device_id=0 -batch_size=1 \\
+        -om_path=shufflenetv2_bs1.onnx -input_text_path=./shufflenetv2_prep_bin.info \\
+        -input_width=224 -input_height=224 -output_binary=False -useDvpp=False
+    python benchmark_ort.py -round=20 -om_path=shufflenetv2_bs1.onnx -device_id=0 -batch_size=1
+
+Before any inference the output folders are checked (a file where a folder must go, a folder where the perf
+file must go, a folder that cannot be written: one line naming it) and the dump folder is emptied of an earlier
+run's outputs (<key>_<k>.txt|bin|npy files and temporaries of interrupted writes; it logs how many; other files
+stay). The real tool adds to the folder instead; run_all.sh clears it for the tool.
+
+What the perf figures mean for the stand-in (this machine's CPU, not an Ascend chip), with several batches in
+flight at once:
+
+- [e2e] throughputRate: images / wall time of the whole dataset run (from the first read to the last dump
+  written, after the warm-up); latency: that wall time in ms.
+- [data read] images / time the reader thread spent reading the .bin files (straight into the batch array);
+  moduleLatency = ms per image.
+- [preprocess] the .bin files are already preprocessed: images / time spent completing the batch arrays
+  (padding the last one), so this rate is very high; moduleLatency = ms per image.
+- [infer] throughputRate: images / wall time from handing the first batch to the model to the last batch's
+  outputs (waiting for input included); Interface throughputRate: samples the model ran (padding included) /
+  wall time during which at least one inference call was in flight (overlapping calls counted once: the model's
+  own rate on this CPU, as the tool's figure is one chip's); moduleLatency: ms per image: each batch's time from
+  a stream taking it (the wait for a free stream not counted) to its outputs, summed over batches, / images
+  (with N streams the batches share the cores, so this is about N / Interface rate).
+- [post] batches / time the writer thread spent formatting and writing the dump files (the tool counts batches
+  here); moduleLatency = ms per batch.
+
+Reading, inference and writing overlap: a reader thread, the backend's streams, a writer thread (which takes the
+outputs in groups of 32 images); each dump file is written once, to a temporary name, and renamed. One untimed
+warm-up batch per stream precedes the clock. The reader's and writer's times are wall-clock: they include
+waiting for a core.
+
+Pure-inference mode (-round=N: N batches of seeded random input, with the same streams and backend):
+ave_throughputRate = samples / wall time with at least one batch in flight; ave_latency = that time / N, ms per
+batch (as the tool's: throughput x latency = batch size).
+"""
+
+
+@dataclass(frozen=True)
+class BenchmarkFlags:
+    model_type: str = "vision"
+    device_id: int = 0
+    batch_size: int = 1
+    om_path: str = ""
+    input_text_path: str = ""
+    input_width: int = 0
+    input_height: int = 0
+    output_binary: bool = False
+    useDvpp: bool = False  # noqa: N815 -- the tool's own flag name
+    round: int = 0
+    backend: str = DEFAULT_BACKEND
+    streams: int = 0
+    threads: int = 0
+    model_size: str = DEFAULT_MODEL_SIZE
+    seed: int = 0
+
+
+FLAG_HELP: dict[str, str] = {
+    "model_type": "kind of model; the tool's 'vision' (image classification) is the only one supported",
+    "device_id": "Ascend device id; the stand-in only uses it in the result file names (dumpOutput_device<id>, "
+    "..._device_<id>.txt)",
+    "batch_size": "images per inference; must equal a static-batch model's batch, any value for a dynamic batch",
+    "om_path": "the model: the .onnx file the OM was converted from (an .om file needs the Ascend tool); with "
+    "-backend=torch|torch-fp16 a PyTorch checkpoint or the word 'random' (seeded random weights)",
+    "input_text_path": "info file listing the preprocessed .bin inputs ('<index> <path> <width> <height>' lines, "
+    "paths relative to the current folder); given: dataset mode",
+    "input_width": "width W of each input; every .bin must hold 3*H*W float32 values (default: the model's)",
+    "input_height": "height H of each input (default: the model's)",
+    "output_binary": "True: dump raw float32 <key>_1.bin files; False: one text line <key>_1.txt per image",
+    "useDvpp": "decode JPEGs on the Ascend DVPP; only False is possible here (inputs are preprocessed .bin files)",
+    "round": "pure-inference mode (without -input_text_path): number of timed runs on random input",
+    "backend": "stand-in only: onnxruntime (the reference numerics), openvino (CPU, THROUGHPUT hint, async infer "
+    "queue, f32 precision set explicitly), torch or torch-fp16 (the PyTorch model: -om_path is a checkpoint or the "
+    "word random, with -model_size and -seed; torch-fp16 is an emulation of fp16 inference, not the chip). All "
+    "write the same dump through the same writer",
+    "streams": "stand-in only: batches in flight at once (default 0: one per core this process may use, or cores / "
+    "-threads; taskset shares the cores among several processes). The outputs do not depend on -streams or "
+    "-threads with onnxruntime (bit for bit); PyTorch's kernels sum in another order with another thread count "
+    "(differences near 1e-6)",
+    "threads": "stand-in only: intra-op threads of each stream (default 0: cores / streams, at least 1)",
+    "model_size": "stand-in only, torch backends: ShuffleNetV2+ size of the checkpoint: "
+    f"{', '.join(MODEL_SIZES[:-1])} or {MODEL_SIZES[-1]}",
+    "seed": "stand-in only, torch backends with -om_path=random: the seed of the random weights (as "
+    "shufflenetv2_pth2onnx.py random ... --seed N)",
+}
+
+
+def format_help() -> str:
+    """The usage line, what the stand-in does and writes, every flag with its type and default, the exit
+    statuses; wrapped to the terminal (at most 100 columns), as the argparse scripts' help."""
+    width = min(shutil.get_terminal_size().columns, 100) - 2
+    formatter = HelpFormatter(PROG, width=width)
+    formatter.add_text(DESCRIPTION)
+    lines = [USAGE, "", formatter.format_help().rstrip("\n"), "", f"flags ({FLAG_FORMS}):"]
+    for field in dataclasses.fields(BenchmarkFlags):
+        default = field.default
+        shown = f"{default!r}" if isinstance(default, str) else str(default)
+        lines.append(f"  -{field.name} ({_flag_kind(field.name).__name__}, default {shown})")
+        lines.append(textwrap.fill(FLAG_HELP[field.name], width, initial_indent=" " * 6, subsequent_indent=" " * 6))
+    lines += ["  -help", "      show this help and exit", "", EXIT_STATUS_HELP]
+    return "\n".join(lines) + "\n"
+
+
+def _flag_kind(name: str) -> type:
+    return type(getattr(BenchmarkFlags(), name))
+
+
+def _convert_flag(name: str, text: str) -> object:
+    kind = _flag_kind(name)
+    if kind is bool:
+        word = text.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise PipelineError(f"-{name}={text}: expected True or False")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise PipelineError(f"-{name}={text}: expected an integer") from None
+    return text
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    return any(token.startswith("-") and token.lstrip("-") in _HELP_FLAGS for token in argv)
+
+
+def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
+    """Parse ``-flag=value``, ``--flag=value``, ``-flag value`` (and ``-flag`` / ``-noflag`` for booleans)."""
+    names = {field.name for field in dataclasses.fields(BenchmarkFlags)}
+    values: dict[str, object] = {}
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        position += 1
+        if not token.startswith("-") or token.strip("-") == "":
+            raise PipelineError(f"unexpected argument {token!r}: the tool takes only flags, written -name=value")
+        name, has_value, text = token.lstrip("-").partition("=")
+        if (
+            name not in names
+            and name.startswith("no")
+            and name[2:] in names
+            and _flag_kind(name[2:]) is bool
+            and not has_value
+        ):
+            values[name[2:]] = False
+            continue
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=1)
+            hint = f" (did you mean -{close[0]}?)" if close else ""
+            raise PipelineError(f"unknown flag {token!r}{hint}; see -help")
+        if not has_value:
+            if _flag_kind(name) is bool:
+                next_word = argv[position].lower() if position < len(argv) else ""
+                if next_word in _TRUE_WORDS | _FALSE_WORDS:
+                    text = argv[position]
+                    position += 1
+                else:
+                    text = "true"
+            elif position < len(argv):
+                text = argv[position]
+                position += 1
+            else:
+                raise PipelineError(f"flag {token!r} needs a value")
+        values[name] = _convert_flag(name, text)
+    return BenchmarkFlags(**values)  # type: ignore[arg-type]
+
+
+def check_flags(flags: BenchmarkFlags) -> None:
+    """Reject what the stand-in cannot do, before loading anything."""
+    if flags.model_type != "vision":
+        raise PipelineError(f"-model_type={flags.model_type}: the stand-in supports only -model_type=vision")
+    if flags.backend not in BACKENDS:
+        raise PipelineError(f"-backend={flags.backend}: expected one of {', '.join(BACKENDS)}")
+    if not flags.om_path:
+        raise PipelineError("-om_path is required (the .onnx model; a checkpoint or 'random' for a torch backend)")
+    if Path(flags.om_path).suffix.lower() == ".om":
+        raise PipelineError(
+            f"{flags.om_path}: an OM model runs only on an Ascend device with Huawei's benchmark tool "
+            f"(benchmark.{platform.machine()}); give the stand-in the ONNX file it was converted from, "
+            f"e.g. -om_path={Path(flags.om_path).with_suffix('.onnx')}"
+        )
+    if flags.backend in TORCH_BACKENDS:
+        if flags.model_size not in MODEL_SIZES:
+            raise PipelineError(f"-model_size={flags.model_size}: expected one of {', '.join(MODEL_SIZES)}")
+        if Path(flags.om_path).suffix.lower() == ".onnx":
+            raise PipelineError(
+                f"-backend={flags.backend} runs the PyTorch model: give -om_path a checkpoint "
+                f"(.pth.tar) or the word random, not the ONNX file {flags.om_path}"
+            )
+    if flags.useDvpp:
+        raise PipelineError(
+            "-useDvpp=True decodes JPEGs on the Ascend's DVPP; the stand-in reads preprocessed "
+            ".bin files only: pass -useDvpp=False"
+        )
+    if flags.batch_size < 1:
+        raise PipelineError(f"-batch_size={flags.batch_size}: must be at least 1")
+    if flags.device_id < 0:
+        raise PipelineError(f"-device_id={flags.device_id}: must be 0 or more")
+    if flags.input_width < 0 or flags.input_height < 0:
+        raise PipelineError("-input_width and -input_height must be positive")
+    if flags.threads < 0:
+        raise PipelineError(f"-threads={flags.threads}: must be 0 (automatic) or more")
+    if flags.streams < 0:
+        raise PipelineError(f"-streams={flags.streams}: must be 0 (automatic) or more")
+    if not flags.input_text_path and flags.round < 1:
+        raise PipelineError("give -input_text_path=<info file> (dataset mode) or -round=<N> (pure inference)")
