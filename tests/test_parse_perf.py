@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import parse_perf
 from conftest import needs_private_tmpfs, run_on_full_disk
+from shufflenet_ascend import perf
 from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.formats.perf import batch_from_model_name
 
 # The guide's five perf files, as printed in its section 7. The guide names the device of batch 1 (0) and of
 # batch 16 (1); for batches 4, 8 and 32 it does not say, device 0 here.
@@ -67,7 +68,7 @@ def result_dir(tmp_path: Path) -> Path:
 
 
 def test_guide_card_throughput(result_dir: Path) -> None:
-    rows = [f.row for f in parse_perf.read_perf_files([result_dir])]
+    rows = [f.row for f in perf.read_perf_files([result_dir])]
     assert [(row.batch_size, row.device_id) for row in rows] == [(1, 0), (4, 0), (8, 0), (16, 1), (32, 0)]
     assert [row.card_fps for row in rows] == [591.72, 1455.248, 1748.352, 1966.672, 1900.152]
     assert [row.e2e_fps for row in rows] == [117.471, 189.011, 139.455, 130.7, 221.683]
@@ -156,7 +157,7 @@ def test_plot_is_a_png_written_atomically(result_dir: Path, tmp_path: Path, run_
     [(16, "shufflenetv2_bs16"), (1, "bs1"), (4, "resnet50-bs4_fp16"), (None, "shufflenetv2"), (None, "jobs12")],
 )
 def test_batch_from_model_name(batch: int | None, name: str) -> None:
-    assert parse_perf.batch_from_model_name(name) == batch
+    assert batch_from_model_name(name) == batch
 
 
 @pytest.mark.parametrize(
@@ -238,7 +239,7 @@ def test_ais_bench_summaries_in_the_same_table_and_json(result_dir: Path, run_sc
     assert [(row["tool"], row["interface_fps"], row["file"]) for row in document["rows"]] == [
         ("ais_bench", 1000 * 16 / 32.5, str(result_dir / "bs16_summary.json"))
     ]  # the file's value, unrounded
-    files = parse_perf.read_perf_files([result_dir / "bs16_summary.json"])
+    files = perf.read_perf_files([result_dir / "bs16_summary.json"])
     assert (files[0].mode, files[0].tool, files[0].row.e2e_fps) == ("dataset", "ais_bench", None)
 
 
@@ -298,7 +299,7 @@ def test_devices_run_at_once_give_the_measured_card_beside_the_extrapolation(tmp
             "extrapolated_fps": 1910.875,
         },
     ]
-    series = parse_perf.plot_series(parse_perf.read_perf_files([result_dir]), 4)
+    series = perf.plot_series(perf.read_perf_files([result_dir]), 4)
     assert series["measured: card fps measured (sum of the devices run at once)"][0] == [(8, 720.0), (16, 1910.875)]
     assert series["measured: Interface fps (per device, mean of the devices)"][0] == [
         (1, 147.93),
@@ -330,7 +331,7 @@ def test_stand_in_figures_are_not_multiplied_and_the_plot_says_what_each_line_is
     assert all(row["card_fps"] == row["interface_fps"] for row in document["rows"])
     assert (tmp_path / "perf.png").read_bytes().startswith(b"\x89PNG")
 
-    series = parse_perf.plot_series(parse_perf.read_perf_files([result_dir], chips=1), 1, label)
+    series = perf.plot_series(perf.read_perf_files([result_dir], chips=1), 1, label)
     assert list(series) == [
         f"{label}: e2e fps (per device, mean of the devices)",
         f"{label}: Interface fps (per device, mean of the devices)",
@@ -351,7 +352,7 @@ def test_stand_in_figures_are_not_multiplied_and_the_plot_says_what_each_line_is
     ]
     assert series[f"{label}: Interface fps (per device, mean of the devices)"][0][1] == (4, 101.0)
     # On an Ascend device (default --chips 4) the extrapolation is a line of its own, named as such.
-    ascend = parse_perf.plot_series(parse_perf.read_perf_files([result_dir]), 4)
+    ascend = perf.plot_series(perf.read_perf_files([result_dir]), 4)
     assert ascend["measured: Interface x 4 (guide's card extrapolation)"][0][0] == (1, 591.72)
 
 
@@ -380,6 +381,6 @@ def test_a_full_disk_is_one_line_naming_the_output_and_leaves_nothing(
 
 def test_missing_paths_and_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="nowhere: no such file or folder"):
-        parse_perf.read_perf_files([tmp_path / "nowhere"])
+        perf.read_perf_files([tmp_path / "nowhere"])
     with pytest.raises(PipelineError, match="no perf files"):
-        parse_perf.read_perf_files([tmp_path])
+        perf.read_perf_files([tmp_path])

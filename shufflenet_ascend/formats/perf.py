@@ -1,12 +1,22 @@
-"""The performance files of Huawei's benchmark tool: the dataset run's five lines and the pure-inference line."""
+"""The performance files of the inference tools: the benchmark tool's dataset run (five lines) and pure-inference
+line, and ais_bench's ``<name>_summary.json``."""
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.fileio import read_text
 
 PERF_NAME_PATTERN = re.compile(r"^perf_vision_batchsize_(?P<batch>\d+)_device_(?P<device>\d+)\.txt$")
 PURE_INFER_NAME_PATTERN = re.compile(r"^PureInfer_perf_of_(?P<model>.+)_in_device_(?P<device>\d+)\.txt$")
+SUMMARY_NAME_PATTERN = re.compile(r"^(?P<name>.+)_summary\.json$")  # ais_bench: <output_dirname>_summary.json
+_BATCH_IN_MODEL_NAME = re.compile(r"(?:^|[^a-z0-9])bs(\d+)(?![0-9])", re.IGNORECASE)
 
 
 def perf_file_name(batch_size: int, device_id: int) -> str:
@@ -80,3 +90,66 @@ def parse_dataset_perf(text: str) -> DatasetPerf | None:
 def parse_pure_infer_perf(text: str) -> PureInferPerf | None:
     match = _PURE_INFER_PATTERN.search(text)
     return None if match is None else PureInferPerf(*map(float, match.groups()))
+
+
+def batch_from_model_name(model_name: str) -> int | None:
+    """``shufflenetv2_bs16`` -> 16; None when the name carries no ``bs<N>``."""
+    match = _BATCH_IN_MODEL_NAME.search(model_name)
+    return int(match[1]) if match else None
+
+
+@dataclass(frozen=True)
+class AisBenchSummary:
+    """What ais_bench's ``<name>_summary.json`` says of a run on one device."""
+
+    throughput: float  # images per second of the device: the counterpart of the Interface throughputRate
+    batch_size: int | None  # from args.batchsize, else bs<N> in the file's or the model's name, else unknown
+    device_id: int
+    pure: bool  # pure inference: it ran without --input
+
+
+def _non_negative_int(value: object) -> int | None:
+    """An ais_bench argument that should be a count: an int, or a string of ASCII digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip(), re.ASCII):
+        return int(value)
+    return None
+
+
+def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
+    """ais_bench's ``<name>_summary.json``; anything else is a PipelineError naming the file."""
+    path = Path(path)
+    try:
+        document = json.loads(read_text(path, "ais_bench summary"))
+    except ValueError:
+        raise PipelineError(f"{path}: not JSON (expected ais_bench's summary)") from None
+    if not isinstance(document, dict) or "throughput" not in document:
+        raise PipelineError(f"{path}: no 'throughput' key: not a summary of ais_bench")
+    throughput = document["throughput"]
+    if (
+        isinstance(throughput, bool)
+        or not isinstance(throughput, (int, float))
+        or not (math.isfinite(throughput) and throughput > 0)
+    ):
+        raise PipelineError(f"{path}: throughput {throughput!r} is not a positive number of images per second")
+    args = document.get("args") or {}
+    if not isinstance(args, dict):
+        raise PipelineError(f"{path}: 'args' is not an object")
+    batch = _non_negative_int(args.get("batchsize")) or None
+    if batch is None:
+        name = SUMMARY_NAME_PATTERN.match(path.name)
+        batch = batch_from_model_name(name["name"] if name else path.stem) or batch_from_model_name(
+            Path(str(args.get("model") or "")).stem
+        )
+    device_value = args.get("device", 0)
+    if isinstance(device_value, list):
+        if len(device_value) != 1:
+            raise PipelineError(f"{path}: ran on devices {device_value}; expected one summary per device")
+        device_value = device_value[0]
+    device = _non_negative_int(0 if device_value is None else device_value)
+    if device is None:
+        raise PipelineError(f"{path}: device {device_value!r} in args is not a device number")
+    return AisBenchSummary(float(throughput), batch, device, "input" in args and not args["input"])
