@@ -1,11 +1,8 @@
 """Write report.md: the run on one page (machine and tool, accuracy, precision, performance, plot).
 
-    python write_report.py report.md --accuracy result_bs1.json result_bs16.json --perf result/ \\
-        --comparison compare_bs1_onnx_vs_torch.json --plot perf.png --random-weights
+    python write_report.py report.md --accuracy result_bs1.json result_bs16.json --perf result/ --plot perf.png
 
-Every option may be absent, and a given file may be missing or unreadable: the report then says what it lacks
-in its place (and a warning is logged); it is still written. The report is written atomically. run_all.sh
-writes it at the end of a run. The sections are described in report.py.
+The page is ``shufflenet_ascend.report``.
 """
 
 from __future__ import annotations
@@ -15,16 +12,25 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from report import ReportInputs, build_report
-from shufflenet_ascend.cli import PipelineError, run_cli, setup_logging
+from shufflenet_ascend.cli import PipelineError, add_label_flag, add_verbose_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
-from shufflenet_ascend.fileio import atomic_write_text, check_output_file
+from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
+from shufflenet_ascend.report import ReportInputs, build_report
 
 LOG = logging.getLogger(Path(__file__).stem)
 
+DESCRIPTION = """\
+Write report.md: the run on one page (machine and tool, accuracy, precision, performance, plot).
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    python write_report.py report.md --accuracy result_bs1.json result_bs16.json --perf result/ \\
+        --comparison compare_bs1_onnx_vs_torch.json --plot perf.png --random-weights
+
+Every option may be absent, and a given file may be missing or unreadable: the report then says what it lacks in
+its place (and a warning is logged); it is still written, atomically. run_all.sh writes it at the end of a run."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(DESCRIPTION)
     parser.add_argument("output", type=Path, metavar="OUT.md", help="the report to write, e.g. report.md")
     parser.add_argument(
         "--accuracy",
@@ -48,8 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=CHIPS_PER_310_CARD,
         help="chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU)",
     )
-    parser.add_argument("--label", dest="perf_label", metavar="TEXT", help="what the performance was measured on")
-    parser.add_argument("--perf-label", dest="perf_label", help=argparse.SUPPRESS)  # older spelling, still accepted
+    add_label_flag(parser)
+    parser.add_argument("--perf-label", dest="label", help=argparse.SUPPRESS)  # the older name of --label
     parser.add_argument(
         "--comparison", nargs="*", type=Path, default=[], metavar="JSON", help="JSON files of compare_outputs.py --json"
     )
@@ -66,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the model had seeded random weights: flagged at the top, accuracy not judged",
     )
     parser.add_argument("--card-throughput", metavar="TEXT", help="measured card throughput, as a sentence")
-    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
-    args = parser.parse_args(argv)
+    add_verbose_flag(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.chips < 1:
         raise PipelineError(f"--chips {args.chips}: must be at least 1")
@@ -77,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         accuracy=args.accuracy,
         perf=args.perf,
         chips=args.chips,
-        perf_label=args.perf_label,
+        perf_label=args.label,
         comparisons=args.comparison,
         plot=args.plot,
         tool=args.tool,
@@ -91,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = build_report(inputs, output, lacking)
     for sentence in lacking:
         LOG.warning("warning: %s: %s", output, sentence.removeprefix("- "))
-    atomic_write_text(output, text)
+    with write_errors_named(output, "report"):
+        atomic_write_text(output, text)
     LOG.info("wrote %s", output)
     return 0
 

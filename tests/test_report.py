@@ -1,5 +1,5 @@
-"""write_report.py / report.py: report.md holds the figures it is given, flags random weights on top, and says
-what it lacks instead of failing."""
+"""write_report.py / shufflenet_ascend.report: report.md holds the figures it is given, flags random weights on
+top, and says what it lacks instead of failing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-import compare_outputs
-import report
+from shufflenet_ascend import comparison, report
 from shufflenet_ascend.formats.accuracy_json import format_accuracy_json
 from shufflenet_ascend.formats.dump import write_dump
 from shufflenet_ascend.formats.perf import DatasetPerf, perf_file_name
@@ -49,10 +48,10 @@ def write_comparison(folder: Path) -> tuple[Path, dict]:
             write_dump(folder / side / f"{key}_1.txt", values, False)
     labels = folder / "val_label.txt"
     labels.write_text("".join(f"{key}.JPEG {int(np.argmax(value))}\n" for key, value in reference.items()))
-    result = compare_outputs.compare_folders(folder / "reference", folder / "reference_fp16", labels_path=labels)
-    compare_outputs.apply_thresholds(result, 0.99, 100.0)
+    result = comparison.compare_folders(folder / "reference", folder / "reference_fp16", labels_path=labels)
+    comparison.apply_thresholds(result, 0.99, 100.0)
     path = folder / "compare_fp16_vs_torch.json"
-    path.write_text(compare_outputs.format_json(result))
+    path.write_text(comparison.format_json(result))
     return path, result
 
 

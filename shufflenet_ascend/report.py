@@ -1,10 +1,10 @@
-"""report.md: one page a person reads instead of the run's log (used by write_report.py).
+"""report.md: one page a person reads instead of the run's log (written by write_report.py).
 
 Sections, in this order: a RANDOM WEIGHTS warning when the model had no checkpoint; the machine and tool (Ascend
 chip or CPU model, tool, backend, devices, versions of CANN, onnxruntime, OpenVINO, PyTorch, Python); accuracy
-per batch size against the guide's published figures with the 1-point verdict (compare_accuracy's rule, Wilson
+per batch size against the guide's published figures with the 1-point verdict (``metrics.judge``, Wilson
 intervals on fewer than 50,000 images); the precision comparisons (compare_outputs.py's JSON files); performance
-per batch size beside the published Ascend 310 figures (parse_perf.py's reading of the perf files); the plot.
+per batch size beside the published Ascend 310 figures (the perf files as ``perf`` reads them); the plot.
 
 Every input may be absent or unreadable: the report then says what it lacks, in its place, instead of failing.
 The text depends only on the inputs and the machine (no date), so the same run writes the same report.
@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compare_accuracy import interval_points, judge, row_label
-from parse_perf import PerfFile, measured_cards, published_rates, read_perf_files
+from shufflenet_ascend.accuracy import row_label, top1_top5
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import (
     ACCURACY_TOLERANCE_POINTS,
@@ -33,6 +32,9 @@ from shufflenet_ascend.contract import (
     PUBLISHED_OPEN_SOURCE_ACCURACY,
 )
 from shufflenet_ascend.formats.accuracy_json import read_accuracy_json
+from shufflenet_ascend.host import available_cores, cpu_name
+from shufflenet_ascend.metrics import interval_points, judge
+from shufflenet_ascend.perf import PerfFile, measured_cards, published_rates, read_perf_files
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
 TOOLKIT_ENVIRONMENT = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
@@ -105,16 +107,8 @@ def cann_version(roots: Sequence[str]) -> str:
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name (from /proc/cpuinfo, else the platform module), its architecture and core count."""
-    name = ""
-    try:
-        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(errors="replace"), re.MULTILINE)
-        name = match[1].strip() if match else ""
-    except OSError:
-        pass
-    name = name or platform.processor() or "unknown CPU"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name} ({platform.machine()}, {cores} cores)"
+    """The CPU's model name, its architecture and core count."""
+    return f"{cpu_name(cpuinfo)} ({platform.machine()}, {available_cores()} cores)"
 
 
 def machine_section(inputs: ReportInputs) -> list[str]:
@@ -147,12 +141,10 @@ def accuracy_section(paths: Sequence[Path], random_weights: bool, lacking: list[
     for path in paths:
         try:
             result = read_accuracy_json(path)
-            if len(result.top_k_percent) < 5:
-                raise PipelineError(f"{path}: accuracy file has only top-{len(result.top_k_percent)}, needs top-5")
+            top1, top5 = top1_top5(result, path)
         except PipelineError as exc:
             problems.append(str(exc))
             continue
-        top1, top5 = result.top_k_percent[0], result.top_k_percent[4]
         verdict = (
             "not checked (random weights)"
             if random_weights
@@ -298,7 +290,7 @@ def _fps(value: float | None) -> str:
 
 
 def read_perf(paths: Sequence[Path], chips: int) -> tuple[list[PerfFile], list[str]]:
-    """Every readable perf file under ``paths`` (in parse_perf's order) and the problems met on the others."""
+    """Every readable perf file under ``paths`` (in ``read_perf_files``' order) and the problems met on the others."""
     readable, problems = [], []
     for path in paths:
         try:
