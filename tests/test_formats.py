@@ -1,19 +1,14 @@
-"""The shared file formats: what every script reads and writes must match formats.md to the byte."""
+"""The shared file formats (shufflenet_ascend.formats), the contract's constants, image keys and atomic writes: what
+every script reads and writes must match formats.md to the byte."""
 
 from __future__ import annotations
 
-import math
-import os
 import re
-import statistics
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
-from shufflenet_ascend import contract, keys, metrics
+from shufflenet_ascend import contract, keys
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.fileio import atomic_output
 from shufflenet_ascend.formats import accuracy_json
@@ -22,7 +17,6 @@ from shufflenet_ascend.formats.info import InfoEntry, read_info, write_info
 from shufflenet_ascend.formats.labels import read_labels
 from shufflenet_ascend.formats.perf import DatasetPerf, PureInferPerf, parse_dataset_perf, parse_pure_infer_perf
 from shufflenet_ascend.keys import file_key
-from shufflenet_ascend.metrics import meets_accuracy_rule
 
 GUIDE_PERF_BS1 = (
     "[e2e] throughputRate: 117.471, latency: 425636\n"
@@ -122,44 +116,6 @@ def test_labels_with_byte_order_mark_and_identical_repeats_are_read(tmp_path):
     assert read_labels(path) == {"a": 7, "b": 12}
 
 
-def wilson_by_bisection(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson interval from its definition: every p0 with |p - p0| <= z * sqrt(p0 (1 - p0) / n)."""
-    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / trials
-
-    def inside(p0: float) -> bool:
-        return abs(p - p0) <= z * math.sqrt(p0 * (1 - p0) / trials)
-
-    def edge(outside: float, within: float) -> float:
-        for _ in range(200):
-            middle = (outside + within) / 2
-            outside, within = (outside, middle) if inside(middle) else (middle, within)
-        return within
-
-    return edge(0.0, p) if successes else 0.0, edge(1.0, p) if successes < trials else 1.0
-
-
-@pytest.mark.parametrize(
-    "successes, trials", [(37030, 50000), (45835, 50000), (148, 200), (0, 40), (40, 40), (1, 3), (23, 160)]
-)
-def test_wilson_interval_matches_its_definition(successes, trials):
-    low, high = metrics.wilson_interval(successes / trials, trials)
-    expected_low, expected_high = wilson_by_bisection(successes, trials)
-    assert low == pytest.approx(expected_low, abs=1e-12) and high == pytest.approx(expected_high, abs=1e-12)
-    assert 0 <= low <= successes / trials <= high <= 1
-
-
-def test_wilson_interval_textbook_values():
-    # Worked by hand with z = 1.96: 74% of 200: centre (0.74 + 0.0096) / 1.0192 = 0.7355, half-width
-    # 1.9231 * sqrt(0.000962 + 0.000024) = 0.0604 -> 67.51 .. 79.59. 74.06% of 50,000: +-0.38 points.
-    low, high = metrics.wilson_interval(0.7406, 50000)
-    assert (round(100 * low, 2), round(100 * high, 2)) == (73.67, 74.44)
-    low, high = metrics.wilson_interval(0.74, 200)
-    assert (round(100 * low, 2), round(100 * high, 2)) == (67.51, 79.59)
-    with pytest.raises(ValueError):
-        metrics.wilson_interval(0.5, 0)
-
-
 @pytest.mark.parametrize(
     "images, top1, message",
     [
@@ -212,59 +168,6 @@ def test_perf_files_parse_and_format_as_the_tool_writes_them():
     assert parse_pure_infer_perf(pure) == PureInferPerf(379.467, 2.63527)
     assert PureInferPerf(379.467, 2.63527).format() == pure
     assert parse_dataset_perf("something else") is None and parse_pure_infer_perf(GUIDE_PERF_BS1) is None
-
-
-def test_accuracy_rule_is_one_point_below_the_reference():
-    assert meets_accuracy_rule((74.06, 91.67))
-    assert meets_accuracy_rule((73.1, 90.7))  # exactly 1 point below still passes
-    assert not meets_accuracy_rule((73.09, 91.7))
-    assert not meets_accuracy_rule((74.1, 90.69))
-    assert meets_accuracy_rule((80.0, 95.0))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# env.sh
-
-
-def source_env(tmp_path: Path, ascend_root: Path, extra: str = "") -> subprocess.CompletedProcess[str]:
-    script = f'set -euo pipefail; source "{REPO_ROOT}/env.sh"; source "{REPO_ROOT}/env.sh"; {extra}'
-    env = {"PATH": os.environ["PATH"], "ASCEND_ROOT": str(ascend_root), "HOME": str(tmp_path)}
-    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path)
-
-
-def test_env_sh_without_cann_changes_nothing(tmp_path):
-    result = source_env(tmp_path, tmp_path / "none", 'echo "PATH=$PATH"; echo "LD=${LD_LIBRARY_PATH:-unset}"')
-    assert result.returncode == 0, result.stderr
-    assert f"PATH={os.environ['PATH']}\n" in result.stdout and "LD=unset" in result.stdout
-    assert result.stderr.count("no CANN toolkit") == 2 and len(result.stderr.splitlines()) == 2
-
-
-def test_env_sh_with_cann_501_tree_sets_the_variables_once(tmp_path):
-    latest = tmp_path / "Ascend" / "ascend-toolkit" / "latest"
-    (latest / "atc" / "bin").mkdir(parents=True)
-    result = source_env(
-        tmp_path,
-        tmp_path / "Ascend",
-        'echo "$PATH"; echo "$LD_LIBRARY_PATH"; echo "$PYTHONPATH"; echo "$ASCEND_OPP_PATH"',
-    )
-    assert result.returncode == 0, result.stderr
-    path, ld_library_path, python_path, opp = result.stdout.splitlines()
-    assert path.split(":")[:2] == [f"{latest}/atc/bin", f"{latest}/atc/ccec_compiler/bin"]
-    assert path.count(f"{latest}/atc/bin") == 1  # sourced twice, added once
-    assert ld_library_path == f"{latest}/atc/lib64:{latest}/acllib/lib64"
-    assert python_path == f"{latest}/atc/python/site-packages"
-    assert opp == f"{latest}/opp"
-
-
-def test_env_sh_sources_newer_cann_set_env_under_set_u(tmp_path):
-    toolkit = tmp_path / "Ascend" / "ascend-toolkit"
-    toolkit.mkdir(parents=True)
-    # Vendor scripts read unset variables; env.sh must shield them from `set -u` and restore it.
-    (toolkit / "set_env.sh").write_text('export MARKER="seen ${SOME_UNSET_VARIABLE}"\n')
-    result = source_env(tmp_path, tmp_path / "Ascend", 'echo "$MARKER"; case "$-" in *u*) echo nounset;; esac')
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["seen ", "nounset"]
-    assert "set_env.sh" in result.stderr
 
 
 def test_accuracy_json_is_the_guides_string_and_reads_back(tmp_path):
