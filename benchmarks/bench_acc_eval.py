@@ -2,11 +2,12 @@
 
 Writes the dump the way the benchmark tool (and benchmark_ort.py) writes it, ``<key>_1.txt`` lines of 1000 values
 (or ``.bin`` with --binary), plus a label file, then times the evaluation (listing, reading and parsing every
-file, ranking, the JSON) in this process and prints outputs per second. The files are fresh in the page cache,
-as they are right after an inference run.
+file, ranking, the JSON: ``shufflenet_ascend.accuracy.evaluate``, one reading process per core) and prints outputs
+per second. The files are fresh in the page cache, as they are right after an inference run.
 
     python benchmarks/bench_acc_eval.py                  # 50,000 text outputs
     python benchmarks/bench_acc_eval.py --count 10000 --binary
+    python benchmarks/bench_acc_eval.py --count 10000 --workers 1   # one process
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=50_000, help="number of outputs (default: %(default)s)")
     parser.add_argument("--binary", action="store_true", help="write .bin outputs instead of .txt")
+    parser.add_argument("--workers", type=int, default=0, help="reading processes (default: 0, one per core)")
     parser.add_argument("--workdir", type=Path, help="where to write the dump (default: a temporary folder)")
     args = parser.parse_args(argv)
 
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"wrote {args.count} {'.bin' if args.binary else '.txt'} outputs in {time.perf_counter() - started:.1f} s"
         )
         started = time.perf_counter()
-        evaluation = evaluate(dump, label_file)
+        evaluation = evaluate(dump, label_file, workers=args.workers)
         document = accuracy_json(evaluation)
         seconds = time.perf_counter() - started
         print(
