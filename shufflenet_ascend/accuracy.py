@@ -88,7 +88,7 @@ def class_count(path: Path) -> int:
 
 def count_hits(paths: Sequence[Path], truth: np.ndarray, classes: int, workers: int = 0) -> np.ndarray:
     """hits_at_rank over every output, a task of rows at a time in ``workers`` processes (0: one per core); the
-    first bad file is named. Only the five ranks of each row leave a task: memory stays bounded."""
+    first bad file is named. Only hit counts leave a task: memory stays bounded whatever the number of images."""
     tasks = [
         (paths[start : start + ROWS_PER_TASK], truth[start : start + ROWS_PER_TASK], classes)
         for start in range(0, len(paths), ROWS_PER_TASK)
