@@ -231,3 +231,12 @@ def test_the_readme_links_every_docs_page_and_only_existing_ones() -> None:
         text = (REPO_ROOT / page).read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)#:]+\.md)", text):
             assert (REPO_ROOT / "docs" / target).is_file(), f"{page} links to {target}, which does not exist"
+
+
+def test_the_readme_layout_names_every_module_of_the_package() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^([a-z_]+\.py|[a-z_]+/) {2,}\S", readme, re.MULTILINE))
+    package = REPO_ROOT / "shufflenet_ascend"
+    modules = {path.name for path in package.glob("*.py") if path.name != "__init__.py"}
+    subpackages = {f"{path.parent.name}/" for path in package.glob("*/__init__.py")}
+    assert modules | subpackages <= listed, f"not in the README's layout: {sorted((modules | subpackages) - listed)}"
