@@ -25,6 +25,7 @@ from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import BIN_BYTES
 from shufflenet_ascend.demo import make_picture
 from shufflenet_ascend.preprocess.record import (
+    RecordEntry,
     SourceRecord,
     dataset_identity,
     format_record,
@@ -464,10 +465,13 @@ def test_in_place_changes_redo_add_and_remove_bins_like_a_clean_run(run_script, 
     record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
     assert sorted(record["images"]) == sorted(path.name for path in src.iterdir())
     replaced = src / "demo_val_00000003.JPEG"
-    size, mtime, bin_mtime = record["images"][replaced.name]
-    assert (size, mtime) == (replaced.stat().st_size, replaced.stat().st_mtime_ns)
+    assert record["fields"] == ["size", "mtime_ns", "inode", "ctime_ns", "bin_mtime_ns"]
+    size, mtime, inode, ctime, bin_mtime = record["images"][replaced.name]
+    stat = replaced.stat()
+    assert (size, mtime, inode, ctime) == (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
     assert bin_mtime == (tmp_path / "prep" / "demo_val_00000003.bin").stat().st_mtime_ns
     assert record["source_folder"] == str(src) and record["transform"] == transform_identity()
+    assert record["dtype"] == "float32"
 
 
 def test_an_image_that_became_unreadable_loses_its_bin(run_script, tmp_path: Path) -> None:
@@ -509,7 +513,7 @@ def test_a_killed_run_resumes_to_the_bins_of_a_clean_run(tmp_path: Path) -> None
     assert killed.returncode == 9, killed.stderr
     assert len(bins_of(tmp_path / "prep")) == 5
     record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
-    assert len(record["images"]) == 12 and all(entry[2] is None for entry in record["images"].values())
+    assert len(record["images"]) == 12 and all(entry[-1] is None for entry in record["images"].values())
 
     resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=2, progress=False)
     assert (resumed.done, resumed.skipped) == (12, 0)  # the unrecorded bins are redone
@@ -538,7 +542,7 @@ def test_an_interrupted_run_records_the_bins_it_made(tmp_path: Path, monkeypatch
 def test_a_new_transform_or_library_version_redoes_every_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = make_folder(tmp_path / "val", ["a.jpg", "b.jpg"])
     assert prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False).done == 2
-    monkeypatch.setattr(prep, "transform_identity", lambda: "megvii-val-v1; Pillow 99; OpenCV 99")
+    monkeypatch.setattr(prep, "transform_identity", lambda dtype: "megvii-val-v1; Pillow 99; OpenCV 99")
     again = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
     assert (again.done, again.skipped) == (2, 0)
     assert json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())["transform"].endswith("OpenCV 99")
@@ -579,7 +583,9 @@ def test_dataset_identity_follows_the_images_not_the_folder(tmp_path: Path) -> N
     images = scan_source_folder(src).images
     identity = dataset_identity(images)
     assert identity.splitlines() == [
-        f"{image.name}\t{image.path.stat().st_size}\t{image.path.stat().st_mtime_ns}" for image in images
+        f"{image.name}\t{stat.st_size}\t{stat.st_mtime_ns}\t{stat.st_ino}\t{stat.st_ctime_ns}"
+        for image in images
+        for stat in [image.path.stat()]
     ]
     assert [line.split("\t")[0] for line in identity.splitlines()] == ["a.png", "b.jpg"]
     moved = src.rename(tmp_path / "moved")
@@ -592,10 +598,15 @@ def test_record_round_trips_any_file_name() -> None:
     record = SourceRecord(
         "t",
         "/data/\udcffval",
-        {"a.JPEG": [1, 2, None], 'quote"tab\tnew\nline.png': [3, 4, 5], "\u00e9t\u00e9.jpg": [6, 7, 8]},
+        {
+            "a.JPEG": RecordEntry(1, 2, 3, 4, None),
+            'quote"tab\tnew\nline.png': RecordEntry(3, 4, 5, 6, 7),
+            "\u00e9t\u00e9.jpg": RecordEntry(6, 7, 8, 9, 10),
+        },
+        "uint8",
     )
     text = format_record(record)
-    assert text.isascii() and len(text.splitlines()) == 4 + 3 + 1  # one line per image
+    assert text.isascii() and len(text.splitlines()) == 6 + 3 + 1  # one line per image
     assert parse_record(text) == record
 
 
@@ -712,18 +723,24 @@ def test_a_full_disk_stops_at_once_with_one_line(run_script, tmp_path: Path) -> 
         assert result.returncode == 3
         lines = result.stderr.splitlines()
         assert len(lines) == 1, result.stderr
-        assert re.fullmatch(
+        # No inode is left for the record either: the message says so, and that the re-run redoes these bins
+        # (it said "kept, a re-run goes on from there" before, which was not true).
+        stopped = re.fullmatch(
             r"imagenet_torch_preprocess.py: error: disk/prep/\d\d\.bin: cannot write: No space left "
-            r"on device; stopped \(\d+ bins made in this run are kept, a re-run goes on from there\)",
+            r"on device; stopped, and the record of the bins could not be saved: a re-run redoes the (\d+) bins made "
+            r"in this run",
             lines[0],
         )
+        assert stopped, lines[0]
         made = bins_of(disk / "prep")
         assert 0 < len(made) < 12 and all(len(content) == BIN_BYTES for content in made.values())
+        assert int(stopped[1]) == len(made)
         assert [path.name for path in (disk / "prep").glob(".*") if path.name != ".prep_sources.json"] == []
 
         subprocess.run(["mount", "-o", "remount,nr_inodes=100", str(disk)], check=True)
         resumed = run_script("imagenet_torch_preprocess.py", "val", "disk/prep", "-j", "2")
         assert resumed.returncode == 0, resumed.stderr
+        assert "done 12, skipped 0" in resumed.stderr  # what the message said: all of them redone
         assert bins_of(disk / "prep") == clean_run(run_script, tmp_path, "val")
 
 

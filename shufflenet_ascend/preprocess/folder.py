@@ -2,7 +2,8 @@
 
 Bins are written under a hidden temporary name and renamed when complete; the record is rewritten the same way,
 every few seconds: a killed run leaves only complete bins, and those it made after the last record are redone.
-A failed write (disk full, quota) stops the run at once.
+A failed write (disk full, quota) stops the run at once. Ctrl-C and ``kill -TERM`` of the main process stop it the
+same way: the workers end quietly and the record is saved for the bins made.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import shutil
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -27,25 +30,27 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
-from shufflenet_ascend.contract import BIN_BYTES
+from shufflenet_ascend.contract import BIN_BYTES_BY_DTYPE, DEFAULT_INPUT_DTYPE
 from shufflenet_ascend.fileio import atomic_output, atomic_write_text, check_output_file, format_bytes
 from shufflenet_ascend.keys import IMAGE_EXTENSIONS
 from shufflenet_ascend.preprocess.names import display_path
 from shufflenet_ascend.preprocess.record import (
+    OTHER_DATASET_ADVICE,
     RECORD_NAME,
     Failure,
     Plan,
+    RecordEntry,
     SourceImage,
     SourceListing,
     SourceRecord,
-    other_dataset_message,
+    other_dataset_reason,
     plan_work,
     read_record,
     save_record,
     scan_bins,
     scan_source_folder,
 )
-from shufflenet_ascend.preprocess.transform import ImageRefused, preprocess_image, transform_identity
+from shufflenet_ascend.preprocess.transform import ImageRefused, check_dtype, preprocess_image, transform_identity
 
 LOG = logging.getLogger(__name__)
 
@@ -80,6 +85,7 @@ class Survey:
     record: SourceRecord | None
     record_text: str
     transform: str
+    dtype: str
     overwrite: bool
     other_dataset: str | None
     plan: Plan
@@ -91,16 +97,23 @@ class Survey:
     @property
     def needed_bytes(self) -> int:
         """What the run adds to its disk: the bins still to make, less the bins it deletes first."""
-        return len(self.plan.todo) * BIN_BYTES - sum(self.bins[name][0] for name in self.deleted)
+        return len(self.plan.todo) * BIN_BYTES_BY_DTYPE[self.dtype] - sum(self.bins[name][0] for name in self.deleted)
 
 
-def survey(src_dir: Path, dst_dir: Path, overwrite: bool = False, if_other_dataset: str = "refuse") -> Survey:
+def survey(
+    src_dir: Path,
+    dst_dir: Path,
+    overwrite: bool = False,
+    if_other_dataset: str = "refuse",
+    dtype: str = DEFAULT_INPUT_DTYPE,
+) -> Survey:
     """Read the folders and the record and decide what to keep, redo and delete; write nothing.
 
     Raises PipelineError for bad folders, a folder without images, duplicate stems, and (``if_other_dataset``
-    "refuse") a ``dst_dir`` of another dataset's bins or with an unreadable record."""
+    "refuse") a ``dst_dir`` of another dataset's bins, of the other dtype's bins or with an unreadable record."""
     if if_other_dataset not in OTHER_DATASET_CHOICES:
         raise PipelineError(f"if_other_dataset must be one of {OTHER_DATASET_CHOICES}, got {if_other_dataset!r}")
+    check_dtype(dtype)
     check_folders(src_dir, dst_dir)
     listing = scan_source_folder(src_dir)
     if not listing.images and not listing.failures:
@@ -113,35 +126,40 @@ def survey(src_dir: Path, dst_dir: Path, overwrite: bool = False, if_other_datas
         if bins and not overwrite:  # without bins, whatever record there is will be replaced
             try:
                 record, record_text = read_record(dst_dir)
-                refusal = other_dataset_message(dst_dir, src_dir, bins, listing.images, record)
+                reason = other_dataset_reason(dst_dir, src_dir, bins, listing.images, record, dtype)
             except PipelineError as exc:  # a record that cannot be read: the bins are as good as unrecorded
-                refusal = str(exc)
-            if refusal and if_other_dataset == "refuse":
-                raise PipelineError(refusal)
-            if refusal:
-                other_dataset = refusal.split("; use another output folder")[0]
+                reason = str(exc).removesuffix(f"; {OTHER_DATASET_ADVICE}")
+            if reason and if_other_dataset == "refuse":
+                raise PipelineError(f"{reason}; {OTHER_DATASET_ADVICE}")
+            if reason:
+                other_dataset = reason
                 overwrite, record, record_text = True, None, ""
-    transform = transform_identity()
-    plan = plan_work(listing.images, bins, record, transform, overwrite)
-    return Survey(listing, bins, record, record_text, transform, overwrite, other_dataset, plan)
+    transform = transform_identity(dtype)
+    plan = plan_work(listing.images, bins, record, transform, overwrite, dtype)
+    return Survey(listing, bins, record, record_text, transform, dtype, overwrite, other_dataset, plan)
 
 
 def bins_needed_bytes(
-    src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str], if_other_dataset: str = "refuse"
+    src_dir: str | os.PathLike[str],
+    dst_dir: str | os.PathLike[str],
+    if_other_dataset: str = "refuse",
+    dtype: str = DEFAULT_INPUT_DTYPE,
 ) -> int:
     """The bytes a run of the preprocessor from ``src_dir`` into ``dst_dir`` would add to the disk of
-    ``dst_dir``: 602112 per bin still to make, less the bins it would delete (negative when it frees space).
-    The estimate the preprocessor checks against the free space before starting; PipelineError as it raises."""
-    return survey(Path(src_dir), Path(dst_dir), if_other_dataset=if_other_dataset).needed_bytes
+    ``dst_dir``: one bin of ``dtype`` (602112 bytes for float32, 150528 for uint8) per bin still to make, less
+    the bins it would delete (negative when it frees space). The estimate the preprocessor checks against the free
+    space before starting; PipelineError as it raises."""
+    return survey(Path(src_dir), Path(dst_dir), if_other_dataset=if_other_dataset, dtype=dtype).needed_bytes
 
 
-def check_free_space(dst_dir: Path, new_bins: int, needed: int) -> None:
+def check_free_space(dst_dir: Path, new_bins: int, needed: int, dtype: str = DEFAULT_INPUT_DTYPE) -> None:
     """Refuse at once when the disk of ``dst_dir`` cannot hold the bins still to write."""
     free = shutil.disk_usage(dst_dir).free
     if needed > free:
         raise PipelineError(
-            f"{dst_dir}: not enough free space: {new_bins} bins need {format_bytes(needed)} more ({BIN_BYTES} bytes "
-            f"each), {format_bytes(free)} free on its disk; free some space or use another folder",
+            f"{dst_dir}: not enough free space: {new_bins} bins need {format_bytes(needed)} more "
+            f"({BIN_BYTES_BY_DTYPE[dtype]} bytes each), {format_bytes(free)} free on its disk; free some space or use "
+            "another folder",
             EXIT_CANNOT_WRITE,
         )
 
@@ -191,19 +209,25 @@ def describe_unreadable(image: Path, exc: Exception) -> str:
 
 
 def write_bin(model_input: np.ndarray, bin_path: Path) -> None:
-    """Write one model input as raw float32 (hidden temporary name, renamed when complete)."""
+    """Write one model input as its raw bytes (hidden temporary name, renamed when complete)."""
     with atomic_output(bin_path) as handle:
         handle.write(memoryview(model_input).cast("B"))
 
 
-def process_one(task: tuple[Path, Path]) -> TaskResult:
+class Task(NamedTuple):
+    image: Path
+    bin_path: Path
+    dtype: str = DEFAULT_INPUT_DTYPE
+
+
+def process_one(task: Task) -> TaskResult:
     """Worker: write one bin. Warnings (Pillow's DecompressionBombWarning...) come back to be logged with the
     image's name."""
-    image, bin_path = task
+    image, bin_path, dtype = task
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model_input = preprocess_image(image)
+            model_input = preprocess_image(image, dtype)
         except Exception as exc:  # whatever PIL raises for a bad file: reported, and the other images go on
             reason = describe_unreadable(image, exc)
             model_input = None
@@ -240,9 +264,49 @@ def single_cv2_thread() -> Iterator[None]:
         cv2.setNumThreads(previous)
 
 
-def ignore_interrupts() -> None:
-    # Ctrl-C goes to the parent, which terminates the pool: no traceback from each worker.
+def quiet_worker_signals() -> None:
+    """In each worker: Ctrl-C (sent to the whole process group) is the parent's to handle, and SIGTERM (what the
+    parent's pool sends its workers when it stops) ends the worker at once, without a traceback. Forked workers
+    would otherwise inherit the parent's SIGTERM handler, which raises KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by start_pool while forking
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the run stops, the record is saved, exit status 130 (interrupted)."""
+
+
+def raise_terminated(signal_number: int, frame: object) -> None:
+    raise Terminated(signal.Signals(signal_number).name)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the run lasts, ``kill -TERM`` of this process stops it as Ctrl-C does: the workers are terminated
+    (quietly) and the record is saved, instead of dying at once and leaving the workers to fail on a closed pipe.
+    Only the main thread can set handlers: elsewhere SIGTERM keeps its handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_pool(workers: int) -> multiprocessing.pool.Pool:
+    """A pool of forked workers that ignore Ctrl-C and die quietly on SIGTERM.
+
+    SIGTERM is blocked while the workers are forked, and each unblocks it once its own handler is the default: a
+    SIGTERM in between would otherwise run the parent's handler in a worker (a traceback). A SIGTERM the parent
+    receives meanwhile waits for the unblocking, then stops the run."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        return multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker_signals)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def chunk_size(tasks: int, workers: int) -> int:
@@ -250,7 +314,7 @@ def chunk_size(tasks: int, workers: int) -> int:
     return max(1, min(32, tasks // (workers * 8)))
 
 
-def run_tasks(tasks: list[tuple[Path, Path]], workers: int, progress: bool) -> Iterator[TaskResult]:
+def run_tasks(tasks: list[Task], workers: int, progress: bool) -> Iterator[TaskResult]:
     """Yield each task's result, in order, from ``workers`` processes (in this process for 1).
 
     Closing the generator early (a write error) terminates the workers at once."""
@@ -265,7 +329,7 @@ def run_tasks(tasks: list[tuple[Path, Path]], workers: int, progress: bool) -> I
         # main module in every worker (seconds when it imports torch) and hang when it is not a file. The workers
         # use none of the parent's threads: OpenCV is single-threaded (above), torch is not used, and the pool is
         # forked before the progress bar starts its monitor thread.
-        with multiprocessing.get_context("fork").Pool(workers, initializer=ignore_interrupts) as pool:
+        with start_pool(workers) as pool:
             with progress_bar(len(tasks), progress) as bar:
                 for result in pool.imap(process_one, tasks, chunksize=chunk_size(len(tasks), workers)):
                     yield result
@@ -316,22 +380,37 @@ def preprocess_folder(
     overwrite: bool = False,
     progress: bool = True,
     if_other_dataset: str = "refuse",
+    dtype: str = DEFAULT_INPUT_DTYPE,
 ) -> PreprocessSummary:
     """Write ``dst_dir/<stem>.bin`` for every image of ``src_dir`` not already up to date; return what was done.
 
-    Failed images are logged as they happen and listed in ``dst_dir/failed.txt`` (removed when nothing failed).
-    ``workers``: processes (default: all cores; 1 works in this process). ``overwrite``: delete every bin of
-    ``dst_dir`` and redo all. ``if_other_dataset``: "refuse" a folder of another dataset's bins, or "overwrite" it
-    (as ``overwrite``; a folder of this dataset's bins is resumed). Raises PipelineError for bad folders, duplicate
-    stems or a folder of another dataset before anything is written, and (exit status 3) when an output cannot be
-    written: at once.
+    ``dtype``: the input route, "float32" (the guide's CHW float32 bins) or "uint8" (HWC uint8 BGR bins for ATC's
+    AIPP). Failed images are logged as they happen and listed in ``dst_dir/failed.txt`` (removed when nothing
+    failed). ``workers``: processes (default: all cores; 1 works in this process). ``overwrite``: delete every bin
+    of ``dst_dir`` and redo all. ``if_other_dataset``: "refuse" a folder of another dataset's bins or of the other
+    dtype's, or "overwrite" it (as ``overwrite``; a folder of this dataset's bins is resumed). Raises PipelineError
+    for bad folders, duplicate stems or a folder of another dataset before anything is written, and (exit status 3)
+    when an output cannot be written: at once. SIGTERM raises Terminated (a KeyboardInterrupt) as Ctrl-C would.
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 1:
         raise PipelineError(f"number of workers must be at least 1, got {workers}")
-    found = survey(src_dir, dst_dir, overwrite, if_other_dataset)
+    with sigterm_as_interrupt():
+        return run_folder(src_dir, dst_dir, workers, overwrite, progress, if_other_dataset, dtype)
+
+
+def run_folder(
+    src_dir: Path,
+    dst_dir: Path,
+    workers: int,
+    overwrite: bool,
+    progress: bool,
+    if_other_dataset: str,
+    dtype: str,
+) -> PreprocessSummary:
+    found = survey(src_dir, dst_dir, overwrite, if_other_dataset, dtype)
     plan, record, deleted = found.plan, found.record, found.deleted
     if found.other_dataset:
         LOG.info("%s; --if-other-dataset overwrite: deleting them and starting afresh", found.other_dataset)
@@ -340,7 +419,7 @@ def preprocess_folder(
     except OSError as exc:
         raise PipelineError(f"{dst_dir}: cannot create the output folder: {exc.strerror}") from None
     failed_list = check_output_file(dst_dir / FAILED_LIST_NAME)
-    check_free_space(dst_dir, len(plan.todo), found.needed_bytes)
+    check_free_space(dst_dir, len(plan.todo), found.needed_bytes, dtype)
 
     removed_temps = remove_stale_temp_files(dst_dir)
     if removed_temps:
@@ -351,6 +430,12 @@ def preprocess_folder(
             dst_dir,
             record.transform,
             found.transform,
+        )
+    elif record is not None and plan.todo and all(entry.inode is None for entry in record.entries.values()):
+        LOG.info(
+            "%s: the record is of an older version of this script (no inode nor ctime of the images, which tell "
+            "an image replaced under its old size and time); redoing its bins once",
+            dst_dir,
         )
     if found.overwrite and deleted:
         LOG.info("deleting all %d bins of %s before redoing them", len(deleted), dst_dir)
@@ -373,13 +458,13 @@ def preprocess_folder(
     for failure in listing.failures:
         LOG.warning("%s", failure.format())
     # The record before any work: the bins kept, and every other image of SRC_DIR without a bin yet.
-    entries = {image.name: plan.keep.get(image.name) or [image.size, image.mtime_ns, None] for image in listing.images}
-    new_record = SourceRecord(found.transform, str(src_dir.resolve()), entries)
+    entries = {image.name: plan.keep.get(image.name) or RecordEntry.of(image) for image in listing.images}
+    new_record = SourceRecord(found.transform, str(src_dir.resolve()), entries, dtype)
     record_text = save_record(dst_dir, new_record, found.record_text)
 
     started = time.perf_counter()
     if plan.todo:
-        record_text = run_plan(plan.todo, dst_dir, new_record, record_text, workers, progress, summary)
+        run_plan(plan.todo, dst_dir, new_record, record_text, workers, progress, summary, dtype)
     summary.seconds = time.perf_counter() - started
 
     summary.failures.sort(key=lambda failure: failure.image)
@@ -393,6 +478,22 @@ def preprocess_folder(
     return summary
 
 
+def stopped_message(error: str, made: int, recorded: int) -> str:
+    """What a run stopped by ``error`` leaves, truthfully: ``made`` bins in this run, ``recorded`` of them in the
+    record as last saved (a re-run keeps those and redoes the others)."""
+    if recorded == made:
+        return f"{error}; stopped ({made} bins made in this run are kept, a re-run goes on from there)"
+    if recorded == 0:
+        return (
+            f"{error}; stopped, and the record of the bins could not be saved: a re-run redoes the {made} bins "
+            "made in this run"
+        )
+    return (
+        f"{error}; stopped, and the record of the bins could not be saved: a re-run keeps the {recorded} bins "
+        f"recorded earlier in this run and redoes the {made - recorded} made since"
+    )
+
+
 def run_plan(
     todo: list[SourceImage],
     dst_dir: Path,
@@ -401,14 +502,18 @@ def run_plan(
     workers: int,
     progress: bool,
     summary: PreprocessSummary,
+    dtype: str = DEFAULT_INPUT_DTYPE,
 ) -> str:
     """Make the bins of ``todo``, saving the record every RECORD_SAVE_SECONDS and at the end; return its text.
 
     The record names a bin only after the bin is complete: a killed run leaves bins the record does not know
-    (redone next time), never a record entry for a bin that is not there."""
-    tasks = [(image.path, dst_dir / image.bin_name) for image in todo]
+    (redone next time), never a record entry for a bin that is not there. A write that fails (a bin, or the
+    record itself) stops the run with a PipelineError (exit status 3) saying which bins a re-run keeps."""
+    tasks = [Task(image.path, dst_dir / image.bin_name, dtype) for image in todo]
     results = run_tasks(tasks, min(workers, len(tasks)), progress)
     last_save = time.monotonic()
+    recorded = 0  # bins made in this run that the record, as last saved, holds
+    write_error: str | None = None
     finished = False
     try:
         with logging_redirect_tqdm():
@@ -416,26 +521,33 @@ def run_plan(
                 for message in result.warnings:
                     LOG.warning("%s: %s", display_path(image.path), message)
                 if result.write_error:
-                    raise PipelineError(
-                        f"{result.write_error}; stopped ({summary.done} bins made in this run are kept, "
-                        "a re-run goes on from there)",
-                        EXIT_CANNOT_WRITE,
-                    )
+                    write_error = result.write_error
+                    break
                 if result.reason is not None:
                     failure = Failure(display_path(image.path), result.reason)
                     summary.failures.append(failure)
                     LOG.warning("%s", failure.format())
                     continue
                 summary.done += 1
-                record.entries[image.name] = [image.size, image.mtime_ns, result.bin_mtime_ns]
+                record.entries[image.name] = RecordEntry.of(image, result.bin_mtime_ns)
                 if time.monotonic() - last_save >= RECORD_SAVE_SECONDS:
-                    record_text = save_record(dst_dir, record, record_text)
-                    last_save = time.monotonic()
-        finished = True
+                    try:
+                        record_text = save_record(dst_dir, record, record_text)
+                    except PipelineError as exc:
+                        write_error = str(exc)
+                        break
+                    recorded, last_save = summary.done, time.monotonic()
+        finished = write_error is None
     finally:
         if not finished:  # interrupted or stopped: keep what was made; if even that fails, the older record holds
             results.close()  # terminates the workers: no bin is written after this
             remove_stale_temp_files(dst_dir)  # the temporary files of the bins the workers were writing
             with contextlib.suppress(PipelineError):
                 record_text = save_record(dst_dir, record, record_text)
-    return save_record(dst_dir, record, record_text)
+                recorded = summary.done
+    if write_error is not None:
+        raise PipelineError(stopped_message(write_error, summary.done, recorded), EXIT_CANNOT_WRITE)
+    try:
+        return save_record(dst_dir, record, record_text)
+    except PipelineError as exc:
+        raise PipelineError(stopped_message(str(exc), summary.done, recorded), EXIT_CANNOT_WRITE) from None

@@ -1,14 +1,16 @@
 """The inputs of the info file (guide 4.3): the ``.bin`` files of a folder, or its JPEG images with their sizes.
 
 Paths are the folder as given joined with the file name, in sorted file name order. Hidden files are skipped (the
-preprocessing's record ``.prep_sources.json`` among them). A name that is not valid UTF-8 (the info file is UTF-8
-text) or holds a space (the fields are space-separated) is refused, naming it.
+preprocessing's record ``.prep_sources.json`` among them), and so are entries that are no files: folders silently,
+broken symbolic links and loops of them with a warning naming them. A name that is not valid UTF-8 (the info file
+is UTF-8 text) or holds whitespace (the fields are space-separated) is refused, naming it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from shufflenet_ascend.cli import EXIT_CHECK_FAILED, PipelineError
 from shufflenet_ascend.formats.info import InfoEntry
 from shufflenet_ascend.keys import IMAGE_EXTENSIONS
-from shufflenet_ascend.preprocess.names import display_path, is_utf8
+from shufflenet_ascend.preprocess.names import WHITESPACE_RULE, display_path, entry_problem, has_whitespace, is_utf8
 
 LOG = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def list_files(directory: str, extensions: frozenset[str]) -> list[str]:
     paths = [
         os.path.join(directory, entry.name)
         for entry in entries
-        if not entry.name.startswith(".") and Path(entry.name).suffix.lower() in extensions and entry.is_file()
+        if not entry.name.startswith(".") and Path(entry.name).suffix.lower() in extensions and is_regular_file(entry)
     ]
     if not paths:
         wanted = "/".join(sorted(extensions))
@@ -55,12 +57,20 @@ def list_files(directory: str, extensions: frozenset[str]) -> list[str]:
             f"is not valid UTF-8 ({len(not_utf8)} such names); the info file is UTF-8 text: "
             "rename them"
         )
-    spaced = [path for path in paths if any(char.isspace() for char in path)]
+    spaced = [path for path in paths if has_whitespace(path)]
     if spaced:
-        raise PipelineError(
-            f"{display_path(spaced[0])}: the info file's fields are space-separated; rename files with spaces"
-        )
+        raise PipelineError(f"{display_path(spaced[0])}: {WHITESPACE_RULE}; rename files with spaces")
     return paths
+
+
+def is_regular_file(entry: os.DirEntry) -> bool:
+    """Whether a folder entry is a file (through symbolic links); one that cannot be read (a broken symbolic link,
+    a loop of them) is not, and a warning names it."""
+    try:
+        return stat.S_ISREG(entry.stat().st_mode)
+    except OSError as exc:
+        LOG.warning("%s: skipped: %s", display_path(entry.path), entry_problem(entry.path, exc))
+        return False
 
 
 def bin_info_entries(directory: str, width: int, height: int) -> list[InfoEntry]:

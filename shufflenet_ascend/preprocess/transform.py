@@ -4,6 +4,11 @@ Megvii's ShuffleNet-Series evaluates its checkpoints (and Huawei's ModelZoo guid
 ``.convert('RGB')``, OpenCV INTER_LINEAR resize so the short side is 256, torchvision CenterCrop(224), BGR, CHW,
 float32 (values 0..255). This does the same with no needless copies: the resize treats channels independently,
 so it works on the RGB array and swaps channels after it, giving the same bytes.
+
+Two layouts of the same values (``contract.INPUT_DTYPES``): ``float32``, the guide's CHW float32 input of the ONNX
+model; ``uint8``, HWC uint8 in BGR order, a quarter of the bytes, which ATC's AIPP stage reads (RGB888_U8) and
+turns into the network's input. The transform has no mean/std, so every value is an integer 0..255 and the uint8
+bin read back as float32 CHW is the float32 bin, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from shufflenet_ascend.contract import IMAGE_SIZE
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import DEFAULT_INPUT_DTYPE, IMAGE_SIZE, INPUT_DTYPES
 
 RESIZE_SHORT_SIDE = 256
 # The resize makes the short side 256, so the long side grows with the aspect ratio: a 40000 x 1 picture would be
@@ -24,13 +30,22 @@ RESIZE_SHORT_SIDE = 256
 MAX_RESIZED_LONG_SIDE = 32 * RESIZE_SHORT_SIDE
 TRANSFORM = (
     "megvii-val-v1: PIL decode, convert('RGB'), OpenCV INTER_LINEAR resize to short side 256 "
-    "(long side int(256 / short * long + 0.5)), torchvision CenterCrop(224), BGR, CHW, float32"
+    "(long side int(256 / short * long + 0.5)), torchvision CenterCrop(224), BGR"
 )
+# How each route lays the values out in its bin (the float32 route's words are the ones records always held).
+LAYOUTS = {"float32": "CHW, float32", "uint8": "HWC, uint8"}
 
 
-def transform_identity() -> str:
-    """The transform and the libraries that decode and resize: bins made with other versions are redone."""
-    return f"{TRANSFORM}; Pillow {PIL.__version__}; OpenCV {cv2.__version__}"
+def check_dtype(dtype: str) -> None:
+    """Refuse a dtype that is not one of the input routes, naming them."""
+    if dtype not in INPUT_DTYPES:
+        raise PipelineError(f"dtype must be one of {', '.join(INPUT_DTYPES)}, got {dtype!r}")
+
+
+def transform_identity(dtype: str = DEFAULT_INPUT_DTYPE) -> str:
+    """The transform, the bin's layout and the libraries that decode and resize: bins made otherwise are redone."""
+    check_dtype(dtype)
+    return f"{TRANSFORM}, {LAYOUTS[dtype]}; Pillow {PIL.__version__}; OpenCV {cv2.__version__}"
 
 
 class ImageRefused(Exception):
@@ -61,12 +76,8 @@ def center_crop_origin(height: int, width: int) -> tuple[int, int]:
     return int(round((height - IMAGE_SIZE) / 2.0)), int(round((width - IMAGE_SIZE) / 2.0))
 
 
-def preprocess_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """The model input for one image: float32, C-contiguous, shape (3, 224, 224), BGR, 0..255.
-
-    ``preprocess_image(path).tobytes()`` is the content of its ``.bin``. Raises whatever PIL raises for a file
-    that is not a readable image, and ImageRefused (before decoding) for an image whose resize would be unbounded.
-    """
+def rgb_crop(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode, resize and centre-crop one image: a (224, 224, 3) uint8 RGB view (not contiguous)."""
     with Image.open(path) as image:
         check_resize_bound(*image.size)  # from the header: before the pixels are decoded
         rgb_image = image if image.mode == "RGB" else image.convert("RGB")
@@ -74,7 +85,27 @@ def preprocess_image(path: str | os.PathLike[str]) -> np.ndarray:
     height, width = rgb.shape[:2]
     resized = cv2.resize(rgb, resized_size(height, width), interpolation=cv2.INTER_LINEAR)
     top, left = center_crop_origin(*resized.shape[:2])
-    crop = resized[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE]
+    return resized[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE]
+
+
+def preprocess_image(path: str | os.PathLike[str], dtype: str = DEFAULT_INPUT_DTYPE) -> np.ndarray:
+    """The model input for one image, C-contiguous, BGR, values 0..255: float32 of shape (3, 224, 224) (the
+    guide's), or uint8 of shape (224, 224, 3) (the AIPP route's).
+
+    ``preprocess_image(path, dtype).tobytes()`` is the content of its ``.bin``. Raises whatever PIL raises for a
+    file that is not a readable image, and ImageRefused (before decoding) for an image whose resize would be
+    unbounded.
+    """
+    check_dtype(dtype)
+    crop = rgb_crop(path)
+    if dtype == "uint8":
+        return np.ascontiguousarray(crop[:, :, ::-1])
     chw_bgr = np.empty((3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    chw_bgr[...] = crop[:, :, ::-1].transpose(2, 0, 1)
+    chw_bgr[...] = crop[:, :, ::-1].transpose(2, 0, 1)  # one pass: channel swap, transpose and conversion
     return chw_bgr
+
+
+def uint8_bin_as_float32(data: bytes) -> np.ndarray:
+    """A uint8 bin (HWC, BGR) as the float32 route's input (CHW, BGR): the conversion AIPP makes on the device."""
+    hwc = np.frombuffer(data, dtype=np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 3)
+    return np.ascontiguousarray(hwc.transpose(2, 0, 1), dtype=np.float32)
