@@ -14,6 +14,7 @@ import get_info
 from conftest import fill_disk, small_disk
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.formats.info import InfoEntry, read_info
+from shufflenet_ascend.preprocess.bin_sizes import check_bin_sizes, expected_bin_bytes
 from shufflenet_ascend.preprocess.info_entries import bin_info_entries, jpg_info_entries
 
 
@@ -207,3 +208,119 @@ def test_the_record_of_the_preprocessing_is_not_an_input(tmp_path: Path) -> None
     (tmp_path / "prep" / ".prep_sources.json").write_text("{}")
     (tmp_path / "prep" / "failed.txt").write_text("x: bad\n")
     assert [entry.path for entry in bin_info_entries(str(tmp_path / "prep"), 224, 224)] == [f"{tmp_path}/prep/a.bin"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Symbolic links that lead nowhere.
+
+
+@pytest.mark.parametrize("mode", ["bin", "jpg"])
+def test_a_symlink_loop_is_skipped_with_a_warning_naming_it(run_script, tmp_path: Path, mode: str) -> None:
+    folder = tmp_path / "inputs"
+    extension = "bin" if mode == "bin" else "jpg"
+    if mode == "bin":
+        make_bins(folder, ["c.bin"])
+    else:
+        save_jpeg(folder / "c.jpg", 30, 20)
+    (folder / f"a.{extension}").symlink_to(f"b.{extension}")
+    (folder / f"b.{extension}").symlink_to(f"a.{extension}")
+    (folder / f"d.{extension}").symlink_to("missing")
+    args = ["bin", "inputs", "out.info", "224", "224"] if mode == "bin" else ["jpg", "inputs", "out.info"]
+    result = run_script("get_info.py", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[:3] == [
+        f"inputs/a.{extension}: skipped: symbolic link loop (to b.{extension}, which leads back to itself)",
+        f"inputs/b.{extension}: skipped: symbolic link loop (to a.{extension}, which leads back to itself)",
+        f"inputs/d.{extension}: skipped: broken symbolic link (to missing, not found)",
+    ]
+    assert "Traceback" not in result.stderr
+    size = "224 224" if mode == "bin" else "30 20"
+    assert (tmp_path / "out.info").read_text() == f"0 inputs/c.{extension} {size}\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bin sizes: either route, refused before any inference when they are not the model input's.
+
+
+def make_sized_bins(folder: Path, sizes: dict[str, int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size in sizes.items():
+        (folder / name).write_bytes(bytes(range(256)) * (size // 256) + bytes(size % 256))
+    return folder
+
+
+def test_bin_mode_takes_uint8_bins(run_script, tmp_path: Path) -> None:
+    make_sized_bins(tmp_path / "prep_uint8", {"a.bin": 150528, "b.bin": 150528})
+    for extra in ([], ["--dtype", "uint8"]):
+        result = run_script("get_info.py", "bin", "prep_uint8", "prep.info", "224", "224", *extra)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "prep.info").read_text() == "0 prep_uint8/a.bin 224 224\n1 prep_uint8/b.bin 224 224\n"
+
+
+@pytest.mark.parametrize(
+    ("sizes", "extra", "message"),
+    [
+        (
+            {"a.bin": 602112, "b.bin": 602112},
+            ["--dtype", "uint8"],
+            "prep/a.bin: 602112 bytes, not a uint8 input of the model (150528 bytes: 224 x 224 x 3 uint8, HWC); it "
+            "is the size of a float32 bin: bins of the other route",
+        ),
+        (
+            {"a.bin": 150528, "b.bin": 150528, "c.bin": 150527},
+            ["--dtype", "uint8"],
+            "prep/c.bin: 150527 bytes, not a uint8 input of the model (150528 bytes: 224 x 224 x 3 uint8, HWC)",
+        ),
+        (
+            {"a.bin": 602112, "b.bin": 150528},
+            ["--dtype", "float32"],
+            "prep/b.bin: 150528 bytes, not a float32 input of the model (602112 bytes: 3 x 224 x 224 float32, CHW); "
+            "it is the size of a uint8 bin: bins of the other route",
+        ),
+        (
+            {"a.bin": 602112, "b.bin": 602112, "c.bin": 150528, "d.bin": 150528, "e.bin": 7},
+            [],
+            "prep: bins of 3 sizes (prep/a.bin is 602112 bytes, prep/c.bin is 150528 bytes, prep/e.bin is 7 bytes); "
+            "the inputs of one run are of one route (float32 602112 bytes, uint8 150528 bytes)",
+        ),
+    ],
+    ids=["float32-as-uint8", "truncated", "mixed-as-float32", "mixed"],
+)
+def test_bins_of_the_wrong_size_are_refused_naming_one(
+    run_script, tmp_path: Path, sizes: dict[str, int], extra: list[str], message: str
+) -> None:
+    make_sized_bins(tmp_path / "prep", sizes)
+    result = run_script("get_info.py", "bin", "prep", "prep.info", "224", "224", *extra)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"get_info.py: error: {message}"]
+    assert not (tmp_path / "prep.info").exists()
+
+
+def test_dtype_sizes_follow_width_and_height(run_script, tmp_path: Path) -> None:
+    make_sized_bins(tmp_path / "prep", {"a.bin": 3 * 32 * 16 * 4})
+    assert run_script("get_info.py", "bin", "prep", "o.info", "32", "16", "--dtype", "float32").returncode == 0
+    refused = run_script("get_info.py", "bin", "prep", "o.info", "32", "16", "--dtype", "uint8")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "get_info.py: error: prep/a.bin: 6144 bytes, not a uint8 input of the model (1536 bytes: 16 x 32 x 3 uint8, "
+        "HWC); it is the size of a float32 bin: bins of the other route"
+    ]
+
+
+def test_check_bin_sizes_takes_a_folder_info_entries_or_paths(tmp_path: Path) -> None:
+    folder = make_sized_bins(tmp_path / "prep", {"a.bin": 150528, "b.bin": 150528})
+    entries = bin_info_entries(str(folder), 224, 224)
+    paths = [folder / "a.bin", str(folder / "b.bin")]
+    for bins in (folder, str(folder), entries, paths):
+        assert check_bin_sizes(bins) == "uint8"
+        assert check_bin_sizes(bins, "uint8") == "uint8"
+        with pytest.raises(PipelineError, match=r"a\.bin: 150528 bytes, not a float32 input") as refused:
+            check_bin_sizes(bins, "float32")
+        assert refused.value.exit_code == 2
+    assert check_bin_sizes(make_sized_bins(tmp_path / "f", {"x.bin": 602112})) == "float32"
+    assert check_bin_sizes(make_bins(tmp_path / "odd", ["x.bin"])) is None  # one size, neither route's
+    assert expected_bin_bytes("float32") == 602112 and expected_bin_bytes("uint8") == 150528
+    with pytest.raises(PipelineError, match=r"missing\.bin: bin not found"):
+        check_bin_sizes([tmp_path / "missing.bin"], "uint8")
+    with pytest.raises(PipelineError, match="dtype must be one of float32, uint8, got 'int8'"):
+        check_bin_sizes(folder, "int8")

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -22,7 +23,7 @@ from PIL import Image
 import shufflenet_ascend.preprocess.folder as prep
 from conftest import REPO_ROOT, fill_disk, small_disk
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import BIN_BYTES
+from shufflenet_ascend.contract import BIN_BYTES, BIN_BYTES_BY_DTYPE
 from shufflenet_ascend.demo import make_picture
 from shufflenet_ascend.preprocess.record import (
     RecordEntry,
@@ -40,6 +41,7 @@ from shufflenet_ascend.preprocess.transform import (
     preprocess_image,
     resized_size,
     transform_identity,
+    uint8_bin_as_float32,
 )
 
 # --------------------------------------------------------------------------------------------------------------
@@ -797,3 +799,333 @@ def test_a_write_error_stops_the_workers_and_keeps_the_record_consistent(
     monkeypatch.setattr(prep, "write_bin", real)
     resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=2, progress=False)
     assert (resumed.done, resumed.skipped) == (6, 2)
+
+
+def test_a_failed_record_save_says_the_re_run_redoes_the_unrecorded_bins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disk fills while the third bin is written, and the record (saved before the work) cannot be saved
+    # again: the message must not promise that the two bins made are kept.
+    src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(8)])
+    real_write, real_save, written, saves = prep.write_bin, prep.save_record, [], []
+
+    def full_after_two(model_input, bin_path):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(bin_path)
+        real_write(model_input, bin_path)
+
+    def only_the_first_save(dst_dir, record, previous_text):
+        saves.append(dst_dir)
+        if len(saves) > 1:
+            raise PipelineError(f"{dst_dir / '.prep_sources.json'}: cannot write: No space left on device", 3)
+        return real_save(dst_dir, record, previous_text)
+
+    monkeypatch.setattr(prep, "write_bin", full_after_two)
+    monkeypatch.setattr(prep, "save_record", only_the_first_save)
+    with pytest.raises(PipelineError) as stopped:
+        prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert stopped.value.exit_code == 3
+    assert str(stopped.value) == (
+        f"{tmp_path / 'prep' / '02.bin'}: cannot write: No space left on device; stopped, and the record of the "
+        "bins could not be saved: a re-run redoes the 2 bins made in this run"
+    )
+    monkeypatch.setattr(prep, "write_bin", real_write)
+    monkeypatch.setattr(prep, "save_record", real_save)
+    resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert (resumed.done, resumed.skipped) == (8, 0)  # as the message said
+
+
+def test_a_record_that_fails_midway_says_which_bins_a_re_run_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Saved after every bin (RECORD_SAVE_SECONDS 0) until the disk is full at the record's fourth save.
+    src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(8)])
+    real_save, saves = prep.save_record, []
+
+    def full_at_the_fourth_save(dst_dir, record, previous_text):
+        saves.append(dst_dir)
+        if len(saves) >= 4:
+            raise PipelineError(f"{dst_dir / '.prep_sources.json'}: cannot write: No space left on device", 3)
+        return real_save(dst_dir, record, previous_text)
+
+    monkeypatch.setattr(prep, "RECORD_SAVE_SECONDS", 0.0)
+    monkeypatch.setattr(prep, "save_record", full_at_the_fourth_save)
+    with pytest.raises(PipelineError) as stopped:
+        prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    # Saves: before the work, after bins 1 and 2; the one after bin 3 fails.
+    assert str(stopped.value) == (
+        f"{tmp_path / 'prep' / '.prep_sources.json'}: cannot write: No space left on device; stopped, and the "
+        "record of the bins could not be saved: a re-run keeps the 2 bins recorded earlier in this run and redoes "
+        "the 1 made since"
+    )
+    monkeypatch.setattr(prep, "save_record", real_save)
+    resumed = prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
+    assert (resumed.done, resumed.skipped) == (6, 2)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The uint8 route: the same values as HWC uint8, a quarter of the bytes.
+
+
+def float32_from_uint8_bin(data: bytes) -> bytes:
+    """A uint8 bin (HWC, BGR) read back as the float32 route's input (CHW), as AIPP gives it to the network."""
+    hwc = np.frombuffer(data, dtype=np.uint8).reshape(224, 224, 3)
+    return hwc.transpose(2, 0, 1).astype(np.float32).tobytes()
+
+
+def test_uint8_bins_read_back_as_float32_equal_the_float32_bins(case_images: dict[str, Path], tmp_path: Path) -> None:
+    src = next(iter(case_images.values())).parent
+    summaries = {
+        dtype: prep.preprocess_folder(src, tmp_path / dtype, workers=2, progress=False, dtype=dtype)
+        for dtype in ("float32", "uint8")
+    }
+    assert all((summary.done, summary.failed) == (len(CASES), 0) for summary in summaries.values())
+    float32_bins, uint8_bins = bins_of(tmp_path / "float32"), bins_of(tmp_path / "uint8")
+    assert len(uint8_bins) == len(CASES) and uint8_bins.keys() == float32_bins.keys()
+    assert {len(data) for data in uint8_bins.values()} == {BIN_BYTES_BY_DTYPE["uint8"]} == {150528}
+    for name, data in uint8_bins.items():  # every mode: RGB, L, CMYK, P, RGBA, LA, I;16
+        assert float32_from_uint8_bin(data) == float32_bins[name], name
+        assert uint8_bin_as_float32(data).tobytes() == float32_bins[name], name
+    # The values are spread (not a constant picture), so the comparison can fail.
+    assert len(set(next(iter(uint8_bins.values())))) > 100
+
+
+def test_uint8_bins_are_hwc_in_bgr_order(tmp_path: Path) -> None:
+    pure_red = tmp_path / "red.png"
+    Image.new("RGB", (300, 260), (255, 0, 0)).save(pure_red)
+    hwc = preprocess_image(pure_red, "uint8")
+    assert hwc.dtype == np.uint8 and hwc.shape == (224, 224, 3) and hwc.flags.c_contiguous
+    assert np.all(hwc[:, :, 2] == 255) and np.all(hwc[:, :, :2] == 0)
+    assert hwc.tobytes()[:6] == bytes([0, 0, 255, 0, 0, 255])  # B, G, R of the first two pixels
+
+
+def test_cli_uint8_folder_is_a_quarter_of_the_float32_folder(run_script, tmp_path: Path) -> None:
+    demo(run_script, tmp_path, "X", seed=1)
+    for dtype in ("float32", "uint8"):
+        result = run_script("imagenet_torch_preprocess.py", "X/val", f"prep_{dtype}", "-j", "2", "--dtype", dtype)
+        assert result.returncode == 0, result.stderr
+        assert "done 12, skipped 0" in result.stderr
+        record = json.loads((tmp_path / f"prep_{dtype}" / ".prep_sources.json").read_text())
+        assert record["dtype"] == dtype and record["transform"] == transform_identity(dtype)
+    sizes = {
+        dtype: sum(len(data) for data in bins_of(tmp_path / f"prep_{dtype}").values()) for dtype in ("float32", "uint8")
+    }
+    assert sizes == {"float32": 12 * 602112, "uint8": 12 * 150528}
+    assert sizes["float32"] == 4 * sizes["uint8"]
+    again = run_script("imagenet_torch_preprocess.py", "X/val", "prep_uint8", "--dtype", "uint8")
+    assert again.returncode == 0 and "done 0, skipped 12" in again.stderr  # resumed as uint8
+
+
+@pytest.mark.parametrize(("made", "asked"), [("float32", "uint8"), ("uint8", "float32")])
+def test_a_folder_of_one_dtype_is_never_resumed_as_the_other(run_script, tmp_path: Path, made: str, asked: str) -> None:
+    demo(run_script, tmp_path, "X", seed=1)
+    first = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2", "--dtype", made)
+    assert first.returncode == 0, first.stderr
+    made_bins = bins_of(tmp_path / "prep")
+    reason = (
+        f"prep: holds {made} bins (12 .bin files, {BIN_BYTES_BY_DTYPE[made]} bytes each) and this run makes {asked} "
+        f"bins ({BIN_BYTES_BY_DTYPE[asked]} bytes each); a folder holds the bins of one route"
+    )
+
+    refused = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "--dtype", asked)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        f"imagenet_torch_preprocess.py: error: {reason}; use another output folder, or --overwrite to delete them "
+        "and start afresh"
+    ]
+    assert bins_of(tmp_path / "prep") == made_bins  # untouched
+
+    redone = run_script(
+        "imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2", "--dtype", asked, "--if-other-dataset", "overwrite"
+    )
+    assert redone.returncode == 0, redone.stderr
+    assert redone.stderr.splitlines()[0] == f"{reason}; --if-other-dataset overwrite: deleting them and starting afresh"
+    assert "done 12, skipped 0" in redone.stderr
+    clean = tmp_path / "clean"
+    assert run_script("imagenet_torch_preprocess.py", "X/val", clean, "--dtype", asked).returncode == 0
+    assert bins_of(tmp_path / "prep") == bins_of(clean)
+
+    back = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2", "--dtype", made, "--overwrite")
+    assert back.returncode == 0 and "done 12, skipped 0" in back.stderr
+    assert bins_of(tmp_path / "prep") == made_bins
+
+
+def test_the_free_space_check_counts_the_dtypes_bins(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(12)])
+    assert prep.bins_needed_bytes(src, tmp_path / "prep", dtype="uint8") == 12 * 150528
+    assert prep.bins_needed_bytes(src, tmp_path / "prep", dtype="float32") == 12 * 602112
+    with small_disk(tmp_path / "disk", size="1m") as disk:
+        result = run_script("imagenet_torch_preprocess.py", "val", "disk/prep", "--dtype", "uint8")
+        assert result.returncode == 3
+        assert result.stderr.splitlines() == [
+            "imagenet_torch_preprocess.py: error: disk/prep: not enough free space: 12 bins need 1.8 MB more "
+            "(150528 bytes each), 1.0 MB free on its disk; free some space or use another folder"
+        ]
+    with small_disk(tmp_path / "disk2", size="2m") as disk:  # 1.8 MB of uint8 bins fit where 7.2 MB would not
+        result = run_script("imagenet_torch_preprocess.py", "val", "disk2/prep", "--dtype", "uint8")
+        assert result.returncode == 0, result.stderr
+        assert len(bins_of(disk / "prep")) == 12
+
+
+# --------------------------------------------------------------------------------------------------------------
+# An image swapped under its old size and modification time; records of the older format.
+
+
+def make_same_size_pictures(folder: Path, names: list[str]) -> Path:
+    """BMP pictures of one size in pixels: their files have the same size in bytes, whatever the content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, name in enumerate(names):
+        make_picture(np.random.default_rng(100 + number), 260, 240, "RGB").save(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "swap",
+    [
+        "touch -r val/b.bmp donor/x.bmp && mv donor/x.bmp val/b.bmp",  # another inode
+        "touch -r val/b.bmp stamp && cp donor/x.bmp val/b.bmp && touch -r stamp val/b.bmp",  # same inode, new ctime
+    ],
+    ids=["mv", "cp-touch"],
+)
+def test_an_image_swapped_under_its_old_size_and_mtime_is_redone(run_script, tmp_path: Path, swap: str) -> None:
+    src = make_same_size_pictures(tmp_path / "val", ["a.bmp", "b.bmp", "c.bmp"])
+    make_same_size_pictures(tmp_path / "donor", ["x.bmp"])
+    first = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "2")
+    assert first.returncode == 0, first.stderr
+    before = bins_of(tmp_path / "prep")
+    old = (src / "b.bmp").stat()
+
+    subprocess.run(swap, shell=True, cwd=tmp_path, check=True)
+    new = (src / "b.bmp").stat()
+    assert (new.st_size, new.st_mtime_ns) == (old.st_size, old.st_mtime_ns)  # what the old record compared
+    assert (src / "b.bmp").read_bytes() != (tmp_path / "prep" / "b.bin").read_bytes()
+
+    again = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "2")
+    assert again.returncode == 0, again.stderr
+    assert "done 1, skipped 2" in again.stderr
+    after = bins_of(tmp_path / "prep")
+    assert after == clean_run(run_script, tmp_path, "val")
+    assert [name for name in after if after[name] != before[name]] == ["b.bin"]
+
+
+def test_a_record_of_the_older_format_is_read_and_its_bins_redone_once(run_script, tmp_path: Path) -> None:
+    demo(run_script, tmp_path, "X", seed=1)
+    assert run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2").returncode == 0
+    fresh = bins_of(tmp_path / "prep")
+    # What the previous version of the script wrote: [size, mtime_ns, bin_mtime_ns], no dtype, no fields.
+    path = tmp_path / "prep" / ".prep_sources.json"
+    record = json.loads(path.read_text())
+    record["record"] = "imagenet_torch_preprocess source record 1"
+    record["images"] = {name: [size, mtime, made] for name, (size, mtime, _, _, made) in record["images"].items()}
+    del record["dtype"], record["fields"]
+    path.write_text(json.dumps(record))
+
+    upgraded = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2")
+    assert upgraded.returncode == 0, upgraded.stderr  # this dataset's bins: not refused as another's
+    assert "the record is of an older version of this script" in upgraded.stderr
+    assert "done 12, skipped 0" in upgraded.stderr
+    assert bins_of(tmp_path / "prep") == fresh
+    assert json.loads(path.read_text())["record"] == "imagenet_torch_preprocess source record 2"
+    again = run_script("imagenet_torch_preprocess.py", "X/val", "prep")
+    assert again.returncode == 0 and "done 0, skipped 12" in again.stderr
+
+
+def test_a_copied_dataset_is_the_same_dataset_its_bins_redone(run_script, tmp_path: Path) -> None:
+    # cp -a keeps names, sizes and modification times (not inodes): not refused as another dataset, but redone,
+    # since nothing says the copies are the files the bins were made from.
+    demo(run_script, tmp_path, "X", seed=1)
+    assert run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2").returncode == 0
+    subprocess.run(["cp", "-a", "X/val", "copy"], cwd=tmp_path, check=True)
+    result = run_script("imagenet_torch_preprocess.py", "copy", "prep", "-j", "2")
+    assert result.returncode == 0, result.stderr
+    assert "done 12, skipped 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda record: record.pop("dtype"),
+        lambda record: record.update(dtype="int8"),
+        lambda record: record.update(fields=["size", "mtime_ns", "bin_mtime_ns"]),
+        lambda record: record["images"].update({"a.jpg": [1, 2, 3, 4]}),
+        lambda record: record["images"].update({"a.jpg": [1, 2, None, 4, 5]}),
+    ],
+    ids=["no-dtype", "bad-dtype", "bad-fields", "short-entry", "null-inode"],
+)
+def test_parse_record_refuses_a_malformed_format_2_record(change) -> None:
+    record = SourceRecord("t", "/data/val", {"a.jpg": RecordEntry(1, 2, 3, 4, 5)}, "uint8")
+    document = json.loads(format_record(record))
+    change(document)
+    with pytest.raises(ValueError):
+        parse_record(json.dumps(document))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# kill -TERM, names the info file cannot hold, symbolic link loops.
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_stops_like_ctrl_c(run_script, tmp_path: Path, workers: str) -> None:
+    demo(run_script, tmp_path, "X", seed=1, count=240)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "imagenet_torch_preprocess.py"), "X/val", "prep", "-j", workers],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the workers can be looked for afterwards
+    )
+    try:
+        while len(list((tmp_path / "prep").glob("*.bin"))) < 5 and process.poll() is None:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)  # kill -TERM <pid>: the main process only
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == ["imagenet_torch_preprocess.py: interrupted"]  # no worker's traceback
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # no worker left behind
+    made = bins_of(tmp_path / "prep")
+    assert 5 <= len(made) < 240
+    assert not list((tmp_path / "prep").glob(".*.tmp"))
+    # The record holds every bin made, so a re-run makes only the others.
+    record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
+    recorded = sorted(Path(name).stem + ".bin" for name, entry in record["images"].items() if entry[-1] is not None)
+    assert recorded == sorted(made)
+    resumed = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"done {240 - len(made)}, skipped {len(made)}" in resumed.stderr
+
+
+def test_names_with_whitespace_are_failures_named_in_failed_txt(run_script, tmp_path: Path) -> None:
+    src = make_folder(tmp_path / "val", ["a.jpg", "my photo.jpg", "tab\there.jpg", "new\nline.jpg", "z.jpg"])
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "2")
+    assert result.returncode == 1, result.stderr
+    reason = "file name holds whitespace (the info file's fields are space-separated): rename it"
+    expected = [f"{name}: {reason}" for name in ["'val/new\\nline.jpg'", "'val/tab\\there.jpg'", "val/my photo.jpg"]]
+    assert (tmp_path / "prep" / "failed.txt").read_text().splitlines() == expected  # one line each
+    assert all(line in result.stderr for line in expected)
+    assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "a.bin", "failed.txt", "z.bin"]
+    # The next step takes what the preprocessor made.
+    info = run_script("get_info.py", "bin", "prep", "prep.info", "224", "224")
+    assert info.returncode == 0, info.stderr
+    assert (tmp_path / "prep.info").read_text() == "0 prep/a.bin 224 224\n1 prep/z.bin 224 224\n"
+    assert sorted(path.name for path in src.iterdir())[:1] == ["a.jpg"]
+
+
+def test_a_symlink_loop_in_the_dataset_is_a_failure_named(run_script, tmp_path: Path) -> None:
+    make_folder(tmp_path / "val", ["c.jpg"])
+    (tmp_path / "val" / "a.jpg").symlink_to("b.jpg")
+    (tmp_path / "val" / "b.jpg").symlink_to("a.jpg")
+    result = run_script("imagenet_torch_preprocess.py", "val", "prep", "-j", "2")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "prep" / "failed.txt").read_text() == (
+        "val/a.jpg: symbolic link loop (to b.jpg, which leads back to itself)\n"
+        "val/b.jpg: symbolic link loop (to a.jpg, which leads back to itself)\n"
+    )
+    assert "done 1, skipped 0 (bin up to date), removed 0 (image gone), failed 2" in result.stderr
+    assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "c.bin", "failed.txt"]

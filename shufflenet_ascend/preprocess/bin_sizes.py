@@ -83,7 +83,8 @@ def check_bin_sizes(
     for path in paths:
         first_of_size.setdefault(bin_size(path), path)
     if len(first_of_size) > 1:
-        where = f"{display_path(bins)}: " if isinstance(bins, (str, os.PathLike)) else ""
+        folders = {os.path.dirname(path) for path in paths}
+        where = f"{display_path(folders.pop())}: " if len(folders) == 1 else ""
         shown = ", ".join(f"{display_path(path)} is {size} bytes" for size, path in first_of_size.items())
         raise PipelineError(
             f"{where}bins of {len(first_of_size)} sizes ({shown}); the inputs of one run are of one route "

@@ -494,6 +494,24 @@ def stopped_message(error: str, made: int, recorded: int) -> str:
     )
 
 
+def record_finished_bins(todo: list[SourceImage], dst_dir: Path, record: SourceRecord, dtype: str) -> int:
+    """Record the bins the workers finished but had not reported when the run stopped (results travel in chunks);
+    return how many. Every bin of ``todo`` there was deleted before the run and bins appear only complete (renamed
+    from a temporary name), so one there now was made by this run from the image as it was surveyed."""
+    try:
+        bins = scan_bins(dst_dir)
+    except OSError:
+        return 0  # they are redone by a re-run
+    recovered = 0
+    for image in todo:
+        entry = record.entries[image.name]
+        made = bins.get(image.bin_name)
+        if entry.bin_mtime_ns is None and made is not None and made[0] == BIN_BYTES_BY_DTYPE[dtype]:
+            record.entries[image.name] = RecordEntry.of(image, made[1])
+            recovered += 1
+    return recovered
+
+
 def run_plan(
     todo: list[SourceImage],
     dst_dir: Path,
@@ -542,6 +560,7 @@ def run_plan(
         if not finished:  # interrupted or stopped: keep what was made; if even that fails, the older record holds
             results.close()  # terminates the workers: no bin is written after this
             remove_stale_temp_files(dst_dir)  # the temporary files of the bins the workers were writing
+            summary.done += record_finished_bins(todo, dst_dir, record, dtype)
             with contextlib.suppress(PipelineError):
                 record_text = save_record(dst_dir, record, record_text)
                 recorded = summary.done
