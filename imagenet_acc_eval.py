@@ -13,7 +13,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.accuracy import TOP_N, accuracy_json, evaluate, summary
+from shufflenet_ascend.accuracy import (
+    TOP_N,
+    OutputFiles,
+    evaluate,
+    refuse_outputs_among_inputs,
+    remove_stale,
+    summary,
+    write_outputs,
+)
 from shufflenet_ascend.cli import (
     PipelineError,
     add_verbose_flag,
@@ -23,7 +31,7 @@ from shufflenet_ascend.cli import (
     setup_logging,
 )
 from shufflenet_ascend.contract import ACCURACY_TOLERANCE_POINTS
-from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
+from shufflenet_ascend.fileio import check_output_file
 from shufflenet_ascend.keys import name_some
 from shufflenet_ascend.metrics import meets_accuracy_rule
 
@@ -48,13 +56,31 @@ is refused.
 Beyond the guide's script:
 
 - Labelled images with no output (an interrupted run, a lost shard) make the exit status 1, with a line naming how
-  many and a few of them; the JSON is still written, counting them as misses (its "Number of images", the
-  denominator, is the number of labelled images). The guide's script silently leaves such images out. On a complete
-  run, with or without the options below, the JSON is the guide's.
-- An output whose key has no label, with NaN or infinite values, or with a number of values other than 1000 or 1001
-  (or unlike the other outputs) is an error naming the file (exit status 2); nothing is written.
+  many and a few of them, and nothing is written: a JSON (and its predictions, per-class and record files) of the
+  same names left by an earlier run is removed, so that no later step takes it as up to date. --allow-missing
+  counts them as misses and writes the JSON (exit 0); --ignore-missing leaves them out, as the guide's script does.
+- --inputs FILE|FOLDER (the run's info file, or the folder of bins given to ais_bench's --input) says which images
+  the run was given: labels of other images are not misses of the model but outside the run. The figures are over
+  the dataset's labelled images, and the summary says "subset: N of M labelled images"; an image of the dataset
+  without output is still a failure (exit 1), an output of an image that is not in the dataset an error (exit 2).
+- --predictions FILE.csv: one row per scored image (key, true class index and name, the five highest classes with
+  names and scores, correct@1, correct@5); --per-class FILE.csv: images, top-1 and top-5 per class. Both come from
+  the same single read of the outputs as the accuracy, ranked as the JSON ranks them; names are ImageNet-1k's
+  (from torchvision, installed). run_all.sh writes them as result_bs<B>_predictions.csv and
+  result_bs<B>_per_class.csv beside result_bs<B>.json.
+- Beside the JSON, <OUT_JSON>.record (e.g. result_bs1.json.record) says what it was computed from: the JSON's hash,
+  the dumps, the label file and its hash, the subset, the predictions and per-class files, and the run records of
+  the inference that wrote the dumps (found beside them: result/perf_vision_batchsize_<B>_device_<D>.json, or
+  result/<name>_record.json for ais_bench's result/<name>/). compare_accuracy.py and write_report.py read it.
+- An output, labels or info file given as an output (OUT_DIR/OUT_JSON inside a dump folder, or equal to an input or
+  to another output) is refused before anything is read.
+- An output whose key has no label, with NaN or infinite values, with more than one line of values, or with a
+  number of values other than 1000 or 1001 (or unlike the other outputs) is an error naming the file (exit status
+  2); nothing is written.
 - --reference TOP1 TOP5 applies the guide's rule (at most --tolerance points below the published accuracy) and
-  exits with status 1 when it fails; the JSON is written either way."""
+  exits with status 1 when it fails; the JSON is written either way.
+
+On a complete run, with or without any option above, the JSON is the guide's, byte for byte."""
 
 USAGE = "%(prog)s DUMP [DUMP ...] LABELS OUT_DIR OUT_JSON [options]"
 
@@ -84,6 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=ACCURACY_TOLERANCE_POINTS,
         help="allowed drop below the published accuracy, in points (default: %(default)s)",
     )
+    parser.add_argument(
+        "--inputs",
+        type=Path,
+        metavar="FILE|FOLDER",
+        help="the images the run was given: its info file (e.g. shufflenetv2_prep_bin.info) or its folder of "
+        "bins; labels of other images are left out (subset: N of M labelled images)",
+    )
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="FILE.csv",
+        help="also write one row per image: true class, the five highest classes with names and scores, "
+        "correct@1, correct@5",
+    )
+    parser.add_argument(
+        "--per-class", type=Path, metavar="FILE.csv", help="also write images, top-1 and top-5 accuracy per class"
+    )
     missing = parser.add_mutually_exclusive_group()
     missing.add_argument(
         "--ignore-missing",
@@ -111,11 +154,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 0:
         raise PipelineError(f"--workers {args.workers}: must be 0 or more")
 
-    json_path = check_output_file(out_dir / json_name)
-    evaluation = evaluate(dump_dirs, labels, args.ignore_missing, args.workers)
+    json_path = out_dir / json_name
+    outputs = OutputFiles(json_path, args.predictions, args.per_class)
+    refuse_outputs_among_inputs(outputs, dump_dirs, [labels, *([args.inputs] if args.inputs else [])])
+    for path in outputs.all():
+        check_output_file(path)
+    keep_ranking = args.predictions is not None or args.per_class is not None
+    evaluation = evaluate(dump_dirs, labels, args.ignore_missing, args.workers, args.inputs, keep_ranking)
     missing_verb = "left out" if args.ignore_missing else "counted as misses"
     where = " ".join(map(str, dump_dirs))
-    if evaluation.missing and (args.ignore_missing or args.allow_missing):
+    if evaluation.missing and not (args.ignore_missing or args.allow_missing):
+        removed = remove_stale(outputs)
+        raise PipelineError(
+            f"{labels}: {len(evaluation.missing)} of {evaluation.images} labelled images have no output in {where}: "
+            f"{name_some(evaluation.missing, 5)}; nothing written"
+            + (f" ({', '.join(map(str, removed))} of an earlier run removed)" if removed else "")
+            + " (--allow-missing counts them as misses, --ignore-missing leaves them out as the guide's script does)",
+            exit_code=1,
+        )
+    if evaluation.missing:
         LOG.warning(
             "%d labelled images have no output in %s, %s: %s",
             len(evaluation.missing),
@@ -123,25 +180,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             missing_verb,
             name_some(evaluation.missing),
         )
-    with write_errors_named(json_path, "accuracy JSON"):
-        atomic_write_text(json_path, accuracy_json(evaluation))
+    write_outputs(outputs, evaluation, dump_dirs, labels, args.inputs, argv)
     sys.stdout.write(summary(evaluation, json_path, missing_verb))
     status = 0
     if args.reference is not None:
         percent, strings = evaluation.top_k_percent(), evaluation.top_k_strings()
         passed = meets_accuracy_rule((percent[0], percent[TOP_N - 1]), args.reference, args.tolerance)
+        subset = f" ({evaluation.subset_text()})" if evaluation.subset else ""
         sys.stdout.write(
             f"{'PASS' if passed else 'FAIL'}: top-1 {strings[0]} / top-5 {strings[TOP_N - 1]} against "
-            f"published {args.reference[0]:g}% / {args.reference[1]:g}% (at most {args.tolerance:g} below)\n"
+            f"published {args.reference[0]:g}% / {args.reference[1]:g}% (at most {args.tolerance:g} below) on "
+            f"{evaluation.images} images{subset}\n"
         )
         status = 0 if passed else 1
-    if evaluation.missing and not (args.ignore_missing or args.allow_missing):
-        raise PipelineError(
-            f"{labels}: {len(evaluation.missing)} of {evaluation.images} labelled images have no output in {where}: "
-            f"{name_some(evaluation.missing, 5)}; {json_path} counts them as misses (--allow-missing accepts "
-            "that, --ignore-missing leaves them out as the guide's script does)",
-            exit_code=1,
-        )
     return status
 
 

@@ -60,12 +60,18 @@ def list_dump_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
         )
     by_number: dict[int, dict[str, Path]] = {number: {} for number in FIRST_OUTPUT_NUMBERS}
     foreign: list[str] = []
+    unreadable: list[str] = []
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             parsed = parse_dump_file_name(entry.name)
-            if parsed is None or not entry.is_file():
+            try:
+                is_file = entry.is_file()
+            except OSError as exc:  # a symlink loop (ELOOP), a dead mount: that entry is no output, the rest are
+                unreadable.append(f"{entry.name} ({exc.strerror or exc})")
+                continue
+            if parsed is None or not is_file:
                 foreign.append(entry.name)
                 continue
             key, output_number, _binary = parsed
@@ -78,6 +84,13 @@ def list_dump_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
     if foreign:
         LOG.warning(
             "%s: ignoring %d entries that are not dump files: %s", folder, len(foreign), name_some(sorted(foreign))
+        )
+    if unreadable:
+        LOG.warning(
+            "warning: %s: skipping %d entries that cannot be read (their images count as without output): %s",
+            folder,
+            len(unreadable),
+            name_some(sorted(unreadable)),
         )
     old_tool, ais_bench = (by_number[number] for number in FIRST_OUTPUT_NUMBERS)
     if old_tool and ais_bench:
@@ -182,6 +195,12 @@ def read_dump(path: str | os.PathLike[str]) -> np.ndarray:
             return np.frombuffer(data, dtype=np.float32)
         with open(path, encoding="ascii") as handle:
             text = handle.readline()
+            rest = handle.read()
+        if rest.strip():
+            raise PipelineError(
+                f"{path}: holds {1 + len(rest.strip().splitlines())} lines of values, expected one line "
+                "(one image's output per file)"
+            )
         return np.array(text.split(), dtype=np.float32)
     except FileNotFoundError:
         raise PipelineError(f"{path}: dump file not found") from None
@@ -307,9 +326,14 @@ def _parse_block(padded: np.ndarray, buffer: np.ndarray, starts: np.ndarray, end
 
 
 def parse_text_dumps(texts: Sequence[bytes], expected: int) -> np.ndarray | None:
-    """Rows of ``expected`` float32 values, one per text (its first line, as read_dump reads it); None when a
-    text is not exactly ``expected`` numbers (the caller then reads the files one by one for the message)."""
-    lines = [text.partition(b"\n")[0] for text in texts]
+    """Rows of ``expected`` float32 values, one per text (its one line, as read_dump reads it); None when a text
+    is not exactly one line of ``expected`` numbers (the caller then reads the files one by one for the message)."""
+    lines = []
+    for text in texts:
+        line, _, rest = text.partition(b"\n")
+        if rest.strip():
+            return None  # a second line of values: read_dump names the file
+        lines.append(line)
     buffer = np.frombuffer(b"\n".join(lines) + b"\n", dtype=np.uint8)
     space = buffer <= 32
     if ((buffer < 9) | ((buffer > 13) & (buffer < 32))).any():
