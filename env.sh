@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Environment of the Ascend CANN toolkit (atc, the benchmark tool's libraries), as the guide's `source env.sh`.
 #
 #   source env.sh

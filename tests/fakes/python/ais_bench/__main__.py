@@ -1,4 +1,5 @@
-"""Fake `python3 -m ais_bench`, written from ../../../../../shared/reference/ais_bench.md:
+"""Fake `python3 -m ais_bench`, as the documentation of Huawei's ais_bench (Ascend/tools, ais-bench_workload)
+describes it:
 
 - reads the .bin/.BIN/.npy/.NPY files directly in --input, sorted, then naturally sorted (digit runs as numbers,
   the rest case-insensitively);
