@@ -1,7 +1,7 @@
 """Step 4.3 of the guide: write the info file that tells the benchmark tool which inputs to run.
 
     python get_info.py bin ./prep_dataset ./shufflenetv2_prep_bin.info 224 224
-    python get_info.py bin ./prep_dataset_uint8 ./shufflenetv2_prep_bin.info 224 224 --dtype uint8
+    python get_info.py bin ./prep_uint8 ./shufflenetv2_prep_bin.info 224 224 --dtype uint8
     python get_info.py jpg /root/datasets/imagenet/val ./shufflenetv2_jpg.info
 
 The listing is ``shufflenet_ascend.preprocess.info_entries``, the size check ``shufflenet_ascend.preprocess.
@@ -28,7 +28,7 @@ DESCRIPTION = """\
 Step 4.3 of the guide: write the info file that tells the benchmark tool which inputs to run.
 
     python get_info.py bin ./prep_dataset ./shufflenetv2_prep_bin.info 224 224
-    python get_info.py bin ./prep_dataset_uint8 ./shufflenetv2_prep_bin.info 224 224 --dtype uint8
+    python get_info.py bin ./prep_uint8 ./shufflenetv2_prep_bin.info 224 224 --dtype uint8
     python get_info.py jpg /root/datasets/imagenet/val ./shufflenetv2_jpg.info
 
 One line per input, "<index> <path> <width> <height>", in sorted file name order with indices 0..N-1. Paths are

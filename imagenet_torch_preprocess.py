@@ -1,7 +1,7 @@
 """Step 4.2 of the guide: turn every image of a folder into the model's input, one raw ``.bin`` each.
 
     python imagenet_torch_preprocess.py /root/datasets/imagenet/val ./prep_dataset
-    python imagenet_torch_preprocess.py /root/datasets/imagenet/val ./prep_dataset_uint8 --dtype uint8
+    python imagenet_torch_preprocess.py /root/datasets/imagenet/val ./prep_uint8 --dtype uint8
 
 The transform, the record of each bin's source and the workers are in ``shufflenet_ascend.preprocess``.
 """
@@ -29,7 +29,7 @@ DESCRIPTION = f"""\
 Step 4.2 of the guide: turn every image of SRC_DIR into the model's input, one raw .bin each.
 
     python imagenet_torch_preprocess.py /root/datasets/imagenet/val ./prep_dataset
-    python imagenet_torch_preprocess.py /root/datasets/imagenet/val ./prep_dataset_uint8 --dtype uint8
+    python imagenet_torch_preprocess.py /root/datasets/imagenet/val ./prep_uint8 --dtype uint8
 
 Each image becomes DST_DIR/<stem>.bin, byte-identical to Megvii's validation transform that the checkpoints were
 evaluated with: PIL decode, convert('RGB'), OpenCV INTER_LINEAR resize so the short side is 256, torchvision
