@@ -9,7 +9,12 @@ file in place of the OM file:
         -output_binary=False -useDvpp=False
     python benchmark_ort.py -round=20 -om_path=shufflenetv2_bs1.onnx -device_id=0 -batch_size=1
 
-The work is done by shufflenet_ascend.standin; ``-help`` tells every flag and what each perf figure means.
+ais_bench's command lines run too, with only the program name changed (its files: <key>_0.txt, <dirname>_summary.json):
+
+    python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ --outfmt TXT
+    python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 --output ./result/
+
+Every run leaves a run record (JSON) beside its perf file or summary. The work is done by shufflenet_ascend.standin; ``-help`` tells every flag and what each perf figure means.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 
 from shufflenet_ascend.cli import run_cli, setup_logging
 from shufflenet_ascend.standin import pipeline
-from shufflenet_ascend.standin.flags import format_help, parse_flags, wants_help
+from shufflenet_ascend.standin.flags import PROG, format_help, parse_flags, wants_help
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(format_help())
         return 0
     setup_logging()
-    return pipeline.run(parse_flags(argv))
+    return pipeline.run(parse_flags(argv), command=[PROG, *argv])
 
 
 if __name__ == "__main__":

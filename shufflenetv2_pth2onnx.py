@@ -41,7 +41,10 @@ the published md5 of ShuffleNetV2+.Small.pth.tar (a mismatch is a warning).
 The ONNX file: input image float32 [B, 3, 224, 224] (BGR, 0..255), output class float32 [B, 1000], opset
 {DEFAULT_OPSET} by default, TorchScript exporter; it passes onnx.checker and contains no Shape op. It is written
 under a temporary name and renamed, only after --verify (if asked) passed, so a failed run leaves no OUTPUT file.
-A bs<N> in the file name that disagrees with BATCH_SIZE (random shufflenetv2_bs16.onnx without 16) is warned
+Its metadata names the weights (weights: sha256:<the checkpoint's sha256>, or "random weights, seed <s>") and
+model_size, so that every later step can tell which weights an ONNX file, and an OM built from it, came from; the
+export is deterministic (the same checkpoint gives the same bytes). A bs<N> in the file name that disagrees with
+BATCH_SIZE (random shufflenetv2_bs16.onnx without 16) is warned
 about; the file is still written.
 
 Two graphs, the same numbers (--channel-split). The stride-1 blocks split channels into even and odd halves:

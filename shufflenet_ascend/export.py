@@ -1,9 +1,9 @@
 """ShuffleNetV2+ to ONNX for ATC: the export, the graph checks, and parity with PyTorch (the guide's step 3.1).
 
 The ONNX file: input ``image`` float32 [B, 3, 224, 224] (BGR, 0..255), output ``class`` float32 [B, 1000], opset
-11 by default, TorchScript exporter; it passes onnx.checker and contains no Shape op. ``export_file`` writes it
-under a temporary name and renames it only after the parity check (if asked) passed, so a failed export leaves
-no file.
+11 by default, TorchScript exporter; it passes onnx.checker and contains no Shape op; its metadata names the weights
+and the model size (shufflenet_ascend.model_labels). ``export_file`` writes it under a temporary name and renames
+it only after the parity check (if asked) passed, so a failed export leaves no file.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from shufflenet_ascend.contract import (
 )
 from shufflenet_ascend.fileio import atomic_write_bytes, check_output_file, write_errors_named
 from shufflenet_ascend.metrics import top_k
-from shufflenet_ascend.model import prepare_model, random_images, torch_outputs
+from shufflenet_ascend.model import model_size_label, prepare_model, random_images, torch_outputs, weights_label
+from shufflenet_ascend.model_labels import label_onnx
 
 LOG = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ ATC_OPS = frozenset(
 
 def export_onnx(model: nn.Module, batch_size: int, opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> bytes:
     """The model as a checked ONNX file (bytes), traced at ``batch_size``; with ``dynamic_batch`` the batch axis
-    of ``image`` and ``class`` is symbolic."""
+    of ``image`` and ``class`` is symbolic. The file's metadata names the model's weights and size where the model
+    knows them (``model.weights_label``: a checkpoint's sha256 or the random weights' seed; see model_labels)."""
     buffer = io.BytesIO()
     dynamic_axes = (
         {INPUT_NAME: {0: DYNAMIC_BATCH_AXIS}, OUTPUT_NAME: {0: DYNAMIC_BATCH_AXIS}} if dynamic_batch else None
@@ -102,7 +104,7 @@ def export_onnx(model: nn.Module, batch_size: int, opset: int = DEFAULT_OPSET, d
             do_constant_folding=True,
             dynamo=False,
         )
-    data = buffer.getvalue()
+    data = label_onnx(buffer.getvalue(), weights_label(model), model_size_label(model))
     onnx.checker.check_model(onnx.load_from_string(data))
     return data
 

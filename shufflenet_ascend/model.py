@@ -38,6 +38,8 @@ from shufflenet_ascend.contract import (
     SMALL_CHECKPOINT_MD5,
     SMALL_CHECKPOINT_NAME,
 )
+from shufflenet_ascend.fileio import sha256_file
+from shufflenet_ascend.model_labels import checkpoint_weights, random_weights
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "ShuffleNet-Series" / "ShuffleNetV2+"
 if str(MODEL_DIR) not in sys.path:
@@ -53,6 +55,20 @@ MODULE_PREFIX = "module."
 # output starts near unit scale whatever the image (the model sees raw 0..255 BGR values, no normalisation).
 PIXEL_RMS = 255.0 / math.sqrt(3.0)
 RANDOM_LOGIT_STD = 4.0
+
+# What the model's weights and size are, kept on the module itself so that the export can label the ONNX file
+# with them (shufflenet_ascend.model_labels): set by build_model, randomize_weights_ and prepare_model.
+WEIGHTS_ATTRIBUTE = "shufflenet_weights"
+MODEL_SIZE_ATTRIBUTE = "shufflenet_model_size"
+
+
+def weights_label(model: nn.Module) -> str | None:
+    """``sha256:<checkpoint>`` or ``random weights, seed <s>``; None when the weights' origin is not known."""
+    return getattr(model, WEIGHTS_ATTRIBUTE, None)
+
+
+def model_size_label(model: nn.Module) -> str | None:
+    return getattr(model, MODEL_SIZE_ATTRIBUTE, None)
 
 
 def _network_has_channel_split() -> bool:
@@ -81,6 +97,7 @@ def build_model(model_size: str, channel_split: str | None = None) -> nn.Module:
     model = ShuffleNetV2_Plus(
         input_size=IMAGE_SIZE, n_class=NUM_CLASSES, architecture=ARCHITECTURE, model_size=model_size, **kwargs
     )
+    setattr(model, MODEL_SIZE_ATTRIBUTE, model_size)
     return model.eval()
 
 
@@ -126,6 +143,7 @@ def randomize_weights_(model: nn.Module, seed: int = 0) -> nn.Module:
             model.train(was_training)
             # A power of two: float noise between machines cannot change which one is chosen (but near a tie).
             last_linear.weight.mul_(2.0 ** round(math.log2(RANDOM_LOGIT_STD / logit_std)))
+    setattr(model, WEIGHTS_ATTRIBUTE, random_weights(seed))
     return model
 
 
@@ -286,6 +304,7 @@ def prepare_model(checkpoint: str, model_size: str, seed: int, channel_split: st
     load_weights(model, state_dict, checkpoint, model_size)
     LOG.info("%s: loaded %d tensors into ShuffleNetV2+ %s", checkpoint, len(state_dict), model_size)
     check_checkpoint_md5(checkpoint, model_size)
+    setattr(model, WEIGHTS_ATTRIBUTE, checkpoint_weights(sha256_file(checkpoint)))
     return model
 
 

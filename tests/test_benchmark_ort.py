@@ -131,6 +131,8 @@ def test_dataset_mode_writes_the_tools_files(tmp_path: Path, run_script, models:
     dump = tmp_path / "result" / "dumpOutput_device3"
     assert sorted(path.name for path in (tmp_path / "result").iterdir()) == [
         "dumpOutput_device3",
+        "dumpOutput_device3.json",  # the run records of the dump folder and of the perf file (issue 17)
+        "perf_vision_batchsize_4_device_3.json",
         "perf_vision_batchsize_4_device_3.txt",
     ]
     assert sorted(path.name for path in dump.iterdir()) == [f"{key}_1.txt" for key in keys]  # padding dropped
@@ -186,7 +188,10 @@ def test_dynamic_batch_model_serves_any_batch(
 def test_pure_inference_mode(tmp_path: Path, run_script, models: dict[str, Path]) -> None:
     result = run_script("benchmark_ort.py", "-round=3", f"-om_path={models['static']}", "-device_id=2", "-batch_size=4")
     assert result.returncode == 0, result.stderr
-    assert [path.name for path in (tmp_path / "result").iterdir()] == ["PureInfer_perf_of_tiny_bs4_in_device_2.txt"]
+    assert sorted(path.name for path in (tmp_path / "result").iterdir()) == [
+        "PureInfer_perf_of_tiny_bs4_in_device_2.json",  # its run record (issue 17)
+        "PureInfer_perf_of_tiny_bs4_in_device_2.txt",
+    ]
     text = (tmp_path / "result" / "PureInfer_perf_of_tiny_bs4_in_device_2.txt").read_text()
     assert re.fullmatch(r"ave_throughputRate = [0-9.e+]+samples/s, ave_latency = [0-9.e+-]+ms\n", text), text
     perf = parse_pure_infer_perf(text)
@@ -473,7 +478,8 @@ def test_an_earlier_runs_dump_is_removed_first(tmp_path: Path, run_script, model
         (dump / name).write_text("stale\n")
     (dump / ".ILSVRC2012_val_00000009_1.txt.123-456.tmp").write_text("half")
     (dump / "notes.md").write_text("mine")
-    result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=2))
+    # Outputs with no run record (another tool's, or an interrupted run's): replaced only when asked (issue 17).
+    result = run_script("benchmark_ort.py", *guide_flags(models["dynamic"], batch_size=2), "-overwrite=true")
     assert result.returncode == 0, result.stderr
     assert "result/dumpOutput_device0: removed 4 outputs of an earlier run" in result.stderr
     assert sorted(path.name for path in dump.iterdir()) == [
@@ -579,7 +585,8 @@ def test_disk_full_names_the_file(tmp_path: Path, models: dict[str, Path], monke
     for module in (fileio, dump):  # the dump writer and atomic_write_text both end in atomic_write_bytes
         monkeypatch.setattr(module, "atomic_write_bytes", full_after(IMAGES))  # every dump, then the perf file
     with pytest.raises(PipelineError) as raised:
-        benchmark_ort.main(guide_flags(models["static"]))
+        # The first attempt left a dump folder with no run record (an interrupted run's): replaced when asked.
+        benchmark_ort.main([*guide_flags(models["static"]), "-overwrite=true"])
     assert str(raised.value) == (
         "result/perf_vision_batchsize_4_device_0.txt: cannot write the perf file: No space left on device"
     )
@@ -650,7 +657,10 @@ def test_torch_backend_dump_is_the_model_and_onnxruntime_agrees(tmp_path: Path, 
     np.testing.assert_array_equal(torch_dump, expected)
 
     assert run_script("shufflenetv2_pth2onnx.py", "random", "x_bs4.onnx", "4").returncode == 0
-    result = run_script("benchmark_ort.py", *common, "-om_path=x_bs4.onnx")
+    # The dump folder holds the torch backend's outputs: replaced only when asked (issue 17).
+    refused = run_script("benchmark_ort.py", *common, "-om_path=x_bs4.onnx")
+    assert refused.returncode == 2 and "holds 6 outputs of another backend" in refused.stderr, refused.stderr
+    result = run_script("benchmark_ort.py", *common, "-om_path=x_bs4.onnx", "-overwrite=true")
     assert result.returncode == 0, result.stderr
     assert "removed 6 outputs of an earlier run" in result.stderr
     onnx_dump = np.stack([read_dump(dump / f"img_{index}_1.txt") for index in range(6)])

@@ -70,6 +70,8 @@ class RunRecord:
     project_version: str = "unknown"
     command: tuple[str, ...] = ()
     latency_ms: dict[str, float] | None = None  # per batch: min, mean, median, p90, p99, max (+ count)
+    model_size: str | None = None  # ShuffleNetV2+ Small, Medium or Large, where known (the ONNX file's metadata)
+    batch_latencies_ms: tuple[float, ...] | None = None  # every timed batch's inference time, in completion order
 
     @property
     def on_ascend(self) -> bool:
@@ -132,6 +134,8 @@ def read_run_record(path: str | os.PathLike[str]) -> RunRecord:
         device = document.pop("device")
         device["device_ids"] = tuple(int(number) for number in device.get("device_ids", ()))
         document["command"] = tuple(document.get("command", ()))
+        if document.get("batch_latencies_ms") is not None:
+            document["batch_latencies_ms"] = tuple(float(value) for value in document["batch_latencies_ms"])
         known = {entry.name for entry in fields(RunRecord)}
         record = RunRecord(device=Device(**device), **{key: value for key, value in document.items() if key in known})
     except FileNotFoundError:

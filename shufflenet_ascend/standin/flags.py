@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import platform
 import shutil
 import textwrap
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shufflenet_ascend.cli import EXIT_STATUS_HELP, HelpFormatter, PipelineError
-from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, MODEL_SIZES
+from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, INPUT_DTYPES, MODEL_SIZES
 from shufflenet_ascend.standin.backends import BACKENDS, DEFAULT_BACKEND, TORCH_BACKENDS
 
 PROG = "benchmark_ort.py"
@@ -25,6 +26,7 @@ FLAG_FORMS = "also --flag=value and -flag value; booleans: True/False/1/0, or -f
 _TRUE_WORDS = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "f", "n"})
 _HELP_FLAGS = frozenset({"h", "help", "helpfull", "helpshort"})
+AUTO_INPUT_DTYPE = "auto"
 
 DESCRIPTION = """\
 A CPU stand-in for Huawei's benchmark tool (the guide's step 5.2). On an Ascend host the guide runs
@@ -69,13 +71,58 @@ flight at once:
   here); moduleLatency = ms per batch.
 
 Reading, inference and writing overlap: a reader thread, the backend's streams, a writer thread (which takes the
-outputs in groups of 32 images); each dump file is written once, to a temporary name, and renamed. One untimed
-warm-up batch per stream precedes the clock. The reader's and writer's times are wall-clock: they include
-waiting for a core.
+outputs in groups of 32 images); each dump file is written once, to a temporary name, and renamed. -warmup=N
+untimed rounds of one batch per stream (default 1) precede the clock. The reader's and writer's times are
+wall-clock: they include waiting for a core.
 
-Pure-inference mode (-round=N: N batches of seeded random input, with the same streams and backend):
-ave_throughputRate = samples / wall time with at least one batch in flight; ave_latency = that time / N, ms per
-batch (as the tool's: throughput x latency = batch size).
+Pure-inference mode (-round=N batches, or -duration=SECONDS, of seeded random input, with the same streams and
+backend): ave_throughputRate = samples / wall time with at least one batch in flight; ave_latency = that time / N,
+ms per batch (as the tool's: throughput x latency = batch size).
+"""
+
+
+AIS_BENCH_DESCRIPTION = """\
+ais_bench's command line (Huawei's current tool, python3 -m ais_bench) runs too, with only the program name
+changed: --model, --input, --output, --output_dirname, --outfmt, --batchsize, --loop, --warmup_count, --device
+(also -m, -i, -o, -l, -d) mean what they mean to ais_bench. An .om model runs as the .onnx file beside it (the
+stand-in says so). The current guide's command lines:
+
+    python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ \\
+        --outfmt TXT --batchsize 1
+    python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 --output ./result/
+
+and it writes ais_bench's files: <output>/<dirname>/<key>_0.txt (printf %f values, a trailing space; .bin raw
+float32 with --outfmt BIN, the default, or .npy with NPY; the key is the input's name cut at its first '.') and
+<output>/<dirname>_summary.json (NPU_compute_time: each batch's inference time in ms, min/max/mean/median/
+percentile(99%)/count; H2D_latency and D2H_latency 0, as no copy to a device is made; throughput: images per
+second with the streams' overlapping calls counted once, as the Interface throughputRate; npu_compute_time_list,
+pid, filesinfo, args); <dirname> is --output_dirname or the start time (%Y_%m_%d-%H_%M_%S). Without --input: pure
+inference, --loop batches; without --output nothing is written (as ais_bench), the figures are printed.
+"""
+
+RECORD_DESCRIPTION = """\
+Every run leaves a run record beside its perf file or summary (the tools' own files stay exactly as they are):
+result/perf_vision_batchsize_<B>_device_<id>.json (also result/dumpOutput_device<id>.json for the dump folder,
+and PureInfer_perf_of_<stem>_in_device_<id>.json), or <output>/<dirname>_record.json: the tool (stand-in), backend,
+this CPU and the cores used, streams x threads, the model file, its sha256 and its weights (from the ONNX file's
+metadata; the checkpoint's sha256 or the seed for the torch backends), batch size, input dtype, mode, the dataset's
+identity and source, the images inferred, the start time, the project version, the command line and the latency
+per batch (min, mean, median, p90, p99, max, and every batch's time).
+
+Nothing is replaced silently: a dump folder or perf file whose record names another model (other weights), backend
+or dataset, or that has no record (another tool's, or an interrupted run's), is refused with one line unless
+-overwrite=true; a run of the same model, backend and dataset replaces it. One run per result folder and device
+at a time: a second one refuses at once, naming the first (its pid and command).
+
+Timing: -warmup=N untimed rounds of one batch per stream first (default 1, as ais_bench's --warmup_count); then
+every batch's inference time is kept (from a stream taking it to its outputs) and its min, mean, median, p90,
+p99 and max are printed at the end and written to the record. Pure inference runs -round=N batches or for
+-duration=SECONDS.
+
+Inputs: float32 CHW bins (the guide's, 4*C*H*W bytes) or uint8 HWC BGR bins (C*H*W bytes, the OM's input with
+ATC's AIPP stage), converted to float32 NCHW before the model: the same tensor, the same outputs. -input_dtype=auto
+(the default) takes the dtype from the first input's size (the two sizes cannot be confused); every input is
+checked before any inference, and one of another size is refused naming it.
 """
 
 
@@ -96,6 +143,37 @@ class BenchmarkFlags:
     threads: int = 0
     model_size: str = DEFAULT_MODEL_SIZE
     seed: int = 0
+    input_dtype: str = AUTO_INPUT_DTYPE
+    warmup: int = 1
+    duration: float = 0.0
+    overwrite: bool = False
+    # ais_bench's own flags (an ais_bench-style run: its files, its folder layout)
+    model: str = ""
+    input: str = ""
+    output: str = ""
+    output_dirname: str = ""
+    outfmt: str = "BIN"
+
+    @property
+    def ais_bench_style(self) -> bool:
+        """Given ais_bench's names for the model, inputs or outputs: the run writes ais_bench's files."""
+        return bool(self.model or self.input or self.output or self.output_dirname)
+
+
+# ais_bench's names (and short forms) for the flags that mean the same as the 2021 tool's.
+FLAG_ALIASES = {
+    "batchsize": "batch_size",
+    "loop": "round",
+    "l": "round",
+    "warmup_count": "warmup",
+    "device": "device_id",
+    "d": "device_id",
+    "m": "model",
+    "i": "input",
+    "o": "output",
+}
+AIS_BENCH_FLAGS = ("model", "input", "output", "output_dirname", "outfmt")
+OUTFMTS = ("TXT", "BIN", "NPY")
 
 
 FLAG_HELP: dict[str, str] = {
@@ -125,7 +203,24 @@ FLAG_HELP: dict[str, str] = {
     f"{', '.join(MODEL_SIZES[:-1])} or {MODEL_SIZES[-1]}",
     "seed": "stand-in only, torch backends with -om_path=random: the seed of the random weights (as "
     "shufflenetv2_pth2onnx.py random ... --seed N)",
+    "input_dtype": "stand-in only: auto (from the first input's size), float32 (CHW, the guide's bins) or uint8 "
+    "(HWC BGR bins, the OM's input with ATC's AIPP stage; converted to float32 NCHW before the model)",
+    "warmup": "untimed warm-up rounds (one batch per stream each) before the clock starts; 0: none (ais_bench: "
+    "--warmup_count)",
+    "duration": "pure inference for this many seconds (instead of -round=N); at least one batch",
+    "overwrite": "replace a dump folder or perf file whose record names another model, backend or dataset, or "
+    "that has no record (default: refuse, naming it)",
+    "model": "ais_bench: the model (--model, -m); an .om file runs as the .onnx file beside it",
+    "input": "ais_bench: a folder of .bin inputs, read in natural order (--input, -i); absent: pure inference",
+    "output": "ais_bench: where the outputs and <dirname>_summary.json go (--output, -o); absent: nothing written",
+    "output_dirname": "ais_bench: the outputs' folder name under --output (default: the start time)",
+    "outfmt": "ais_bench: the dump format, TXT (printf %f), BIN (raw float32) or NPY",
 }
+FLAG_ALIAS_HELP = (
+    "ais_bench's names: "
+    + ", ".join(f"--{alias} = -{name}" for alias, name in FLAG_ALIASES.items() if len(alias) > 1)
+    + "; short forms -m -i -o -l -d"
+)
 
 
 def format_help() -> str:
@@ -134,12 +229,15 @@ def format_help() -> str:
     width = min(shutil.get_terminal_size().columns, 100) - 2
     formatter = HelpFormatter(PROG, width=width)
     formatter.add_text(DESCRIPTION)
+    formatter.add_text(RECORD_DESCRIPTION)
+    formatter.add_text(AIS_BENCH_DESCRIPTION)
     lines = [USAGE, "", formatter.format_help().rstrip("\n"), "", f"flags ({FLAG_FORMS}):"]
     for field in dataclasses.fields(BenchmarkFlags):
         default = field.default
         shown = f"{default!r}" if isinstance(default, str) else str(default)
         lines.append(f"  -{field.name} ({_flag_kind(field.name).__name__}, default {shown})")
         lines.append(textwrap.fill(FLAG_HELP[field.name], width, initial_indent=" " * 6, subsequent_indent=" " * 6))
+    lines.append(textwrap.fill(FLAG_ALIAS_HELP, width, initial_indent="  ", subsequent_indent="  "))
     lines += ["  -help", "      show this help and exit", "", EXIT_STATUS_HELP]
     return "\n".join(lines) + "\n"
 
@@ -162,6 +260,14 @@ def _convert_flag(name: str, text: str) -> object:
             return int(text)
         except ValueError:
             raise PipelineError(f"-{name}={text}: expected an integer") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise PipelineError(f"-{name}={text}: expected a number") from None
+        return value
     return text
 
 
@@ -180,6 +286,7 @@ def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
         if not token.startswith("-") or token.strip("-") == "":
             raise PipelineError(f"unexpected argument {token!r}: the tool takes only flags, written -name=value")
         name, has_value, text = token.lstrip("-").partition("=")
+        name = FLAG_ALIASES.get(name, name)
         if (
             name not in names
             and name.startswith("no")
@@ -216,21 +323,35 @@ def check_flags(flags: BenchmarkFlags) -> None:
         raise PipelineError(f"-model_type={flags.model_type}: the stand-in supports only -model_type=vision")
     if flags.backend not in BACKENDS:
         raise PipelineError(f"-backend={flags.backend}: expected one of {', '.join(BACKENDS)}")
-    if not flags.om_path:
+    if flags.ais_bench_style:
+        mixed = [name for name in ("om_path", "input_text_path") if getattr(flags, name)]
+        if mixed:
+            raise PipelineError(
+                f"-{mixed[0]} is the 2021 tool's flag, --model/--input/--output ais_bench's: use one tool's names "
+                "(--model with --input, or -om_path with -input_text_path)"
+            )
+        if not flags.model:
+            raise PipelineError("--model is required (the .om file, run as the .onnx file beside it, or the .onnx)")
+        if flags.outfmt.upper() not in OUTFMTS:
+            raise PipelineError(f"--outfmt={flags.outfmt}: expected one of {', '.join(OUTFMTS)}")
+        if "," in flags.input:
+            raise PipelineError(f"--input={flags.input}: the stand-in takes one folder of .bin files")
+    elif not flags.om_path:
         raise PipelineError("-om_path is required (the .onnx model; a checkpoint or 'random' for a torch backend)")
-    if Path(flags.om_path).suffix.lower() == ".om":
+    elif Path(flags.om_path).suffix.lower() == ".om":
         raise PipelineError(
             f"{flags.om_path}: an OM model runs only on an Ascend device with Huawei's benchmark tool "
             f"(benchmark.{platform.machine()}); give the stand-in the ONNX file it was converted from, "
             f"e.g. -om_path={Path(flags.om_path).with_suffix('.onnx')}"
         )
+    model_path = flags.model or flags.om_path
     if flags.backend in TORCH_BACKENDS:
         if flags.model_size not in MODEL_SIZES:
             raise PipelineError(f"-model_size={flags.model_size}: expected one of {', '.join(MODEL_SIZES)}")
-        if Path(flags.om_path).suffix.lower() == ".onnx":
+        if Path(model_path).suffix.lower() in (".onnx", ".om"):
             raise PipelineError(
                 f"-backend={flags.backend} runs the PyTorch model: give -om_path a checkpoint "
-                f"(.pth.tar) or the word random, not the ONNX file {flags.om_path}"
+                f"(.pth.tar) or the word random, not the model file {model_path}"
             )
     if flags.useDvpp:
         raise PipelineError(
@@ -247,5 +368,17 @@ def check_flags(flags: BenchmarkFlags) -> None:
         raise PipelineError(f"-threads={flags.threads}: must be 0 (automatic) or more")
     if flags.streams < 0:
         raise PipelineError(f"-streams={flags.streams}: must be 0 (automatic) or more")
-    if not flags.input_text_path and flags.round < 1:
-        raise PipelineError("give -input_text_path=<info file> (dataset mode) or -round=<N> (pure inference)")
+    if flags.input_dtype not in (AUTO_INPUT_DTYPE, *INPUT_DTYPES):
+        raise PipelineError(f"-input_dtype={flags.input_dtype}: expected auto, {' or '.join(INPUT_DTYPES)}")
+    if flags.warmup < 0:
+        raise PipelineError(f"-warmup={flags.warmup}: must be 0 (none) or more")
+    if flags.round < 0 or flags.duration < 0:
+        raise PipelineError("-round and -duration must be positive")
+    if flags.round and flags.duration:
+        raise PipelineError(f"-round={flags.round} and -duration={flags.duration:g}: give one (count or time)")
+    if flags.ais_bench_style:
+        return  # without --input: pure inference, --loop batches (default 1, as ais_bench)
+    if not flags.input_text_path and flags.round < 1 and not flags.duration:
+        raise PipelineError(
+            "give -input_text_path=<info file> (dataset mode) or -round=<N> or -duration=<seconds> (pure inference)"
+        )

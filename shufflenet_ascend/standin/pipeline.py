@@ -8,6 +8,7 @@ inference. What each perf figure measures is told in ``benchmark_ort.py -help`` 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -23,13 +24,51 @@ from typing import Any
 import numpy as np
 
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
-from shufflenet_ascend.fileio import atomic_write_text
-from shufflenet_ascend.formats.dump import dump_dir, dump_file_name, parse_dump_file_name, write_dumps
-from shufflenet_ascend.formats.info import read_info
+from shufflenet_ascend.contract import RANDOM_WEIGHTS
+from shufflenet_ascend.fileio import atomic_write_text, sha256_file, write_errors_named
+from shufflenet_ascend.formats.dump import dump_dir, parse_dump_file_name
 from shufflenet_ascend.formats.perf import DatasetPerf, PureInferPerf, perf_file_name, pure_infer_perf_file_name
-from shufflenet_ascend.keys import file_key
-from shufflenet_ascend.standin.backends import Backend, ModelInput, open_backend
+from shufflenet_ascend.formats.run_record import (
+    Device,
+    RunRecord,
+    dataset_identity,
+    record_path,
+    utc_now,
+    write_run_record,
+)
+from shufflenet_ascend.host import available_cores, cpu_name, project_version
+from shufflenet_ascend.model_labels import (
+    MODEL_SIZE_KEY,
+    UNKNOWN_WEIGHTS,
+    WEIGHTS_KEY,
+    checkpoint_weights,
+    random_weights,
+    read_onnx_labels,
+)
+from shufflenet_ascend.standin.backends import TORCH_BACKENDS, Backend, ModelInput, open_backend
 from shufflenet_ascend.standin.flags import BenchmarkFlags, check_flags
+from shufflenet_ascend.standin.guard import check_replaceable, result_lock
+from shufflenet_ascend.standin.inputs import (
+    AUTO,
+    Sample,
+    SampleReader,
+    check_sizes,
+    folder_samples,
+    info_samples,
+    load_samples,
+    resolve_input_dtype,
+)
+from shufflenet_ascend.standin.latency import ais_bench_figures, describe_latency, latency_figures, times_ms
+from shufflenet_ascend.standin.outputs import (
+    DumpLayout,
+    ais_bench_layout,
+    ais_bench_summary,
+    benchmark_layout,
+    write_json,
+    write_output_group,
+)
+
+__all__ = ["load_samples", "run", "run_dataset", "run_pure_inference"]
 
 LOG = logging.getLogger(__name__)
 
@@ -60,66 +99,6 @@ def resolve_input_shape(model_input: ModelInput, flags: BenchmarkFlags, model_pa
 
 # --------------------------------------------------------------------------------------------------------------
 # Dataset mode.
-
-
-@dataclass(frozen=True)
-class Sample:
-    key: str
-    path: Path
-
-
-def load_samples(info_path: str | os.PathLike[str], sample_bytes: int, shape_text: str) -> list[Sample]:
-    """The info file's inputs, each checked up front: present, the right size, one key per input."""
-    entries = read_info(info_path)
-    if not entries:
-        raise PipelineError(f"{info_path}: no inputs listed")
-    samples = []
-    seen: dict[str, str] = {}
-    for entry in entries:
-        path = Path(entry.path)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise PipelineError(f"{info_path}: input {entry.path} (index {entry.index}) not found") from None
-        except OSError as exc:
-            raise PipelineError(f"{info_path}: input {entry.path} (index {entry.index}): {exc.strerror}") from None
-        if not path.is_file():
-            raise PipelineError(f"{info_path}: input {entry.path} (index {entry.index}) is not a file")
-        if size != sample_bytes:
-            raise PipelineError(_size_message(path, size, sample_bytes, shape_text))
-        key = file_key(path)
-        if key in seen:
-            raise PipelineError(
-                f"{info_path}: inputs {seen[key]} and {entry.path} have the same key {key!r}, "
-                "their outputs would overwrite each other"
-            )
-        seen[key] = entry.path
-        samples.append(Sample(key, path))
-    return samples
-
-
-def _size_message(path: Path, size: int, expected: int, shape_text: str) -> str:
-    return (
-        f"{path}: {size} bytes, expected {shape_text} float32 values = {expected} bytes "
-        "(check -input_height/-input_width and the preprocessing)"
-    )
-
-
-def read_sample_into(sample: Sample, destination: np.ndarray, shape_text: str) -> None:
-    """Read one input straight into its slot of the batch array (no intermediate copy)."""
-    view = memoryview(destination).cast("B")
-    try:
-        with open(sample.path, "rb", buffering=0) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size != len(view):
-                raise PipelineError(_size_message(sample.path, size, len(view), shape_text))
-            filled = 0
-            while filled < len(view) and (count := handle.readinto(view[filled:])):
-                filled += count
-    except OSError as exc:
-        raise PipelineError(f"{sample.path}: cannot read the input: {exc.strerror or exc}") from None
-    if filled != len(view):
-        raise PipelineError(_size_message(sample.path, filled, len(view), shape_text))
 
 
 @dataclass
@@ -187,44 +166,28 @@ def inference_error(backend: Backend, error: BaseException) -> BaseException:
     return PipelineError(f"{backend.model}: inference failed ({backend.name}): {first_line}")
 
 
-def write_output_group(output_dir: Path, keys: Sequence[str], outputs: Sequence[np.ndarray], binary: bool) -> None:
-    """One dump file per image and output (formats.dump.write_dumps); a failure names the file that failed."""
-    for number, output in enumerate(outputs, start=1):
-        try:
-            write_dumps(output_dir, keys, output, binary, number)
-        except OSError as exc:
-            # write_dumps writes the keys in order, each under a temporary name renamed when complete (and the
-            # folder was emptied first): the first key without its file is the one that failed. The error's own
-            # file name is at best the temporary one (os.write's ENOSPC names no file at all).
-            failed = next(
-                (
-                    output_dir / dump_file_name(key, binary, number)
-                    for key in keys
-                    if not (output_dir / dump_file_name(key, binary, number)).is_file()
-                ),
-                exc.filename2 or exc.filename,
-            )
-            raise PipelineError(
-                f"{failed}: cannot write the dump file: {exc.strerror or exc}", EXIT_CANNOT_WRITE
-            ) from None
-
-
 def run_dataset(
     backend: Backend,
     samples: Sequence[Sample],
     batch_size: int,
     shape: tuple[int, int, int],
-    output_dir: Path,
+    output_dir: Path | None,
     binary: bool,
     progress: bool = True,
+    input_dtype: str = "float32",
+    layout: DumpLayout | None = None,
+    warmup: int = 1,
 ) -> DatasetPerf:
-    """Infer every sample with ``backend.streams`` batches in flight, write one dump file per image and output,
-    and measure each stage (flags.DESCRIPTION defines every figure)."""
+    """Infer every sample with ``backend.streams`` batches in flight, write one dump file per image and output
+    (``layout``: the 2021 tool's, by default; ``output_dir`` None: nothing written, as ais_bench without
+    --output), and measure each stage (flags.DESCRIPTION defines every figure). ``warmup`` untimed rounds first;
+    each batch's inference time is in ``backend.clock.call_seconds`` afterwards."""
     from tqdm import tqdm
 
-    shape_text = "*".join(map(str, shape))
+    layout = layout or benchmark_layout(binary)
     batches = [list(samples[start : start + batch_size]) for start in range(0, len(samples), batch_size)]
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
     pipeline = _Pipeline()
     to_infer: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
     finished: queue.Queue = queue.Queue()  # holds at most the batch arrays in circulation
@@ -235,6 +198,8 @@ def run_dataset(
     read_clock, preprocess_clock, infer_clock, post_clock = (_StageClock() for _ in range(4))
     infer_lock = threading.Lock()
 
+    reader_of_samples = SampleReader(shape, input_dtype)
+
     def read_batches() -> None:
         for chunk in batches:
             data = pipeline.get(free_arrays)
@@ -242,7 +207,7 @@ def run_dataset(
                 return
             started = time.perf_counter()
             for slot, sample in enumerate(chunk):
-                read_sample_into(sample, data[slot], shape_text)
+                reader_of_samples.read_into(sample, data[slot])
             read_done = time.perf_counter()
             data[len(chunk) :] = 0.0  # the last batch is padded; its padded outputs are dropped
             read_clock.busy += read_done - started
@@ -267,7 +232,8 @@ def run_dataset(
             if pending_keys:  # one formatting pass for the whole group
                 started = time.perf_counter()
                 outputs = [np.concatenate(parts) for parts in zip(*pending_outputs, strict=True)]
-                write_output_group(output_dir, pending_keys, outputs, binary)
+                if output_dir is not None:
+                    write_output_group(output_dir, pending_keys, outputs, layout)
                 post_clock.busy += time.perf_counter() - started
                 bar.update(len(pending_keys))
                 pending_keys, pending_outputs = [], []
@@ -291,7 +257,7 @@ def run_dataset(
 
     reader = pipeline.thread(read_batches, "bin-reader")
     writer = pipeline.thread(write_outputs, "dump-writer")
-    backend.warm_up(np.zeros((batch_size, *shape), dtype=np.float32))  # untimed: allocation and planning
+    backend.warm_up(np.zeros((batch_size, *shape), dtype=np.float32), warmup)  # untimed: allocation, planning
     wall_start = time.perf_counter()
     reader.start()
     writer.start()
@@ -348,26 +314,40 @@ def _per_item_ms(seconds: float, count: int) -> float:
 # Pure-inference mode.
 
 
-def run_pure_inference(backend: Backend, batch_size: int, shape: tuple[int, int, int], rounds: int) -> PureInferPerf:
-    """``rounds`` batches of seeded random input (0..255, like the preprocessed images), ``backend.streams`` in
-    flight at once, after one untimed warm-up batch per stream."""
+def run_pure_inference(
+    backend: Backend,
+    batch_size: int,
+    shape: tuple[int, int, int],
+    rounds: int,
+    warmup: int = 1,
+    duration: float = 0.0,
+) -> PureInferPerf:
+    """``rounds`` batches (or, with ``duration``, as many as are started in that many seconds, at least one) of
+    seeded random input (0..255, like the preprocessed images), ``backend.streams`` in flight at once, after
+    ``warmup`` untimed rounds of one batch per stream. Each batch's time is in ``backend.clock.call_seconds``."""
     batch = np.random.default_rng(0).uniform(0.0, 255.0, size=(batch_size, *shape)).astype(np.float32)
-    backend.warm_up(batch)
+    backend.warm_up(batch, warmup)
     errors: list[BaseException] = []
 
     def done(_outputs: Any, error: BaseException | None) -> None:
         if error is not None:
             errors.append(error)
 
-    for _ in range(rounds):
-        if errors:
+    submitted = 0
+    started = backend.clock.now()
+    while not errors:
+        if duration:
+            if submitted and backend.clock.now() - started >= duration:
+                break
+        elif submitted >= rounds:
             break
         backend.submit(batch, done)
+        submitted += 1
     backend.wait_all()
     if errors:
         raise inference_error(backend, errors[0])
     busy = backend.clock.seconds
-    return PureInferPerf(throughput=_rate(rounds * batch_size, busy), latency_ms=_per_item_ms(busy, rounds))
+    return PureInferPerf(throughput=_rate(submitted * batch_size, busy), latency_ms=_per_item_ms(busy, submitted))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -440,53 +420,244 @@ def write_perf_file(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def run(flags: BenchmarkFlags) -> int:
-    """What the flags ask for: a dataset run (``-input_text_path``) or pure inference (``-round``); returns the
-    exit status. The flags are checked before the model is loaded."""
+def resolve_model_path(flags: BenchmarkFlags) -> str:
+    """The model file the backend runs: -om_path, or ais_bench's --model, whose .om runs as the .onnx beside it."""
+    if not flags.ais_bench_style:
+        return flags.om_path
+    model = Path(flags.model)
+    if model.suffix.lower() != ".om":
+        return flags.model
+    onnx_path = model.with_suffix(".onnx")
+    if not onnx_path.is_file():
+        raise PipelineError(
+            f"{model}: an OM model runs only on an Ascend device with ais_bench, and there is no {onnx_path} beside "
+            "it (the ONNX file it was converted from) for the stand-in to run"
+        )
+    LOG.info(
+        "%s: an OM model runs only on an Ascend device; the stand-in runs the ONNX file beside it, %s", model, onnx_path
+    )
+    return str(onnx_path)
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """Where a run writes: the result folder (locked), the dump folder, the perf file or summary, the records;
+    ``guarded``: (earlier output, its record) pairs that this run replaces."""
+
+    result_dir: Path | None
+    dump: Path | None
+    perf: Path | None
+    records: tuple[Path, ...]
+    guarded: tuple[tuple[Path, Path], ...]
+
+
+def _plan_outputs(flags: BenchmarkFlags, model_path: str, dataset: bool) -> _Outputs:
+    if flags.ais_bench_style:
+        if not flags.output:
+            return _Outputs(None, None, None, (), ())  # as ais_bench without --output: nothing is saved
+        result_dir = Path(flags.output)
+        dirname = flags.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
+        summary = result_dir / f"{dirname}_summary.json"
+        record = record_path(summary)
+        dump = result_dir / dirname if dataset else None
+        guarded = ((summary, record),) + (((dump, record),) if dump else ())
+        return _Outputs(result_dir, dump, summary, (record,), guarded)
+    if not dataset:
+        perf = RESULT_DIR / pure_infer_perf_file_name(Path(model_path).stem, flags.device_id)
+        return _Outputs(RESULT_DIR, None, perf, (record_path(perf),), ((perf, record_path(perf)),))
+    dump = dump_dir(RESULT_DIR, flags.device_id)
+    perf = RESULT_DIR / perf_file_name(flags.batch_size, flags.device_id)
+    records = (record_path(perf), record_path(dump))
+    return _Outputs(RESULT_DIR, dump, perf, records, ((dump, record_path(dump)), (perf, record_path(perf))))
+
+
+def _describe_model(flags: BenchmarkFlags, model_path: str) -> tuple[str, str, str | None]:
+    """(sha256 of the model file, its weights, its size): from the ONNX file's metadata, or for the torch backends
+    from the checkpoint (its sha256) or the seed."""
+    if flags.backend in TORCH_BACKENDS:
+        if model_path == RANDOM_WEIGHTS:
+            return "", random_weights(flags.seed), flags.model_size
+        sha256 = sha256_file(model_path)
+        return sha256, checkpoint_weights(sha256), flags.model_size
+    labels = read_onnx_labels(model_path)
+    return sha256_file(model_path), labels.get(WEIGHTS_KEY, UNKNOWN_WEIGHTS), labels.get(MODEL_SIZE_KEY)
+
+
+def run(flags: BenchmarkFlags, command: Sequence[str] | None = None) -> int:
+    """What the flags ask for: a dataset run (``-input_text_path`` or ``--input``) or pure inference; returns the
+    exit status. The flags are checked before the model is loaded, the inputs and the outputs before any
+    inference. ``command``: the command line, for the run record (default: this process's)."""
     check_flags(flags)
-    backend = open_backend(flags.backend, flags.om_path, flags.streams, flags.threads, flags.model_size, flags.seed)
+    started = utc_now()
+    model_path = resolve_model_path(flags)
+    backend = open_backend(flags.backend, model_path, flags.streams, flags.threads, flags.model_size, flags.seed)
     try:
-        return _run(flags, backend)
+        return _run(flags, backend, model_path, tuple(sys.argv if command is None else command), started)
     finally:
         backend.close()
 
 
-def _run(flags: BenchmarkFlags, backend: Backend) -> int:
-    shape = resolve_input_shape(backend.model_input, flags, flags.om_path)
+def _run(flags: BenchmarkFlags, backend: Backend, model_path: str, command: tuple[str, ...], started: str) -> int:
+    static_batch = backend.model_input.batch
+    if flags.ais_bench_style and static_batch is not None and flags.batch_size == 1:
+        flags = dataclasses.replace(flags, batch_size=static_batch)  # ais_bench takes the batch from the model
+    shape = resolve_input_shape(backend.model_input, flags, model_path)
+    dataset = bool(flags.input_text_path or flags.input)
+    if dataset:
+        if flags.round and not flags.ais_bench_style:
+            LOG.warning("-round=%d is ignored in dataset mode (-input_text_path given)", flags.round)
+        source = flags.input_text_path or flags.input
+        samples = info_samples(source) if flags.input_text_path else folder_samples(source)
+        input_dtype = resolve_input_dtype(flags.input_dtype, samples[0], shape)
+        check_sizes(samples, shape, input_dtype)
+        dataset_id: str | None = dataset_identity(source, samples[0].path)
+    else:
+        samples, source, dataset_id = [], None, None
+        input_dtype = "float32" if flags.input_dtype == AUTO else flags.input_dtype
+    rounds = flags.round or (1 if flags.ais_bench_style and not flags.duration else 0)  # ais_bench's --loop: 1
 
-    if not flags.input_text_path:
-        perf_path = RESULT_DIR / pure_infer_perf_file_name(Path(flags.om_path).stem, flags.device_id)
-        make_output_folder(RESULT_DIR)
-        check_perf_path(perf_path)
-        backend.start(flags.batch_size, shape)
-        LOG.info("pure inference: %d batches of %d, %s", flags.round, flags.batch_size, backend.describe())
-        perf = run_pure_inference(backend, flags.batch_size, shape, flags.round)
-        write_perf_file(perf_path, perf.format())
-        sys.stdout.write(perf.format())
-        LOG.info("wrote %s", perf_path)
-        return 0
-
-    if flags.round:
-        LOG.warning("-round=%d is ignored in dataset mode (-input_text_path given)", flags.round)
-    samples = load_samples(flags.input_text_path, 4 * int(np.prod(shape)), "*".join(map(str, shape)))
-    output_dir = dump_dir(RESULT_DIR, flags.device_id)
-    perf_path = RESULT_DIR / perf_file_name(flags.batch_size, flags.device_id)
-    make_output_folder(output_dir)
-    check_perf_path(perf_path)
-    removed = clear_dump_folder(output_dir)
-    if removed:
-        LOG.info("%s: removed %d outputs of an earlier run", output_dir, removed)
-    backend.start(flags.batch_size, shape)
-    LOG.info(
-        "%d inputs, batch %d, %s, model %s -> %s",
-        len(samples),
-        flags.batch_size,
-        backend.describe(),
-        flags.om_path,
-        output_dir,
+    sha256, weights, model_size = _describe_model(flags, model_path)
+    record = RunRecord(
+        tool="stand-in",
+        device=Device("cpu", cpu_name(), cores=available_cores()),
+        model_file=model_path,
+        model_sha256=sha256,
+        batch_size=flags.batch_size,
+        mode="dataset" if dataset else "pure",
+        images=0,
+        weights=weights,
+        backend=flags.backend,
+        streams=backend.concurrency.streams,
+        threads=backend.concurrency.threads,
+        input_dtype=input_dtype,
+        dataset=dataset_id,
+        dataset_source=source,
+        started=started,
+        project_version=project_version(),
+        command=command,
+        model_size=model_size,
     )
-    perf = run_dataset(backend, samples, flags.batch_size, shape, output_dir, flags.output_binary)
-    write_perf_file(perf_path, perf.format())
-    sys.stdout.write(perf.format())
-    LOG.info("wrote %d outputs to %s and %s", len(samples), output_dir, perf_path)
+    outputs = _plan_outputs(flags, model_path, dataset)
+    if outputs.result_dir is None:
+        LOG.info("no --output: nothing is written (as ais_bench), the figures are printed")
+        _infer(flags, backend, samples, shape, input_dtype, rounds, outputs, record)
+        return 0
+    make_output_folder(outputs.dump or outputs.result_dir)
+    if outputs.perf is not None:
+        check_perf_path(outputs.perf)
+    with result_lock(outputs.result_dir, flags.device_id, command):
+        for target, target_record in outputs.guarded:
+            check_replaceable(target, record, flags.overwrite, target_record)
+        if outputs.dump is not None:
+            # The dump folder's record goes first: a run interrupted from here leaves a folder with no record,
+            # which the next run does not take for this one.
+            for path in outputs.records:
+                if path == record_path(outputs.dump) or flags.ais_bench_style:
+                    _remove(path)
+            removed = clear_dump_folder(outputs.dump)
+            if removed:
+                LOG.info("%s: removed %d outputs of an earlier run", outputs.dump, removed)
+        _infer(flags, backend, samples, shape, input_dtype, rounds, outputs, record)
     return 0
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot remove an earlier run's record: {exc.strerror or exc}") from None
+
+
+def _infer(
+    flags: BenchmarkFlags,
+    backend: Backend,
+    samples: Sequence[Sample],
+    shape: tuple[int, int, int],
+    input_dtype: str,
+    rounds: int,
+    outputs: _Outputs,
+    record: RunRecord,
+) -> None:
+    """Run the model, then write the perf file (or summary) and the records, and print the figures."""
+    batch_size = flags.batch_size
+    backend.start(batch_size, shape)
+    layout = ais_bench_layout(flags.outfmt) if flags.ais_bench_style else benchmark_layout(flags.output_binary)
+    if samples:
+        LOG.info(
+            "%d inputs (%s), batch %d, %s, model %s -> %s",
+            len(samples),
+            input_dtype,
+            batch_size,
+            backend.describe(),
+            record.model_file,
+            outputs.dump or "nothing written",
+        )
+        perf: DatasetPerf | PureInferPerf = run_dataset(
+            backend,
+            samples,
+            batch_size,
+            shape,
+            outputs.dump,
+            flags.output_binary,
+            input_dtype=input_dtype,
+            layout=layout,
+            warmup=flags.warmup,
+        )
+        throughput = perf.interface_throughput
+    else:
+        amount = f"{flags.duration:g} seconds" if flags.duration else f"{rounds} batches"
+        LOG.info("pure inference: %s of %d, %s", amount, batch_size, backend.describe())
+        perf = run_pure_inference(backend, batch_size, shape, rounds, flags.warmup, flags.duration)
+        throughput = perf.throughput
+    times = times_ms(backend.clock.call_seconds)
+    figures = latency_figures(times)
+    record = dataclasses.replace(
+        record,
+        images=len(samples) if samples else len(times) * batch_size,
+        streams=backend.concurrency.streams,
+        threads=backend.concurrency.threads,
+        latency_ms=figures,
+        batch_latencies_ms=tuple(times),
+    )
+
+    if flags.ais_bench_style:
+        compute = ais_bench_figures(times)
+        text = (
+            f"[INFO] NPU_compute_time (ms): min = {compute['min']}, max = {compute['max']}, mean = "
+            f"{compute['mean']}, median = {compute['median']}, percentile(99%) = {compute['percentile(99%)']}\n"
+            f"[INFO] throughput {throughput:g} images/s (CPU stand-in, {backend.describe()}; "
+            f"batch {batch_size})\n"
+        )
+        if outputs.perf is not None:
+            batches = [samples[start : start + batch_size] for start in range(0, len(samples), batch_size)]
+            files = [
+                (
+                    [str(sample.path) for sample in chunk],
+                    [str(outputs.dump / layout.name(sample.key, 0)) for sample in chunk] if outputs.dump else [],
+                )
+                for chunk in batches
+            ]
+            args = {
+                "model": flags.model,
+                "input": flags.input or None,
+                "output": flags.output or None,
+                "output_dirname": flags.output_dirname or None,
+                "outfmt": flags.outfmt.upper(),
+                "loop": rounds,
+                "warmup_count": flags.warmup,
+                "device": flags.device_id,
+                "batchsize": batch_size,
+            }
+            write_json(outputs.perf, ais_bench_summary(compute, times, throughput, files, args), "the summary")
+    else:
+        text = perf.format()
+        assert outputs.perf is not None
+        write_perf_file(outputs.perf, text)
+    for path in outputs.records:
+        with write_errors_named(path, "the run record"):
+            write_run_record(path, record)
+    sys.stdout.write(text)
+    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.streams))
+    if outputs.perf is not None:
+        written = f"{len(samples)} outputs to {outputs.dump}, " if outputs.dump else ""
+        LOG.info("wrote %s%s and its record %s", written, outputs.perf, outputs.records[0])

@@ -1,0 +1,120 @@
+"""The stand-in's output files in the two tools' layouts: the 2021 benchmark tool's dump files (``<key>_1.txt`` in
+``%.8e``, or raw ``.bin``) and ais_bench's (``<key>_0.txt`` in printf ``%f`` with a trailing space, ``.bin`` raw
+float32, ``.npy``), and ais_bench's ``<dirname>_summary.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shufflenet_ascend import fileio
+from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
+from shufflenet_ascend.formats.dump import encode_dump_lines, write_dumps
+
+
+def encode_fixed_lines(rows: np.ndarray) -> list[bytes]:
+    """Each row as ais_bench's TXT writes a float output: printf ``%f`` (six decimals), single spaces, a trailing
+    space, a newline."""
+    rows = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+    line = "%f " * rows.shape[1] + "\n"
+    return [(line % tuple(row)).encode("ascii") for row in rows.tolist()]
+
+
+def encode_npy(rows: np.ndarray) -> list[bytes]:
+    """Each row as the ``.npy`` file ``np.save`` writes (float32, 1-D)."""
+    contents = []
+    for row in np.asarray(rows, dtype=np.float32).reshape(len(rows), -1):
+        buffer = io.BytesIO()
+        np.save(buffer, row, allow_pickle=False)
+        contents.append(buffer.getvalue())
+    return contents
+
+
+def encode_raw(rows: np.ndarray) -> list[bytes]:
+    return [row.tobytes() for row in np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)]
+
+
+@dataclass(frozen=True)
+class DumpLayout:
+    """One tool's dump files: ``<key>_<number>.<extension>``, numbered from ``first_number`` per model output."""
+
+    extension: str
+    first_number: int
+    encode: Callable[[np.ndarray], list[bytes]]
+
+    def name(self, key: str, output_index: int) -> str:
+        return f"{key}_{self.first_number + output_index}.{self.extension}"
+
+    def write(self, folder: Path, keys: Sequence[str], rows: np.ndarray, output_index: int) -> None:
+        if self.first_number == 1 and self.extension in ("txt", "bin"):  # the 2021 tool's: formats.dump's writer
+            write_dumps(folder, keys, rows, self.extension == "bin", self.first_number + output_index)
+            return
+        for key, content in zip(keys, self.encode(rows), strict=True):
+            fileio.atomic_write_bytes(folder / self.name(key, output_index), content)
+
+
+def benchmark_layout(binary: bool) -> DumpLayout:
+    """The 2021 tool's (and the stand-in's): ``<key>_1.txt`` (``%.8e``) or ``<key>_1.bin``."""
+    return DumpLayout("bin", 1, encode_raw) if binary else DumpLayout("txt", 1, encode_dump_lines)
+
+
+def ais_bench_layout(outfmt: str) -> DumpLayout:
+    """ais_bench's ``--outfmt TXT|BIN|NPY``: ``<key>_0.txt`` (``%f``), ``.bin`` or ``.npy``."""
+    encoders = {"TXT": encode_fixed_lines, "BIN": encode_raw, "NPY": encode_npy}
+    return DumpLayout(outfmt.lower(), 0, encoders[outfmt.upper()])
+
+
+def write_output_group(folder: Path, keys: Sequence[str], outputs: Sequence[np.ndarray], layout: DumpLayout) -> None:
+    """One dump file per image and model output; a failure names the file that failed."""
+    for index, output in enumerate(outputs):
+        try:
+            layout.write(folder, keys, output, index)
+        except OSError as exc:
+            # Keys are written in order, each under a temporary name renamed when complete (and the folder was
+            # emptied first): the first key without its file is the one that failed. The error's own file name is
+            # at best the temporary one (os.write's ENOSPC names no file at all).
+            failed = next(
+                (folder / layout.name(key, index) for key in keys if not (folder / layout.name(key, index)).is_file()),
+                exc.filename2 or exc.filename,
+            )
+            raise PipelineError(
+                f"{failed}: cannot write the dump file: {exc.strerror or exc}", EXIT_CANNOT_WRITE
+            ) from None
+
+
+def ais_bench_summary(
+    compute_ms: dict[str, float],
+    times_ms: Sequence[float],
+    throughput: float,
+    files: Sequence[tuple[Sequence[str], Sequence[str]]],
+    args: dict[str, object],
+) -> dict[str, object]:
+    """ais_bench's summary keys. NPU_compute_time: each batch's inference time on the CPU; H2D_latency and
+    D2H_latency: 0 (nothing is copied to a device); throughput: images per second (the stand-in's in-flight
+    rate, see flags.AIS_BENCH_DESCRIPTION); filesinfo: per batch, its input files and output files."""
+    no_copy = {**dict.fromkeys(compute_ms, 0.0), "count": compute_ms.get("count", 0)}
+    return {
+        "NPU_compute_time": compute_ms,
+        "H2D_latency": no_copy,
+        "D2H_latency": no_copy,
+        "throughput": throughput,
+        "npu_compute_time_list": list(times_ms),
+        "pid": os.getpid(),
+        "filesinfo": {
+            str(number): {"infiles": list(infiles), "outfiles": list(outfiles)}
+            for number, (infiles, outfiles) in enumerate(files)
+        },
+        "args": args,
+    }
+
+
+def write_json(path: Path, document: dict[str, object], what: str) -> None:
+    with fileio.write_errors_named(path, what):
+        fileio.atomic_write_text(path, json.dumps(document, indent=1) + "\n")
