@@ -9,12 +9,14 @@ file in place of the OM file:
         -output_binary=False -useDvpp=False
     python benchmark_ort.py -round=20 -om_path=shufflenetv2_bs1.onnx -device_id=0 -batch_size=1
 
-ais_bench's command lines run too, with only the program name changed (its files: <key>_0.txt, <dirname>_summary.json):
+ais_bench's command lines run too, with only the program name changed (and its files: <key>_0.txt,
+<dirname>_summary.json):
 
     python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ --outfmt TXT
     python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 --output ./result/
 
-Every run leaves a run record (JSON) beside its perf file or summary. The work is done by shufflenet_ascend.standin; ``-help`` tells every flag and what each perf figure means.
+Every run leaves a run record (JSON) beside its perf file or summary. The work is done by
+shufflenet_ascend.standin; ``-help`` tells every flag and what each perf figure means.
 """
 
 from __future__ import annotations
