@@ -906,6 +906,7 @@ def test_cli_uint8_folder_is_a_quarter_of_the_float32_folder(run_script, tmp_pat
         result = run_script("imagenet_torch_preprocess.py", "X/val", f"prep_{dtype}", "-j", "2", "--dtype", dtype)
         assert result.returncode == 0, result.stderr
         assert "done 12, skipped 0" in result.stderr
+        assert f"images/s ({dtype} bins, {BIN_BYTES_BY_DTYPE[dtype]} bytes each)" in result.stderr
         record = json.loads((tmp_path / f"prep_{dtype}" / ".prep_sources.json").read_text())
         assert record["dtype"] == dtype and record["transform"] == transform_identity(dtype)
     sizes = {

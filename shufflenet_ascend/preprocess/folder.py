@@ -348,8 +348,9 @@ def progress_bar(total: int, progress: bool) -> tqdm:
 @dataclass
 class PreprocessSummary:
     """What a run did. ``skipped``: bins already up to date; ``removed``: bins deleted because their image is
-    gone; ``ignored``: entries of SRC_DIR that are no images."""
+    gone; ``ignored``: entries of SRC_DIR that are no images; ``dtype``: the route of the bins."""
 
+    dtype: str = DEFAULT_INPUT_DTYPE
     done: int = 0
     skipped: int = 0
     removed: int = 0
@@ -369,7 +370,7 @@ class PreprocessSummary:
         return (
             f"done {self.done}, skipped {self.skipped} (bin up to date), removed {self.removed} (image gone), "
             f"failed {self.failed}, ignored {self.ignored} (not images), {self.seconds:.1f} s, "
-            f"{self.images_per_second:.1f} images/s"
+            f"{self.images_per_second:.1f} images/s ({self.dtype} bins, {BIN_BYTES_BY_DTYPE[self.dtype]} bytes each)"
         )
 
 
@@ -450,6 +451,7 @@ def run_folder(
 
     listing = found.listing
     summary = PreprocessSummary(
+        dtype=dtype,
         skipped=len(plan.keep),
         removed=0 if found.overwrite else len(plan.orphans),
         ignored=listing.ignored,
