@@ -53,15 +53,20 @@ Both arguments are dump folders in any of the formats every inference path here 
 - top-1 agreement: % of images whose highest score is the same class on both sides (the first one on a tie);
 - top-5 set agreement: % of images whose five highest classes are the same set (order ignored; ties broken by
   class index, as a stable sort does);
-- the --worst N images by cosine (default 10);
+- the images whose top-1 class differs: all of them in the JSON (top1_differences: both classes, their ImageNet
+  names, each side's top-1 score and its score of the other's class), the first 10 printed;
+- the --worst N images by cosine (default 10), with both top-1 classes and names;
 - with --labels val_label.txt: each side's top-1 and top-5 accuracy over the paired images and the top-1 flips
   (reference right and candidate wrong, and the reverse). 1001 outputs: class 0 is the background.
 
 --min-cosine C (default 0.99, the usual acceptance bar of an fp16 deployment) applies to the minimum cosine: every
 image must reach it. --min-top1-agreement P (percent) is checked when given. A missed threshold prints a FAIL line
-naming the figure and exits with status 1. --json FILE writes every figure for machines (atomically). Bad input (a
-folder without outputs, no common image, outputs of different lengths, NaN or infinite values) is one line on
-stderr and exit status 2.
+naming the figure and exits with status 1. A comparison that covers only part of the reference (images of the
+reference without a candidate output) fails the same way ("partial: covers N of the reference's M images") unless
+--allow-partial accepts it; images only in the candidate are named in a warning. --json FILE writes every figure
+for machines (atomically; a full disk is one line and exit status 3). Bad input (a folder without outputs, no
+common image, outputs of different lengths, NaN or infinite values, a dump of two lines) is one line on stderr and
+exit status 2.
 
 The files are read by several processes at once (--workers, default: every core); text dumps in the two forms the
 tools write (the benchmark tool's "%.8e", ais_bench's "%f") are parsed with array operations, many files at a
@@ -109,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="exit 1 when fewer than P %% of the images have the same top-1 class",
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept a comparison that covers only part of the reference's images (exit 0 when the thresholds "
+        "hold; the verdict still says PARTIAL)",
+    )
     add_json_flag(parser)
     add_workers_flag(parser, 0, "processes reading the files")
     parser.add_argument("--jobs", type=int, dest="workers", help=argparse.SUPPRESS)  # the older name of --workers
@@ -137,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 getattr(args, side),
                 name_some(only["keys"]),
             )
-    apply_thresholds(result, args.min_cosine, args.min_top1_agreement)
+    apply_thresholds(result, args.min_cosine, args.min_top1_agreement, args.allow_partial)
     if args.json is not None:
         with write_errors_named(args.json, "comparison JSON"):
             atomic_write_text(args.json, format_json(result))

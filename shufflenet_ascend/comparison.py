@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from shufflenet_ascend.class_names import class_name
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import NUM_CLASSES
 from shufflenet_ascend.formats.dump import list_dump_outputs, read_dump, read_dumps
@@ -48,6 +49,9 @@ class PerImage:
     reference_top: np.ndarray  # int64 [n, k]: the k highest classes, highest first (stable: lower class on ties)
     candidate_top: np.ndarray
     values_per_image: int
+    # float64 [n, 4]: reference at its top-1, candidate at its top-1, reference at the candidate's top-1, candidate
+    # at the reference's top-1 (how near a flip was)
+    top1_scores: np.ndarray | None = None
 
     @property
     def relative_error(self) -> np.ndarray:
@@ -73,12 +77,25 @@ def pair_figures(pairs: Sequence[tuple[str, str]], expected: int) -> tuple[np.nd
     reference = read_dumps([pair[0] for pair in pairs], expected).astype(np.float64)
     candidate = read_dumps([pair[1] for pair in pairs], expected).astype(np.float64)
     k = min(TOP_K, expected)
+    reference_top, candidate_top = top_k(reference, k), top_k(candidate, k)
+    rows = np.arange(len(pairs))
+    reference_first, candidate_first = reference_top[:, 0], candidate_top[:, 0]
+    scores = np.stack(
+        [
+            reference[rows, reference_first],
+            candidate[rows, candidate_first],
+            reference[rows, candidate_first],
+            candidate[rows, reference_first],
+        ],
+        axis=1,
+    )
     return (
         cosine_similarity(reference, candidate),
         max_abs_error(reference, candidate),
         np.abs(reference).max(axis=1),
-        top_k(reference, k),
-        top_k(candidate, k),
+        reference_top,
+        candidate_top,
+        scores,
     )
 
 
@@ -94,10 +111,10 @@ def read_pairs(
     expected = first_output_size(pairs[0][0])
     tasks = [(pairs[start : start + CHUNK], expected) for start in range(0, len(pairs), CHUNK)]
     results = map_tasks(_pair_figures_task, tasks, 1 if len(pairs) < SERIAL_BELOW else workers)
-    cosine, max_abs, reference_max_abs, reference_top, candidate_top = (
+    cosine, max_abs, reference_max_abs, reference_top, candidate_top, scores = (
         np.concatenate(parts) for parts in zip(*results, strict=True)
     )
-    return PerImage(list(keys), cosine, max_abs, reference_max_abs, reference_top, candidate_top, expected)
+    return PerImage(list(keys), cosine, max_abs, reference_max_abs, reference_top, candidate_top, expected, scores)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -145,6 +162,36 @@ def label_figures(figures: PerImage, labels: dict[str, int], labels_path: str) -
     }
 
 
+def _name(index: int, classes: int) -> str:
+    return class_name(index, classes) if classes in (NUM_CLASSES, NUM_CLASSES + 1) else f"class {index}"
+
+
+def top1_differences(figures: PerImage) -> list[dict[str, Any]]:
+    """Every image whose top-1 class differs, in key order: both classes, their names and the scores."""
+    differ = np.flatnonzero(figures.reference_top[:, 0] != figures.candidate_top[:, 0])
+    classes = figures.values_per_image
+    rows = []
+    for i in differ:
+        reference_class, candidate_class = int(figures.reference_top[i, 0]), int(figures.candidate_top[i, 0])
+        row: dict[str, Any] = {
+            "key": figures.keys[i],
+            "reference_top1": reference_class,
+            "reference_top1_name": _name(reference_class, classes),
+            "candidate_top1": candidate_class,
+            "candidate_top1_name": _name(candidate_class, classes),
+        }
+        if figures.top1_scores is not None:
+            ref_own, cand_own, ref_at_cand, cand_at_ref = (float(v) for v in figures.top1_scores[i])
+            row.update(
+                reference_score=ref_own,
+                candidate_score=cand_own,
+                reference_score_of_candidate_top1=ref_at_cand,
+                candidate_score_of_reference_top1=cand_at_ref,
+            )
+        rows.append(row)
+    return rows
+
+
 def summarize(
     figures: PerImage,
     reference_folder: str,
@@ -190,18 +237,35 @@ def summarize(
                 "relative_error": _finite_or_none(relative[i]),
                 "reference_top1": int(figures.reference_top[i, 0]),
                 "candidate_top1": int(figures.candidate_top[i, 0]),
+                "reference_top1_name": _name(int(figures.reference_top[i, 0]), figures.values_per_image),
+                "candidate_top1_name": _name(int(figures.candidate_top[i, 0]), figures.values_per_image),
             }
             for i in order
         ],
+        "top1_differences": top1_differences(figures),
         "labels": None if labels is None else label_figures(figures, labels, labels_path or ""),
     }
 
 
 def apply_thresholds(
-    result: dict[str, Any], min_cosine: float | None, min_top1_agreement: float | None
+    result: dict[str, Any], min_cosine: float | None, min_top1_agreement: float | None, allow_partial: bool = False
 ) -> dict[str, Any]:
-    """Add ``thresholds``, ``failures`` (one sentence per missed threshold) and ``passed`` to the result."""
+    """Add ``thresholds``, ``failures`` (one sentence per missed threshold, and a comparison that covers only part
+    of the reference unless ``allow_partial``) and ``passed`` to the result."""
     failures = []
+    missing = result["only_in_reference"]["count"]
+    reference_images = result["images_paired"] + missing
+    result["coverage"] = {
+        "reference_images": reference_images,
+        "paired": result["images_paired"],
+        "partial": bool(missing),
+        "allowed": allow_partial,
+    }
+    if missing and not allow_partial:
+        failures.append(
+            f"partial: covers {result['images_paired']} of the reference's {reference_images} images "
+            f"({missing} have no candidate output; --allow-partial accepts that)"
+        )
     if min_cosine is not None and result["cosine"]["min"] < min_cosine:
         failures.append(
             f"min cosine {result['cosine']['min']:.8f} < --min-cosine {min_cosine:g} "
@@ -211,7 +275,11 @@ def apply_thresholds(
         failures.append(
             f"top-1 agreement {result['top1_agreement_percent']:.2f}% < --min-top1-agreement {min_top1_agreement:g}%"
         )
-    result["thresholds"] = {"min_cosine": min_cosine, "min_top1_agreement_percent": min_top1_agreement}
+    result["thresholds"] = {
+        "min_cosine": min_cosine,
+        "min_top1_agreement_percent": min_top1_agreement,
+        "allow_partial": allow_partial,
+    }
     result["failures"] = failures
     result["passed"] = not failures
     return result
@@ -290,6 +358,23 @@ def format_summary(result: dict[str, Any]) -> str:
         f"top-5 set agreement:    {result['top5_set_agreement_percent']:.2f}% "
         f"({result['top5_set_disagreements']} images differ)",
     ]
+    differences = result.get("top1_differences") or []
+    if differences:
+        shown = differences[:NAMES_KEPT]
+        lines.append(
+            f"top-1 differs on {len(differences)} images"
+            + (f" (the first {len(shown)}; all in --json)" if len(differences) > len(shown) else "")
+            + ":"
+        )
+        width = max(len(row["key"]) for row in shown)
+        for row in shown:
+            scores = (
+                f"  ({row['reference_score']:.6g} / {row['candidate_score']:.6g})" if "reference_score" in row else ""
+            )
+            lines.append(
+                f"  {row['key']:<{width}}  reference {row['reference_top1']} {row['reference_top1_name']}, "
+                f"candidate {row['candidate_top1']} {row['candidate_top1_name']}{scores}"
+            )
     labelled = result["labels"]
     if labelled is not None:
         lines += [
@@ -310,12 +395,23 @@ def format_summary(result: dict[str, Any]) -> str:
         width = max(len(row["key"]) for row in result["worst"])
         lines.append(f"  {'image':<{width}}  {'cosine':>10}  {'max abs error':>13}  top-1 ref/cand")
         for row in result["worst"]:
+            names = (
+                f" ({row['reference_top1_name']} / {row['candidate_top1_name']})"
+                if "reference_top1_name" in row
+                else ""
+            )
             lines.append(
                 f"  {row['key']:<{width}}  {row['cosine']:>10.8f}  {row['max_abs_error']:>13.6g}  "
-                f"{row['reference_top1']}/{row['candidate_top1']}"
+                f"{row['reference_top1']}/{row['candidate_top1']}{names}"
             )
     for failure in result.get("failures", []):
         lines.append(f"FAIL: {failure}")
+    coverage = result.get("coverage")
+    if coverage and coverage["partial"] and coverage["allowed"]:
+        lines.append(
+            f"PARTIAL (accepted by --allow-partial): covers {coverage['paired']} of the reference's "
+            f"{coverage['reference_images']} images"
+        )
     if result.get("passed") and result["thresholds"]["min_cosine"] is not None:
         lines.append(
             "PASS: "
