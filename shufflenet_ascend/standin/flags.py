@@ -87,14 +87,15 @@ changed: --model, --input, --output, --output_dirname, --outfmt, --batchsize, --
 (also -m, -i, -o, -l, -d) mean what they mean to ais_bench. An .om model runs as the .onnx file beside it (the
 stand-in says so). The current guide's command lines:
 
-    python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ --output ./result/ \\
-        --outfmt TXT --batchsize 1
-    python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 --output ./result/
+    python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ \\
+        --output ./result/ --outfmt TXT --batchsize 1
+    python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 \\
+        --output ./result/
 
 and it writes ais_bench's files: <output>/<dirname>/<key>_0.txt (printf %f values, a trailing space; .bin raw
 float32 with --outfmt BIN, the default, or .npy with NPY; the key is the input's name cut at its first '.') and
-<output>/<dirname>_summary.json (NPU_compute_time: each batch's inference time in ms, min/max/mean/median/
-percentile(99%)/count; H2D_latency and D2H_latency 0, as no copy to a device is made; throughput: images per
+<output>/<dirname>_summary.json (NPU_compute_time: each batch's inference time in ms: min, max, mean, median,
+percentile(99%), count; H2D_latency and D2H_latency 0, as no copy to a device is made; throughput: images per
 second with the streams' overlapping calls counted once, as the Interface throughputRate; npu_compute_time_list,
 pid, filesinfo, args); <dirname> is --output_dirname or the start time (%Y_%m_%d-%H_%M_%S). Without --input: pure
 inference, --loop batches; without --output nothing is written (as ais_bench), the figures are printed.

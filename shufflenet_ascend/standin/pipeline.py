@@ -542,10 +542,12 @@ def _run(flags: BenchmarkFlags, backend: Backend, model_path: str, command: tupl
         LOG.info("no --output: nothing is written (as ais_bench), the figures are printed")
         _infer(flags, backend, samples, shape, input_dtype, rounds, outputs, record)
         return 0
-    make_output_folder(outputs.dump or outputs.result_dir)
-    if outputs.perf is not None:
-        check_perf_path(outputs.perf)
+    make_output_folder(outputs.result_dir)
     with result_lock(outputs.result_dir, flags.device_id, command):
+        if outputs.dump is not None:
+            make_output_folder(outputs.dump)
+        if outputs.perf is not None:
+            check_perf_path(outputs.perf)
         for target, target_record in outputs.guarded:
             check_replaceable(target, record, flags.overwrite, target_record)
         if outputs.dump is not None:
