@@ -269,10 +269,9 @@ README_SAMPLE_END = "<!-- end of sample output -->"
 def line_shape(line: str) -> str:
     """A printed line with what changes from run to run made generic: paths, numbers, the CPU's name, spacing."""
     line = re.sub(r"\S*/\S*", "<path>", line)
-    line = re.sub(r"<path>( <path>)+", "<path>", line)  # one batch size or five: the same shape
     line = re.sub(r"\d+(?:[.,]\d+)*", "<n>", line)
     line = re.sub(r"(--label '?|measured on: |runs on )[^,']*?, <n> cores", r"\1<cpu>, <n> cores", line)
-    return " ".join(line.split())
+    return re.sub(r"(?<!\S)(\S+)(?: \1)+(?!\S)", r"\1", " ".join(line.split()))  # one batch size or five
 
 
 def test_readme_sample_output_has_the_shape_of_what_run_all_prints(demo_run):
