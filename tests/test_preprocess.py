@@ -1066,11 +1066,19 @@ def test_parse_record_refuses_a_malformed_format_2_record(change) -> None:
 # kill -TERM, names the info file cannot hold, symbolic link loops.
 
 
+@pytest.fixture(scope="module")
+def many_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python make_demo_dataset.py X --seed 1 --count 240``: enough work to be stopped midway."""
+    folder = tmp_path_factory.mktemp("many")
+    command = [sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), "X", "--seed", "1", "--count", "240"]
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    return folder / "X" / "val"
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigterm_stops_like_ctrl_c(run_script, tmp_path: Path, workers: str) -> None:
-    demo(run_script, tmp_path, "X", seed=1, count=240)
+def test_sigterm_stops_like_ctrl_c(run_script, tmp_path: Path, many_images: Path, workers: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "imagenet_torch_preprocess.py"), "X/val", "prep", "-j", workers],
+        [sys.executable, str(REPO_ROOT / "imagenet_torch_preprocess.py"), many_images, "prep", "-j", workers],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -1096,7 +1104,7 @@ def test_sigterm_stops_like_ctrl_c(run_script, tmp_path: Path, workers: str) -> 
     record = json.loads((tmp_path / "prep" / ".prep_sources.json").read_text())
     recorded = sorted(Path(name).stem + ".bin" for name, entry in record["images"].items() if entry[-1] is not None)
     assert recorded == sorted(made)
-    resumed = run_script("imagenet_torch_preprocess.py", "X/val", "prep", "-j", "2")
+    resumed = run_script("imagenet_torch_preprocess.py", many_images, "prep", "-j", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert f"done {240 - len(made)}, skipped {len(made)}" in resumed.stderr
 
