@@ -16,7 +16,8 @@ from pathlib import Path
 from shufflenet_ascend.cli import PipelineError, add_label_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
-from shufflenet_ascend.perf import format_json, format_table, plot_throughput, read_perf_files
+from shufflenet_ascend.perf import format_json, format_table, plot_throughput, read_perf_files, record_notes
+from shufflenet_ascend.runs import add_allow_mixed_flag, check_not_mixed, run_of_perf_file
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -33,13 +34,22 @@ Reads, given one by one or as result folders (not searched recursively):
   Interface throughputRate; batch size from its args (batchsize) or from bs<N> in the name or the model's name;
   device from args.device; pure inference when it ran without --input; no e2e figure).
 
-It prints one row per file, sorted by batch size: e2e throughput, the Interface throughputRate of one device, and
-the card throughput the guide reports: Interface x --chips (the chips of a card: 4 on an Ascend 310 card). That
-multiplication is an extrapolation and means something only for an Ascend device: for the CPU stand-in pass
---chips 1 (the column is left out) and --label naming the machine. When several devices of one batch size were
-run (several files of distinct devices: ..._device_0.txt, ..._device_1.txt, or several summaries), it also prints
-the measured card throughput, the sum of the devices' Interface rates, beside the guide's extrapolation (their
-mean x chips).
+It prints one row per file, sorted by batch size (dataset run, then pure inference): e2e throughput, the Interface
+throughputRate of one device, the card throughput the guide reports where it means something, and the median and
+p99 latency per batch where the files have them (ais_bench's NPU_compute_time; the stand-in's run record).
+
+The run record beside a perf file (perf_vision_batchsize_<B>_device_<D>.json, <name>_record.json beside ais_bench's
+summary: written by the stand-in and by run_all.sh) says what ran: the tool, its backend and the device. The
+table's "measured on" line and the card figure come from it: card = Interface x the chips of the device's card (4
+for an Ascend 310 on an Atlas 300I; none for a chip whose card is not known), and never for a CPU, whatever
+--chips says. A perf file without a record (a file of Huawei's tool from elsewhere) is read as before: card =
+Interface x --chips (default 4, the guide's extrapolation), with a note on stderr. When several devices of one
+batch size were run (..._device_0.txt, ..._device_1.txt, or several summaries), it also prints the measured card
+throughput, the sum of the devices' Interface rates, beside the guide's extrapolation (their mean x chips).
+
+Runs of different datasets or models (their records' dataset identity or weights differ) are refused in one table,
+with one line naming both files, unless --allow-mixed. Batch sizes are one model (one file per batch size, the same
+weights). A perf figure that is not a positive finite number (-5, nan, 1e400) is refused, naming the file.
 
     python parse_perf.py result/
     python parse_perf.py result/perf_vision_batchsize_16_device_{0,1}.txt
@@ -47,8 +57,10 @@ mean x chips).
     python parse_perf.py result/ --chips 1 --label "CPU stand-in: AMD EPYC 7B13, 2 cores"
     python parse_perf.py result/ --json          # the JSON on stdout instead of the table
 
-The plot draws the measured rates beside the guide's published Ascend 310 figures (Interface of one chip, and card
-= Interface x 4), each line labelled with what it is."""
+The plot draws the measured rates with a y range of their own (a published line above them is clipped, and a note
+says how high it goes), beside the guide's published Ascend 310 figures (Interface of one chip, and card =
+Interface x 4) unless a record says the run was on a CPU; a caption says the images, batch sizes, tool/backend
+and device."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,11 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chips",
         type=int,
-        default=CHIPS_PER_310_CARD,
-        help="chips per card: card fps = Interface throughputRate x chips (default: %(default)s, "
-        "an Ascend 310 card); 1 for anything that is not an Ascend device (the stand-in)",
+        help=f"chips per card for perf files without a run record: card fps = Interface throughputRate x chips "
+        f"(default: {CHIPS_PER_310_CARD}, an Ascend 310 card); a record's device always decides",
     )
     add_label_flag(parser)
+    add_allow_mixed_flag(parser)
     parser.add_argument(
         "--json",
         nargs="?",
@@ -79,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if args.chips < 1:
-        raise PipelineError(f"--chips {args.chips}: must be at least 1")
+    chips_given = args.chips is not None
+    chips = args.chips if chips_given else CHIPS_PER_310_CARD
+    if chips < 1:
+        raise PipelineError(f"--chips {chips}: must be at least 1")
     json_path = None if args.json in (None, "-") else Path(args.json)
     if json_path is not None:
         if json_path.suffix.lower() != ".json":
@@ -92,15 +106,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot is not None:
         check_output_file(args.plot)
 
-    files = read_perf_files(args.paths, args.chips)
-    document = format_json(files, args.chips, args.label)
+    files = read_perf_files(args.paths, chips)
+    for note in check_not_mixed([run_of_perf_file(f.path) for f in files], args.allow_mixed):
+        LOG.warning("warning: %s (--allow-mixed)", note)
+    for note in record_notes(files, chips, chips_given):
+        LOG.info("note: %s", note)
+    document = format_json(files, chips, args.label)
     if json_path is not None:
         with write_errors_named(json_path, "perf JSON"):
             atomic_write_text(json_path, document)
         LOG.info("wrote %s", json_path)
-    sys.stdout.write(document if args.json == "-" else format_table(files, args.chips, args.label))
+    sys.stdout.write(document if args.json == "-" else format_table(files, chips, args.label))
     if args.plot is not None:
-        plot_throughput(files, args.chips, args.plot, args.label)
+        plot_throughput(files, chips, args.plot, args.label)
         LOG.info("wrote %s", args.plot)
     return 0
 

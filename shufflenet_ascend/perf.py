@@ -25,6 +25,7 @@ from shufflenet_ascend.formats.perf import (
     parse_pure_infer_perf,
     read_ais_bench_summary,
 )
+from shufflenet_ascend.formats.run_record import RunRecord, find_run_record
 
 LOG = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class PerfRow:
     device_id: int
     e2e_fps: float | None  # None for pure inference
     interface_fps: float
-    card_fps: float
+    card_fps: float | None  # Interface x chips per card; None where no card figure means anything (a CPU)
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,43 @@ class PerfFile:
     row: PerfRow
     tool: str = "benchmark"  # "benchmark": the benchmark tool's text files (or the stand-in's); "ais_bench"
     pure: bool | None = None  # None: pure inference exactly when there is no e2e figure (the benchmark tool)
+    record: RunRecord | None = None  # the run record beside the file (None: a file of Huawei's tool from elsewhere)
+    chips: int | None = CHIPS_PER_310_CARD  # chips per card used for card_fps (None: no card figure)
+    latency_ms: dict[str, float] | None = None  # per batch: min, mean, median, p90, p99, max (those known)
 
     @property
     def mode(self) -> str:
+        if self.record is not None:
+            return self.record.mode
         pure = self.row.e2e_fps is None if self.pure is None else self.pure
         return "pure" if pure else "dataset"
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.record is not None and not self.record.on_ascend
+
+    def describe(self) -> str:
+        """Tool, backend and device from the record; for a file without one, what is known of it."""
+        if self.record is not None:
+            return self.record.describe()
+        return f"{self.tool} (no run record: device not known)"
+
+
+def card_chips(record: RunRecord | None, chips: int) -> int | None:
+    """Chips per card for a card figure: the record's (an Ascend 310 on an Atlas 300I: 4; a chip whose card is not
+    known: None), never for a CPU; ``chips`` (the --chips flag, the guide's 4) only for a file without record."""
+    if record is None:
+        return chips
+    if not record.on_ascend:
+        return None
+    return record.device.chips_per_card
+
+
+def _check_rate(path: Path, what: str, value: float) -> float:
+    """A rate the tool could have measured: finite and positive (-5, nan, 1e400 are refused, naming the file)."""
+    if not (math.isfinite(value) and value > 0):
+        raise PipelineError(f"{path}: {what} {value!r} is not a positive number of images per second")
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,7 +96,7 @@ class CardFigure:
     mode: str
     devices: tuple[int, ...]
     measured_fps: float  # sum of the devices' Interface rates
-    extrapolated_fps: float  # their mean x chips: the guide's card figure from one chip's rate
+    extrapolated_fps: float | None  # their mean x chips: the guide's card figure from one chip's rate (None: CPU)
 
 
 def is_perf_file_name(name: str) -> bool:
@@ -71,13 +104,17 @@ def is_perf_file_name(name: str) -> bool:
 
 
 def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD) -> PerfFile:
-    """One perf file of any kind; anything else is a PipelineError naming it."""
+    """One perf file of any kind, with the run record beside it when there is one; anything else is a
+    PipelineError naming it. ``chips`` applies only to a file without a record (see ``card_chips``)."""
     path = Path(path)
     if SUMMARY_NAME_PATTERN.match(path.name):
         summary = read_ais_bench_summary(path)
-        card = round(summary.throughput * chips, _DECIMALS)
+        record = find_run_record(path)
+        used = card_chips(record, chips)
+        card = None if used is None else round(summary.throughput * used, _DECIMALS)
         row = PerfRow(summary.batch_size, summary.device_id, None, summary.throughput, card)
-        return PerfFile(path, row, tool="ais_bench", pure=summary.pure)
+        latency = summary.latency_ms or (record.latency_ms if record else None)
+        return PerfFile(path, row, "ais_bench", summary.pure, record, used, latency)
     dataset_name = PERF_NAME_PATTERN.match(path.name)
     pure_name = PURE_INFER_NAME_PATTERN.match(path.name)
     if dataset_name is None and pure_name is None:
@@ -94,8 +131,8 @@ def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD
         batch, device, e2e, interface = (
             int(dataset_name["batch"]),
             int(dataset_name["device"]),
-            perf.e2e_throughput,
-            perf.interface_throughput,
+            _check_rate(path, "[e2e] throughputRate", perf.e2e_throughput),
+            _check_rate(path, "Interface throughputRate", perf.interface_throughput),
         )
     else:
         pure = parse_pure_infer_perf(text)
@@ -105,9 +142,14 @@ def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD
             batch_from_model_name(pure_name["model"]),
             int(pure_name["device"]),
             None,
-            pure.throughput,
+            _check_rate(path, "ave_throughputRate", pure.throughput),
         )
-    return PerfFile(path, PerfRow(batch, device, e2e, interface, round(interface * chips, _DECIMALS)))
+    record = find_run_record(path)
+    used = card_chips(record, chips)
+    card = None if used is None else round(interface * used, _DECIMALS)
+    tool = record.tool if record is not None else "benchmark"
+    latency = record.latency_ms if record is not None else None
+    return PerfFile(path, PerfRow(batch, device, e2e, interface, card), tool, None, record, used, latency)
 
 
 def find_perf_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -148,9 +190,16 @@ def read_perf_files(paths: Sequence[str | os.PathLike[str]], chips: int = CHIPS_
     )
 
 
+def _common_chips(files: Sequence[PerfFile]) -> int | None:
+    """The chips per card of files that share one figure (None when they have none, or differ)."""
+    values = {f.chips for f in files}
+    return values.pop() if len(values) == 1 else None
+
+
 def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD) -> list[CardFigure]:
     """Per batch size and mode with files of two or more devices: the sum of their Interface rates (what the
-    devices did together) and the guide's extrapolation from them (their mean x chips)."""
+    devices did together) and the guide's extrapolation from them (their mean x chips per card: the records', or
+    ``chips`` for files without one; None when no card figure means anything: a CPU)."""
     groups: dict[tuple[int, str], list[PerfFile]] = defaultdict(list)
     for f in files:
         if f.row.batch_size is not None:
@@ -169,13 +218,14 @@ def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD) -
             )
             continue
         rates = [f.row.interface_fps for f in group]
+        per_card = _common_chips(group) if any(f.record for f in group) else chips
         figures.append(
             CardFigure(
                 batch,
                 mode,
                 tuple(sorted(devices)),
                 round(math.fsum(rates), _DECIMALS),
-                round(math.fsum(rates) / len(rates) * chips, _DECIMALS),
+                None if per_card is None else round(math.fsum(rates) / len(rates) * per_card, _DECIMALS),
             )
         )
     return figures
@@ -193,24 +243,76 @@ def _number(value: float | None) -> str:
     return "-" if value is None else repr(round(value, _DECIMALS))
 
 
+def _latency_cell(f: PerfFile, key: str) -> str:
+    value = (f.latency_ms or {}).get(key)
+    return "-" if value is None else f"{value:.3f}"
+
+
+def has_latency(files: Sequence[PerfFile]) -> bool:
+    return any(f.latency_ms and ("median" in f.latency_ms or "p99" in f.latency_ms) for f in files)
+
+
+def card_header(files: Sequence[PerfFile]) -> str | None:
+    """The card column's title (``card fps (x4)``), or None when no file has a card figure."""
+    carded = [f for f in files if f.chips is not None and f.chips > 1]
+    if not carded:
+        return None
+    common = _common_chips(carded)
+    return f"card fps (x{common})" if common else "card fps (x chips per card)"
+
+
+def measured_on(files: Sequence[PerfFile], label: str | None) -> str | None:
+    """What the figures were measured on: --label, else the records' tool and device (one line)."""
+    if label:
+        return label
+    described = list(dict.fromkeys(f.record.describe() for f in files if f.record is not None))
+    return "; ".join(described) if described else None
+
+
+def record_notes(files: Sequence[PerfFile], chips: int, chips_given: bool) -> list[str]:
+    """What a reader should know about the records: files without one (read as before: a perf file of Huawei's
+    tool from elsewhere, card = Interface x --chips), and a --chips the records overrule."""
+    notes = []
+    without = [f.path.name for f in files if f.record is None]
+    if without:
+        card = f"card fps = Interface x {chips} (--chips)" if chips > 1 else "no card figure (--chips 1)"
+        notes.append(
+            f"no run record beside {len(without)} perf file(s) ({', '.join(without[:3])}"
+            f"{', ...' if len(without) > 3 else ''}): a file of Huawei's tool from elsewhere; tool and device not "
+            f"known, {card}"
+        )
+    if chips_given:
+        overruled = [f.path.name for f in files if f.record is not None and (f.chips or 1) != chips]
+        if overruled:
+            notes.append(
+                f"--chips {chips} not used for {', '.join(overruled[:3])}{', ...' if len(overruled) > 3 else ''}: "
+                "the run record says the device (no card figure for a CPU; chips per card of the Ascend card)"
+            )
+    return notes
+
+
 def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None) -> str:
-    """One row per file (the card column only when chips > 1), then the measured card figures, if any."""
-    with_card = chips > 1
-    header = ("batch", "device", "mode", "e2e fps", "Interface fps (1 device)", f"card fps (x{chips})", "file")
-    rows = [header] + [
-        (
+    """One row per file (the card column only where a card figure means something; median and p99 latency when
+    a file has them), then the measured card figures, if any."""
+    card_title = card_header(files)
+    latency = has_latency(files)
+    header = ("batch", "device", "mode", "e2e fps", "Interface fps (1 device)")
+    header += (card_title,) if card_title else ()
+    header += ("median ms", "p99 ms") if latency else ()
+    rows = [(*header, "file")]
+    for f in files:
+        cells = [
             "?" if f.row.batch_size is None else str(f.row.batch_size),
             str(f.row.device_id),
             f.mode,
             _number(f.row.e2e_fps),
             _number(f.row.interface_fps),
-            _number(f.row.card_fps),
-            f.path.name,
-        )
-        for f in files
-    ]
-    if not with_card:
-        rows = [row[:5] + row[6:] for row in rows]
+        ]
+        if card_title:
+            cells.append(_number(f.row.card_fps if f.chips and f.chips > 1 else None))
+        if latency:
+            cells += [_latency_cell(f, "median"), _latency_cell(f, "p99")]
+        rows.append((*cells, f.path.name))
     numeric = len(rows[0]) - 1
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []
@@ -221,8 +323,9 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
         ]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "-" * len(lines[0]))
-    if label:
-        lines.insert(0, f"measured on: {label}")
+    who = measured_on(files, label)
+    if who:
+        lines.insert(0, f"measured on: {who}")
     cards = measured_cards(files, chips)
     if cards:
         lines.append("")
@@ -235,18 +338,53 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
                 f"  batch {card.batch_size} ({card.mode}): {_number(card.measured_fps)} fps measured = sum of "
                 f"the Interface fps of devices {devices}"
             )
-            if with_card:
-                line += f"; guide's extrapolation: their mean x {chips} = {_number(card.extrapolated_fps)} fps"
+            group = [f for f in files if f.row.batch_size == card.batch_size and f.mode == card.mode]
+            per_card = _common_chips(group)
+            if card.extrapolated_fps is not None and per_card and per_card > 1:
+                line += f"; guide's extrapolation: their mean x {per_card} = {_number(card.extrapolated_fps)} fps"
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _run_fields(record: RunRecord | None) -> dict[str, object] | None:
+    if record is None:
+        return None
+    return {
+        "describe": record.describe(),
+        "tool": record.tool,
+        "backend": record.backend,
+        "device": record.device.describe(),
+        "device_kind": record.device.kind,
+        "model_file": record.model_file,
+        "model_sha256": record.model_sha256,
+        "weights": record.weights,
+        "images": record.images,
+        "dataset": record.dataset,
+        "dataset_source": record.dataset_source,
+        "streams": record.streams,
+        "threads": record.threads,
+        "started": record.started,
+        "project_version": record.project_version,
+    }
 
 
 def format_json(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, label: str | None = None) -> str:
     """Rows (one per file), measured card figures and the guide's published figures, as one JSON object."""
     document = {
-        "label": label,
+        "label": measured_on(files, label),
         "chips": chips,
-        "rows": [{**asdict(f.row), "mode": f.mode, "tool": f.tool, "file": str(f.path)} for f in files],
+        "rows": [
+            {
+                **asdict(f.row),
+                "mode": f.mode,
+                "tool": f.tool,
+                "file": str(f.path),
+                "chips": f.chips,
+                "latency_ms": f.latency_ms,
+                "run": _run_fields(f.record),
+            }
+            for f in files
+        ],
         "measured_cards": [{**asdict(card), "devices": list(card.devices)} for card in measured_cards(files, chips)],
         "published_ascend310": [
             {"batch_size": batch, "interface_fps": fps, "card_fps": card} for batch, fps, card in published_rates()
@@ -255,14 +393,20 @@ def format_json(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, labe
     return json.dumps(document, indent=1) + "\n"
 
 
+def draws_published(files: Sequence[PerfFile]) -> bool:
+    """The published Ascend 310 figures are drawn beside this run's unless a record says it ran on a CPU."""
+    return not any(f.on_cpu for f in files)
+
+
 def plot_series(
     files: Sequence[PerfFile], chips: int, label: str | None = None
 ) -> dict[str, tuple[list[tuple[int, float]], bool]]:
     """What the plot draws: {line label: (points (batch, fps), published?)}, measured lines first.
 
     Measured rates of several devices of one batch size are averaged (the label says so); the card lines are
-    the guide's extrapolation (x chips, only when chips > 1) and the measured sum of devices run at once."""
-    who = label or "measured"
+    the guide's extrapolation (x chips, only where a card figure means something) and the measured sum of devices
+    run at once. The published Ascend 310 lines are left out when a record says the run was on a CPU."""
+    who = label or measured_on(files, None) or "measured"
     known = [f for f in files if f.row.batch_size is not None]
 
     def by_batch(rows: Sequence[PerfFile], value) -> list[tuple[int, float]]:
@@ -282,9 +426,11 @@ def plot_series(
         if mode == "dataset":
             series[f"{who}: e2e fps ({per})"] = (by_batch(rows, lambda f: f.row.e2e_fps), False)
         series[f"{who}: {kind}Interface fps ({per})"] = (by_batch(rows, lambda f: f.row.interface_fps), False)
-        if chips > 1:
-            series[f"{who}: {kind}Interface x {chips} (guide's card extrapolation)"] = (
-                by_batch(rows, lambda f: f.row.card_fps),
+        carded = [f for f in rows if f.chips is not None and f.chips > 1]
+        if carded:
+            per_card = _common_chips(carded) or chips
+            series[f"{who}: {kind}Interface x {per_card} (guide's card extrapolation)"] = (
+                by_batch(carded, lambda f: f.row.card_fps),
                 False,
             )
         cards = [card for card in measured_cards(files, chips) if card.mode == mode]
@@ -292,19 +438,41 @@ def plot_series(
             [(card.batch_size, card.measured_fps) for card in cards],
             False,
         )
-    published = published_rates()
-    series["published Ascend 310 (guide): Interface fps, 1 chip"] = ([(b, fps) for b, fps, _ in published], True)
-    series[f"published Ascend 310 card (guide): Interface x {CHIPS_PER_310_CARD}"] = (
-        [(b, card) for b, _, card in published],
-        True,
-    )
+    if draws_published(files):
+        published = published_rates()
+        series["published Ascend 310 (guide): Interface fps, 1 chip"] = ([(b, fps) for b, fps, _ in published], True)
+        series[f"published Ascend 310 card (guide): Interface x {CHIPS_PER_310_CARD}"] = (
+            [(b, card) for b, _, card in published],
+            True,
+        )
     return {name: line for name, line in series.items() if line[0]}
+
+
+def plot_caption(files: Sequence[PerfFile]) -> str:
+    """Images, batches, tool/backend and device of the run, for the plot's foot."""
+    batches = sorted({f.row.batch_size for f in files if f.row.batch_size is not None})
+    parts = [f"batch sizes {', '.join(map(str, batches))}"]
+    images = {}
+    for f in files:
+        if f.record is not None and f.row.batch_size is not None:
+            images.setdefault(f"bs{f.row.batch_size} {f.mode}", 0)
+            images[f"bs{f.row.batch_size} {f.mode}"] += f.record.images
+    if images:
+        parts.append("images: " + ", ".join(f"{count} ({name})" for name, count in images.items()))
+    described = list(dict.fromkeys(f.describe() for f in files))
+    parts.append("; ".join(described))
+    if not draws_published(files):
+        parts.append("published Ascend 310 figures not drawn: this run was on a CPU")
+    return " | ".join(parts)
 
 
 def plot_throughput(
     files: Sequence[PerfFile], chips: int, path: str | os.PathLike[str], label: str | None = None
 ) -> None:
-    """Throughput against batch size, measured beside published, written atomically as PNG."""
+    """Throughput against batch size, written atomically as PNG. The y range is this run's (its measured lines
+    fill the plot); a published line above it is clipped, and a note says how high it goes."""
+    import textwrap
+
     import matplotlib  # here: a second of import time that only the plot needs (the driver imports this module)
 
     matplotlib.use("Agg")
@@ -313,8 +481,12 @@ def plot_throughput(
     if not any(f.row.batch_size is not None for f in files):
         raise PipelineError("nothing to plot: no perf file has a known batch size")
     series = plot_series(files, chips, label)
-    figure, axes = plt.subplots(figsize=(9, 5.5 + 0.16 * len(series)), dpi=100)
+    caption = textwrap.fill(plot_caption(files), 110)
+    figure, axes = plt.subplots(figsize=(10, 6.5 + 0.25 * len(series)), dpi=100)
     try:
+        measured_top = max(fps for points, published in series.values() if not published for _, fps in points)
+        top = measured_top * 1.15
+        clipped = []
         for name, (points, published) in series.items():
             axes.plot(
                 *zip(*points, strict=False),
@@ -323,15 +495,25 @@ def plot_throughput(
                 linestyle="--" if published else "-",
                 alpha=0.6 if published else 1.0,
             )
+            highest = max(fps for _, fps in points)
+            if published and highest > top:
+                clipped.append(f"{name} reaches {highest:g} fps (above the plot)")
         batches = sorted({batch for points, _ in series.values() for batch, _ in points})
         axes.set_xscale("log", base=2)
         axes.set_xticks(batches, [str(batch) for batch in batches])
+        axes.set_ylim(0, top)
         axes.set_xlabel("batch size")
         axes.set_ylabel("images per second")
-        axes.set_title("Throughput by batch size" + (f"\n{label}" if label else ""), fontsize=10)
+        who = measured_on(files, label)
+        axes.set_title("Throughput by batch size" + (f"\n{who}" if who else ""), fontsize=11)
         axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.13), frameon=False)
-        figure.tight_layout()
+        if clipped:
+            axes.text(
+                0.99, 0.98, "\n".join(clipped), transform=axes.transAxes, ha="right", va="top", fontsize=8, alpha=0.8
+            )
+        axes.legend(fontsize=9, loc="upper left", bbox_to_anchor=(0.0, -0.12), frameon=False)
+        figure.text(0.01, 0.005, caption, fontsize=8, va="bottom", ha="left")
+        figure.tight_layout(rect=(0, 0.04 + 0.012 * caption.count("\n"), 1, 1))
         with write_errors_named(path, "plot"), atomic_output(path, "wb") as handle:
             figure.savefig(handle, format="png", metadata={"Software": None})
     finally:

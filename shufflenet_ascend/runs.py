@@ -10,6 +10,7 @@ different: one ONNX/OM file per batch size is one model (the same weights).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import re
@@ -140,6 +141,15 @@ def accuracy_run(accuracy_json: str | os.PathLike[str]) -> AccuracyRun:
         except PipelineError as exc:
             LOG.warning("warning: %s", exc)
     return AccuracyRun(record, tuple(runs))
+
+
+def add_allow_mixed_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="put runs of different datasets or models (as their run records say) in one table, with a note "
+        "saying what differs; without it they are refused",
+    )
 
 
 def check_not_mixed(rows: Sequence[RunOf], allow_mixed: bool) -> list[str]:

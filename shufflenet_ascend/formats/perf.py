@@ -106,6 +106,8 @@ class AisBenchSummary:
     batch_size: int | None  # from args.batchsize, else bs<N> in the file's or the model's name, else unknown
     device_id: int
     pure: bool  # pure inference: it ran without --input
+    # NPU_compute_time per batch in ms, the run record's keys: min, mean, median, p99, max, count (those it has)
+    latency_ms: dict[str, float] | None = None
 
 
 def _non_negative_int(value: object) -> int | None:
@@ -152,4 +154,24 @@ def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
     device = _non_negative_int(0 if device_value is None else device_value)
     if device is None:
         raise PipelineError(f"{path}: device {device_value!r} in args is not a device number")
-    return AisBenchSummary(float(throughput), batch, device, "input" in args and not args["input"])
+    pure = "input" in args and not args["input"]
+    return AisBenchSummary(float(throughput), batch, device, pure, _latency(document.get("NPU_compute_time")))
+
+
+_AIS_BENCH_LATENCY_KEYS = {"min": "min", "mean": "mean", "median": "median", "percentile(99%)": "p99", "max": "max"}
+
+
+def _latency(stats: object) -> dict[str, float] | None:
+    """ais_bench's NPU_compute_time statistics under the run record's names; values that are not finite
+    non-negative numbers are left out (the throughput is what is checked strictly)."""
+    if not isinstance(stats, dict):
+        return None
+    latency = {}
+    for key, name in _AIS_BENCH_LATENCY_KEYS.items():
+        value = stats.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+            latency[name] = float(value)
+    count = stats.get("count")
+    if latency and isinstance(count, int) and not isinstance(count, bool):
+        latency["count"] = count
+    return latency or None
