@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.cli import EXIT_BAD_INPUT, PipelineError, make_parser
+from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError, make_parser
 from shufflenet_ascend.contract import BIN_BYTES, CHIPS_PER_310_CARD, IMAGE_SIZE, SMALL_CHECKPOINT_NAME
 from shufflenet_ascend.fileio import atomic_write_text, format_bytes
 from shufflenet_ascend.host import available_cores, cpu_name
@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         "A command of a stage that fails ends the run with that command's exit status (below: the same in every "
         "script of the project; 1 when compare_accuracy.py finds a real checkpoint more than 1 point below the "
         "published accuracy). run_all's own checks (options, tools, dataset, free space, a device failing, a "
-        "tool leaving outputs missing) end it with 2, one line naming the stage and the problem.",
+        "tool leaving outputs missing) end it with 2, one line naming the stage and the problem; 3 when its "
+        "bookkeeping (.run_all/, renamed outputs) cannot be written.",
     )
     parser.allow_abbrev = False
     option = parser.add_argument
@@ -901,9 +902,9 @@ def main(argv: Sequence[str]) -> int:
         where = f'stage "{stage}": ' if command != "options" else ""
         print(f"{PROG}: error: {where}{exc}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:
+    except OSError as exc:  # a stamp, a renamed output or a folder of links that could not be written
         print(f'{PROG}: error: stage "{stage}": {exc}', file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_CANNOT_WRITE
 
 
 if __name__ == "__main__":
