@@ -324,3 +324,15 @@ def test_check_bin_sizes_takes_a_folder_info_entries_or_paths(tmp_path: Path) ->
         check_bin_sizes([tmp_path / "missing.bin"], "uint8")
     with pytest.raises(PipelineError, match="dtype must be one of float32, uint8, got 'int8'"):
         check_bin_sizes(folder, "int8")
+
+
+@pytest.mark.parametrize("mode", ["bin", "jpg"])
+def test_a_folder_that_is_a_symlink_loop_is_refused_in_one_line(run_script, tmp_path: Path, mode: str) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    args = ["bin", "loop", "out.info", "224", "224"] if mode == "bin" else ["jpg", "loop", "out.info"]
+    result = run_script("get_info.py", *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "get_info.py: error: loop: symbolic link loop (to loop, which leads back to itself)"
+    ]
+    assert not (tmp_path / "out.info").exists()

@@ -1138,3 +1138,25 @@ def test_a_symlink_loop_in_the_dataset_is_a_failure_named(run_script, tmp_path: 
     )
     assert "done 1, skipped 0 (bin up to date), removed 0 (image gone), failed 2" in result.stderr
     assert folder_listing(tmp_path / "prep") == [".prep_sources.json", "c.bin", "failed.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["loop", "prep"], "loop: symbolic link loop (to loop, which leads back to itself)"),
+        (["val", "loop"], "loop: symbolic link loop (to loop, which leads back to itself)"),
+        (["val", "loop/prep"], "loop/prep: cannot read: Too many levels of symbolic links"),
+        (["dangling", "prep"], "dangling: broken symbolic link (to nowhere, not found)"),
+        (["val", "dangling"], "dangling: broken symbolic link (to nowhere, not found)"),
+    ],
+)
+def test_folders_that_are_symlink_loops_or_broken_links_are_refused(
+    run_script, tmp_path: Path, args: list[str], message: str
+) -> None:
+    make_folder(tmp_path / "val", ["a.jpg"])
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    result = run_script("imagenet_torch_preprocess.py", *args)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"imagenet_torch_preprocess.py: error: {message}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dangling", "loop", "val"]

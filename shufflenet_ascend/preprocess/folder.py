@@ -15,6 +15,7 @@ import multiprocessing.pool
 import os
 import shutil
 import signal
+import stat
 import threading
 import time
 import warnings
@@ -33,7 +34,7 @@ from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
 from shufflenet_ascend.contract import BIN_BYTES_BY_DTYPE, DEFAULT_INPUT_DTYPE
 from shufflenet_ascend.fileio import atomic_output, atomic_write_text, check_output_file, format_bytes
 from shufflenet_ascend.keys import IMAGE_EXTENSIONS
-from shufflenet_ascend.preprocess.names import display_path
+from shufflenet_ascend.preprocess.names import display_path, entry_problem
 from shufflenet_ascend.preprocess.record import (
     OTHER_DATASET_ADVICE,
     RECORD_NAME,
@@ -66,9 +67,25 @@ OTHER_DATASET_CHOICES = ("refuse", "overwrite")
 
 
 def check_folders(src_dir: Path, dst_dir: Path) -> None:
-    if not src_dir.is_dir():
-        raise PipelineError(f"{src_dir}: {'is not a folder' if src_dir.exists() else 'source folder not found'}")
-    if dst_dir.exists() and not dst_dir.is_dir():
+    """Refuse a SRC_DIR that is not a folder, a DST_DIR that exists and is not one (a symbolic link that leads
+    nowhere or back to itself among them), and a DST_DIR in SRC_DIR."""
+    try:
+        src_is_folder = stat.S_ISDIR(os.stat(src_dir).st_mode)
+    except OSError as exc:
+        missing = isinstance(exc, FileNotFoundError) and not os.path.islink(src_dir)
+        problem = "source folder not found" if missing else entry_problem(src_dir, exc)
+        raise PipelineError(f"{src_dir}: {problem}") from None
+    if not src_is_folder:
+        raise PipelineError(f"{src_dir}: is not a folder")
+    try:
+        dst_is_folder = stat.S_ISDIR(os.stat(dst_dir).st_mode)
+    except FileNotFoundError as exc:
+        if os.path.islink(dst_dir):
+            raise PipelineError(f"{dst_dir}: {entry_problem(dst_dir, exc)}") from None
+        dst_is_folder = True  # made later
+    except OSError as exc:
+        raise PipelineError(f"{dst_dir}: {entry_problem(dst_dir, exc)}") from None
+    if not dst_is_folder:
         raise PipelineError(f"{dst_dir}: exists and is not a folder")
     src_real, dst_real = src_dir.resolve(), dst_dir.resolve()
     if dst_real == src_real or src_real in dst_real.parents:

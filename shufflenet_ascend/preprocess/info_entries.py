@@ -37,6 +37,8 @@ def list_files(directory: str, extensions: frozenset[str]) -> list[str]:
         raise PipelineError(f"{directory}: is not a folder") from None
     except PermissionError:
         raise PipelineError(f"{directory}: folder is not readable") from None
+    except OSError as exc:  # a symbolic link loop (Errno 40), an I/O error
+        raise PipelineError(f"{display_path(directory)}: {entry_problem(directory, exc)}") from None
     paths = [
         os.path.join(directory, entry.name)
         for entry in entries
