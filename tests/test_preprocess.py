@@ -775,20 +775,26 @@ def test_failed_txt_on_a_full_disk_is_named(run_script, tmp_path: Path) -> None:
     assert failed == "val/b.png: broken symbolic link (to missing.png, not found)\n"
 
 
+def disk_full_after(count: int, write_bin):
+    """``write_bin`` that meets a full disk after ``count`` bins."""
+    written = []
+
+    def write(model_input, bin_path):
+        if len(written) == count:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(bin_path)
+        write_bin(model_input, bin_path)
+
+    return write
+
+
 def test_a_write_error_stops_the_workers_and_keeps_the_record_consistent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The same without root: the third bin meets a full disk.
     src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(8)])
-    real, written = prep.write_bin, []
-
-    def full_after_two(model_input, bin_path):
-        if len(written) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        written.append(bin_path)
-        real(model_input, bin_path)
-
-    monkeypatch.setattr(prep, "write_bin", full_after_two)
+    real = prep.write_bin
+    monkeypatch.setattr(prep, "write_bin", disk_full_after(2, real))
     with pytest.raises(PipelineError) as stopped:
         prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)
     assert stopped.value.exit_code == 3
@@ -807,13 +813,7 @@ def test_a_failed_record_save_says_the_re_run_redoes_the_unrecorded_bins(
     # The disk fills while the third bin is written, and the record (saved before the work) cannot be saved
     # again: the message must not promise that the two bins made are kept.
     src = make_folder(tmp_path / "val", [f"{n:02d}.png" for n in range(8)])
-    real_write, real_save, written, saves = prep.write_bin, prep.save_record, [], []
-
-    def full_after_two(model_input, bin_path):
-        if len(written) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        written.append(bin_path)
-        real_write(model_input, bin_path)
+    real_write, real_save, saves = prep.write_bin, prep.save_record, []
 
     def only_the_first_save(dst_dir, record, previous_text):
         saves.append(dst_dir)
@@ -821,7 +821,7 @@ def test_a_failed_record_save_says_the_re_run_redoes_the_unrecorded_bins(
             raise PipelineError(f"{dst_dir / '.prep_sources.json'}: cannot write: No space left on device", 3)
         return real_save(dst_dir, record, previous_text)
 
-    monkeypatch.setattr(prep, "write_bin", full_after_two)
+    monkeypatch.setattr(prep, "write_bin", disk_full_after(2, real_write))
     monkeypatch.setattr(prep, "save_record", only_the_first_save)
     with pytest.raises(PipelineError) as stopped:
         prep.preprocess_folder(src, tmp_path / "prep", workers=1, progress=False)

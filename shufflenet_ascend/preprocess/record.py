@@ -346,19 +346,6 @@ def other_dataset_reason(
     )
 
 
-def other_dataset_message(
-    dst_dir: Path,
-    src_dir: Path,
-    bins: dict[str, tuple[int, int]],
-    images: Sequence[SourceImage],
-    record: SourceRecord | None,
-    dtype: str = DEFAULT_INPUT_DTYPE,
-) -> str | None:
-    """other_dataset_reason with the advice a refusal gives, or None."""
-    reason = other_dataset_reason(dst_dir, src_dir, bins, images, record, dtype)
-    return None if reason is None else f"{reason}; {OTHER_DATASET_ADVICE}"
-
-
 def plan_work(
     images: Sequence[SourceImage],
     bins: dict[str, tuple[int, int]],
