@@ -16,6 +16,7 @@ from shufflenet_ascend.cli import PipelineError, add_label_flag, add_verbose_fla
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
 from shufflenet_ascend.report import ReportInputs, build_report
+from shufflenet_ascend.runs import add_allow_mixed_flag
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -26,7 +27,18 @@ Write report.md: the run on one page (machine and tool, accuracy, precision, per
         --comparison compare_bs1_onnx_vs_torch.json --plot perf.png --random-weights
 
 Every option may be absent, and a given file may be missing or unreadable: the report then says what it lacks in
-its place (and a warning is logged); it is still written, atomically. run_all.sh writes it at the end of a run."""
+its place (and a warning is logged); it is still written, atomically. run_all.sh writes it at the end of a run.
+
+What was run (dataset, model files and weights, tool, backend and device, streams x threads, command, date and
+commit) comes from the run records beside the perf files and from the accuracy records beside the JSONs
+(result_bs<B>.json.record, written by imagenet_acc_eval.py), with --dataset, --random-labels and --command for
+what they cannot know. A subset run says "subset: N of M labelled images". The ten worst classes and the most
+frequent confusions come from the predictions and per-class files (--predictions/--per-class, else the ones the
+accuracy record names, else result_bs<B>_predictions.csv and result_bs<B>_per_class.csv beside result_bs<B>.json),
+which the report links. Rows are sorted by batch size. The published Ascend 310 figures stand beside a run's
+rates with a ratio only when it ran on an Ascend device (a record's device, or --chips above 1 for perf files
+without one); for a CPU run they are a reference table of their own. Runs of different datasets or models (their
+records say so) are refused, one line naming both files (exit status 2), unless --allow-mixed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model had seeded random weights: flagged at the top, accuracy not judged",
     )
     parser.add_argument("--card-throughput", metavar="TEXT", help="measured card throughput, as a sentence")
+    parser.add_argument(
+        "--dataset", metavar="TEXT", help="what the dataset is, in words (e.g. 'demo: 40 generated images in ./demo')"
+    )
+    parser.add_argument(
+        "--random-labels",
+        action="store_true",
+        help="the labels are random (the demo dataset's): said in the report, accuracy means nothing",
+    )
+    parser.add_argument("--command", metavar="TEXT", help="the command that made the run (default: the records')")
+    parser.add_argument(
+        "--predictions",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="imagenet_acc_eval.py --predictions files, in the order of --accuracy (default: found beside them)",
+    )
+    parser.add_argument(
+        "--per-class",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="imagenet_acc_eval.py --per-class files, in the order of --accuracy (default: found beside them)",
+    )
+    add_allow_mixed_flag(parser)
     add_verbose_flag(parser)
     return parser
 
@@ -96,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devices=args.devices,
         random_weights=args.random_weights,
         card_throughput=args.card_throughput,
+        dataset=args.dataset,
+        random_labels=args.random_labels,
+        command=args.command,
+        predictions=args.predictions,
+        per_class=args.per_class,
+        allow_mixed=args.allow_mixed,
     )
     lacking: list[str] = []
     text = build_report(inputs, output, lacking)

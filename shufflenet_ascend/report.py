@@ -1,13 +1,19 @@
 """report.md: one page a person reads instead of the run's log (written by write_report.py).
 
-Sections, in this order: a RANDOM WEIGHTS warning when the model had no checkpoint; the machine and tool (Ascend
-chip or CPU model, tool, backend, devices, versions of CANN, onnxruntime, OpenVINO, PyTorch, Python); accuracy
-per batch size against the guide's published figures with the 1-point verdict (``metrics.judge``, Wilson
-intervals on fewer than 50,000 images); the precision comparisons (compare_outputs.py's JSON files); performance
-per batch size beside the published Ascend 310 figures (the perf files as ``perf`` reads them); the plot.
+Sections, in this order: a RANDOM WEIGHTS warning when the model had no checkpoint; what was run (dataset, labels
+and subset, model files and weights, tool/backend/device, streams x threads, command, date and commit: from the
+run records beside the perf files and the accuracy records beside the JSONs); the machine and tool (Ascend chip or
+CPU model, tool, backend, devices, versions of CANN, onnxruntime, OpenVINO, PyTorch, Python); accuracy per batch
+size against the guide's published figures with the 1-point verdict (``metrics.judge``, Wilson intervals on fewer
+than 50,000 images); the ten worst classes and the most frequent confusions with links to the predictions and
+per-class files; the precision comparisons (compare_outputs.py's JSON files); performance per batch size (beside
+the published Ascend 310 figures with a ratio only for a run on an Ascend device; for a CPU run they are a
+reference table of their own); the plot. Rows are sorted by batch size; runs of different datasets or models are
+refused unless allowed (``runs.check_not_mixed``).
 
 Every input may be absent or unreadable: the report then says what it lacks, in its place, instead of failing.
-The text depends only on the inputs and the machine (no date), so the same run writes the same report.
+The text depends only on the inputs and the machine (the date is the run's, from its records), so the same run
+writes the same report.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import json
 import os
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +38,26 @@ from shufflenet_ascend.contract import (
     PUBLISHED_OPEN_SOURCE_ACCURACY,
 )
 from shufflenet_ascend.formats.accuracy_json import read_accuracy_json
+from shufflenet_ascend.formats.predictions import (
+    PER_CLASS_SUFFIX,
+    PREDICTIONS_SUFFIX,
+    beside,
+    confusions,
+    read_per_class,
+    worst_classes,
+)
 from shufflenet_ascend.host import available_cores, cpu_name
 from shufflenet_ascend.metrics import interval_points, judge
-from shufflenet_ascend.perf import PerfFile, measured_cards, published_rates, read_perf_files
+from shufflenet_ascend.perf import (
+    PerfFile,
+    card_header,
+    has_latency,
+    measured_cards,
+    measured_on,
+    published_rates,
+    read_perf_files,
+)
+from shufflenet_ascend.runs import AccuracyRun, accuracy_run, check_not_mixed, run_of_perf_file
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
 TOOLKIT_ENVIRONMENT = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
@@ -68,6 +91,12 @@ class ReportInputs:
     card_throughput: str | None = None
     toolkit_roots: Sequence[str] | None = None  # where to look for CANN (None: environment, then the default)
     cpuinfo: Path = field(default=Path("/proc/cpuinfo"))
+    dataset: str | None = None  # what the dataset is, in words (run_all: its path and image count)
+    random_labels: bool = False  # the labels are random (the demo dataset's)
+    command: str | None = None  # the command that made the run
+    predictions: Sequence[Path] = ()  # imagenet_acc_eval.py --predictions files (else found beside the JSONs)
+    per_class: Sequence[Path] = ()
+    allow_mixed: bool = False
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -132,13 +161,40 @@ def machine_section(inputs: ReportInputs) -> list[str]:
 # Accuracy
 
 
-def accuracy_section(paths: Sequence[Path], random_weights: bool, lacking: list[str]) -> list[str]:
+def _batch_order(path: Path) -> tuple[int, int, str]:
+    """Rows by batch size (``result_bs4.json`` before ``result_bs16.json``), other names after, by name."""
+    label = row_label(Path(path))
+    number = label.removeprefix("bs")
+    return (0, int(number), "") if label.startswith("bs") and number.isdigit() else (1, 0, str(path))
+
+
+def accuracy_runs(paths: Sequence[Path], allow_mixed: bool) -> tuple[dict[Path, AccuracyRun], list[str]]:
+    """The records behind each accuracy JSON, and the notes of --allow-mixed; runs of different datasets or
+    models are a PipelineError naming both files unless ``allow_mixed``."""
+    runs = {}
+    for path in paths:
+        try:
+            runs[Path(path)] = accuracy_run(path)
+        except PipelineError:
+            runs[Path(path)] = AccuracyRun(None, ())  # the accuracy table says what is wrong with it
+    notes = check_not_mixed([run.run_of(str(path)) for path, run in runs.items()], allow_mixed)
+    return runs, notes
+
+
+def accuracy_section(
+    paths: Sequence[Path],
+    random_weights: bool,
+    lacking: list[str],
+    runs: dict[Path, AccuracyRun] | None = None,
+    notes: Sequence[str] = (),
+) -> list[str]:
     lines = ["## Accuracy (guide 6)", ""]
     if not paths:
         return lines + [_lack(lacking, "No accuracy files were given: accuracy not shown in this report.")]
+    runs = runs or {}
     reference = PUBLISHED_OPEN_SOURCE_ACCURACY
     rows, problems = [], []
-    for path in paths:
+    for path in sorted(paths, key=_batch_order):
         try:
             result = read_accuracy_json(path)
             top1, top5 = top1_top5(result, path)
@@ -151,8 +207,10 @@ def accuracy_section(paths: Sequence[Path], random_weights: bool, lacking: list[
             else judge((top1, top5), result.images, reference, ACCURACY_TOLERANCE_POINTS).text
         )
         intervals = ["[{:.2f}, {:.2f}]".format(*interval_points(value, result.images)) for value in (top1, top5)]
+        record = runs.get(Path(path), AccuracyRun(None, ())).record
+        images = f"{result.images}" + (f" ({record.subset_text()})" if record is not None and record.subset else "")
         rows.append(
-            f"| {row_label(Path(path))} | {result.images} | {top1:.2f} | {intervals[0]} | {top5:.2f} | "
+            f"| {row_label(Path(path))} | {images} | {top1:.2f} | {intervals[0]} | {top5:.2f} | "
             f"{intervals[1]} | {top1 - reference[0]:+.2f} | {top5 - reference[1]:+.2f} | {verdict} |"
         )
     lines += [
@@ -168,9 +226,101 @@ def accuracy_section(paths: Sequence[Path], random_weights: bool, lacking: list[
         f"{ACCURACY_TOLERANCE_POINTS:g} point below the reference; on fewer than {FULL_VALIDATION_IMAGES} images a "
         "run FAILs only when a whole 95% Wilson interval lies beyond that.",
     ]
+    if any(run.record is not None and run.record.subset for run in runs.values()):
+        lines.append(
+            "Subset: the run was given N of the label file's M labelled images; the figures and intervals are over "
+            "those N (labels of images that were not run are not misses)."
+        )
     if random_weights:
         lines.append("Random weights: chance-level accuracy is expected; the rule does not apply.")
+    lines += [f"Mixed runs (--allow-mixed): {note}." for note in notes]
     return lines + _problems(problems, lacking)
+
+
+def per_image_files(
+    accuracy: Sequence[Path], predictions: Sequence[Path], per_class: Sequence[Path], runs: dict[Path, AccuracyRun]
+) -> list[tuple[str, Path | None, Path | None]]:
+    """(row label, predictions file, per-class file) of each accuracy JSON: given (--predictions/--per-class, in
+    the order of --accuracy), else named by its record, else found beside it (result_bs<B>_predictions.csv)."""
+    given_predictions, given_per_class = list(predictions), list(per_class)
+    found = []
+    for index, path in enumerate(sorted(accuracy, key=_batch_order)):
+        record = runs.get(Path(path), AccuracyRun(None, ())).record
+        folder = Path(path).parent
+        pair = []
+        for given, from_record, suffix in (
+            (given_predictions, record.predictions if record else None, PREDICTIONS_SUFFIX),
+            (given_per_class, record.per_class if record else None, PER_CLASS_SUFFIX),
+        ):
+            candidates = []
+            if index < len(given):
+                candidates.append(Path(given[index]))
+            if from_record:
+                candidates.append(folder / from_record)
+            candidates.append(Path(beside(path, suffix)))
+            pair.append(next((candidate for candidate in candidates if candidate.is_file()), None))
+        if pair[0] or pair[1]:
+            found.append((row_label(Path(path)), pair[0], pair[1]))
+    return found
+
+
+def _link(path: Path, report_path: Path) -> str:
+    folder = report_path.parent if str(report_path.parent) else Path(".")
+    link = Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
+    return f"[{_cell(Path(path).name)}]({f'<{link}>' if ' ' in link else link})"
+
+
+def per_image_section(files: Sequence[tuple[str, Path | None, Path | None]], report_path: Path) -> list[str]:
+    """The ten worst classes and the most frequent confusions (of the first run that has the files), and links to
+    every run's predictions and per-class files."""
+    lines = ["## Per image and per class", ""]
+    if not files:
+        return lines + [
+            "No predictions or per-class files (imagenet_acc_eval.py --predictions FILE.csv --per-class FILE.csv)."
+        ]
+    for label, predictions, per_class in files:
+        links = [f"{what}: {_link(path, report_path)}" for what, path in (("predictions", predictions),
+                 ("per class", per_class)) if path is not None]  # fmt: skip
+        lines.append(f"- {label}: " + ", ".join(links))
+    label, predictions, per_class = next(
+        (entry for entry in files if entry[2] is not None), next(entry for entry in files)
+    )
+    problems = []
+    if per_class is not None:
+        try:
+            worst = worst_classes(read_per_class(per_class))
+            lines += [
+                "",
+                f"Ten worst classes ({label}, by top-1):",
+                "",
+                "| class | name | images | top-1 % | top-5 % |",
+                "|---|---|---|---|---|",
+                *(
+                    f"| {f.index} | {_cell(f.name)} | {f.images} | {f.top1_percent:.2f} | {f.top5_percent:.2f} |"
+                    for f in worst
+                ),
+            ]
+        except PipelineError as exc:
+            problems.append(str(exc))
+    predictions = next((entry[1] for entry in files if entry[0] == label and entry[1] is not None), predictions)
+    if predictions is not None:
+        try:
+            pairs = confusions(predictions)
+            lines += ["", f"Most frequent confusions ({label}, true -> predicted top-1):", ""]
+            if pairs:
+                lines += [
+                    "| true class | predicted class | images |",
+                    "|---|---|---|",
+                    *(
+                        f"| {true} {_cell(true_name)} | {predicted} {_cell(predicted_name)} | {count} |"
+                        for true, true_name, predicted, predicted_name, count in pairs
+                    ),
+                ]
+            else:
+                lines.append("None: every image's top-1 is its label.")
+        except PipelineError as exc:
+            problems.append(str(exc))
+    return lines + [f"- Not read: {problem}" for problem in problems]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -301,8 +451,23 @@ def read_perf(paths: Sequence[Path], chips: int) -> tuple[list[PerfFile], list[s
     return (read_perf_files(readable, chips=chips) if readable else []), problems
 
 
+def _ascend(f: PerfFile, chips: int) -> bool:
+    """On an Ascend device as far as is known: its record says so, or (no record) --chips says a card of chips."""
+    return f.record.on_ascend if f.record is not None else chips > 1
+
+
+def _ms(f: PerfFile, key: str) -> str:
+    value = (f.latency_ms or {}).get(key)
+    return "-" if value is None else f"{value:.3f}"
+
+
 def performance_section(
-    paths: Sequence[Path], chips: int, label: str | None, card_text: str | None, lacking: list[str]
+    paths: Sequence[Path],
+    chips: int,
+    label: str | None,
+    card_text: str | None,
+    lacking: list[str],
+    allow_mixed: bool = False,
 ) -> list[str]:
     lines = ["## Performance (guide 7)", ""]
     published = {batch: (chip, card) for batch, chip, card in published_rates()}
@@ -311,61 +476,152 @@ def performance_section(
         files, problems = [], []
     else:
         files, problems = read_perf(paths, chips)
-    if label:
-        lines += [f"Measured on: {label}.", ""]
+    notes = check_not_mixed([run_of_perf_file(f.path) for f in files], allow_mixed)
+    who = measured_on(files, label)
+    if who:
+        lines += [f"Measured on: {who}.", ""]
     if files:
-        card_header = [f"card fps (x{chips})"] if chips > 1 else []
-        header = [
-            "batch",
-            "device",
-            "mode",
-            "e2e fps",
-            "Interface fps (one device)",
-            *card_header,
-            "published Interface fps (one 310 chip)",
-            f"published card fps (x{CHIPS_PER_310_CARD})",
-            "Interface / published Interface",
-        ]
+        on_ascend = all(_ascend(f, chips) for f in files)
+        card_title = card_header(files)
+        latency = has_latency(files)
+        header = ["batch", "device", "mode", "e2e fps", "Interface fps (one device)"]
+        header += [card_title] if card_title else []
+        header += ["median ms per batch", "p99 ms per batch"] if latency else []
+        if on_ascend:
+            header += [
+                "published Interface fps (one 310 chip)",
+                f"published card fps (x{CHIPS_PER_310_CARD})",
+                "Interface / published Interface",
+            ]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for f in files:
-            chip, card = published.get(f.row.batch_size, (None, None))
-            ratio = "-" if chip is None else f"{f.row.interface_fps / chip:.2f}x"
-            card_cell = [_fps(f.row.card_fps)] if chips > 1 else []
             cells = [
                 "?" if f.row.batch_size is None else str(f.row.batch_size),
                 str(f.row.device_id),
                 f.mode,
                 _fps(f.row.e2e_fps),
                 _fps(f.row.interface_fps),
-                *card_cell,
-                _fps(chip),
-                _fps(card),
-                ratio,
             ]
+            if card_title:
+                cells.append(_fps(f.row.card_fps if f.chips and f.chips > 1 else None))
+            if latency:
+                cells += [_ms(f, "median"), _ms(f, "p99")]
+            if on_ascend:
+                chip, card = published.get(f.row.batch_size, (None, None))
+                ratio = "-" if chip is None else f"{f.row.interface_fps / chip:.2f}x"
+                cells += [_fps(chip), _fps(card), ratio]
             lines.append("| " + " | ".join(cells) + " |")
         cards = measured_cards(files, chips)
         if cards:
             lines += ["", "Several devices at once (measured card = sum of the devices' Interface rates):", ""]
+            for c in cards:
+                line = (
+                    f"- batch {c.batch_size} ({c.mode}), devices {' '.join(map(str, c.devices))}: measured "
+                    f"{c.measured_fps:.2f} fps"
+                )
+                group = [f for f in files if f.row.batch_size == c.batch_size and f.mode == c.mode]
+                per_card = {f.chips for f in group}
+                if c.extrapolated_fps is not None and len(per_card) == 1 and (per_card.pop() or 0) > 1:
+                    line += f"; extrapolated from their mean x {group[0].chips}: {c.extrapolated_fps:.2f} fps"
+                lines.append(line)
+        if on_ascend:
             lines += [
-                f"- batch {c.batch_size} ({c.mode}), devices {' '.join(map(str, c.devices))}: measured "
-                f"{c.measured_fps:.2f} fps; extrapolated from their mean x {chips}: {c.extrapolated_fps:.2f} fps"
-                for c in cards
+                "",
+                (
+                    f"card fps = Interface fps x {chips} (the chips of a card, as the guide reports it). "
+                    if card_title
+                    else ""
+                )
+                + "Published: the guide's Ascend 310 runs on the full validation set (Interface fps of one chip; "
+                f"card = x{CHIPS_PER_310_CARD}).",
             ]
-        lines += [
-            "",
-            (
-                f"card fps = Interface fps x {chips} (the chips of a card, as the guide reports it). "
-                if chips > 1
-                else ""
-            )
-            + "Published: the guide's Ascend 310 runs on the full validation set (Interface fps of one chip; "
-            f"card = x{CHIPS_PER_310_CARD}).",
-        ]
+        else:
+            lines += [
+                "",
+                "This run was not on an Ascend device: its rates are not compared with the Ascend figures (no ratio, "
+                "no card figure). The guide's published Ascend 310 figures, for reference only:",
+                "",
+                f"| batch | published Interface fps (one 310 chip) | published card fps (x{CHIPS_PER_310_CARD}) |",
+                "|---|---|---|",
+                *(f"| {batch} | {chip:.2f} | {card:.2f} |" for batch, (chip, card) in sorted(published.items())),
+            ]
+        if latency:
+            lines += ["", "Latency: per batch, in ms (ais_bench's NPU_compute_time; the stand-in's inference time)."]
+        lines += [f"Mixed runs (--allow-mixed): {note}." for note in notes]
     elif paths:
         lines.append("No perf file could be read.")
     if card_text:
         lines += ["", f"Measured card throughput: {card_text}"]
     return lines + _problems(problems, lacking)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What was run
+
+
+def _distinct(values: Iterable[object]) -> list[str]:
+    return list(dict.fromkeys(str(value) for value in values if value not in (None, "")))
+
+
+def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) -> list[str]:
+    """Dataset, labels, model files and weights, tool and device, streams x threads, command, date and commit,
+    from the run records (and what write_report.py was told)."""
+    records = []
+    for path in inputs.perf:
+        try:
+            for f in read_perf_files([path], chips=inputs.chips):
+                if f.record is not None:
+                    records.append(f.record)
+        except PipelineError:
+            continue
+    for run in runs.values():
+        records += list(run.runs)
+    accuracy_records = [run.record for run in runs.values() if run.record is not None]
+    unknown = "not known (no run record)"
+    datasets = _distinct(
+        f"{r.images} images" + (f" from {r.dataset_source}" if r.dataset_source else "")
+        + (f" ({r.dataset})" if r.dataset else "")
+        for r in records if r.mode == "dataset"
+    )  # fmt: skip
+    dataset = "; ".join(filter(None, [inputs.dataset, "; ".join(datasets)])) or unknown
+    labels = _distinct(
+        f"{r.labels} (sha256:{r.labels_sha256[:12]}, {r.labelled_images} lines)" for r in accuracy_records
+    )
+    label_text = "; ".join(labels) or (NOT_GIVEN if not inputs.accuracy else unknown)
+    if inputs.random_labels:
+        label_text = "RANDOM labels (the demo dataset's): accuracy figures mean nothing; " + label_text
+    subsets = _distinct(
+        f"{row_label(path)}: {run.record.subset_text()}"
+        for path, run in runs.items()
+        if run.record and run.record.subset
+    )
+    models = _distinct(f"{r.model_file} (sha256:{r.model_sha256[:12]})" for r in records)
+    weights = _distinct(r.weights for r in records if r.weights != "unknown")
+    if inputs.random_weights and not weights:
+        weights = ["random weights (--random-weights)"]
+    tools = _distinct(r.describe() for r in records)
+    concurrency = _distinct(f"{r.streams} x {r.threads}" for r in records if r.streams and r.threads)
+    commands = _distinct([inputs.command] if inputs.command else [" ".join(r.command) for r in records if r.command])
+    dates = sorted(r.started for r in records if r.started)
+    commits = _distinct(r.project_version for r in records)
+    rows = [
+        ("dataset", dataset),
+        ("labels", label_text),
+        *([("subset", "; ".join(subsets))] if subsets else []),
+        ("model files", "; ".join(models) or unknown),
+        ("weights", "; ".join(weights) or unknown),
+        ("tool, backend, device", "; ".join(tools) or unknown),
+        ("streams x threads", "; ".join(concurrency) or "-"),
+        (
+            "command",
+            "; ".join(commands[:3]) + (f" (and {len(commands) - 3} more)" if len(commands) > 3 else "")
+            if commands
+            else unknown,
+        ),  # fmt: skip
+        ("date", (dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}") if dates else unknown),
+        ("commit", "; ".join(commits) or unknown),
+    ]
+    return ["## What was run", "", "| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
 
 
 def plot_section(plot: Path | None, report_path: Path, lacking: list[str]) -> list[str]:
@@ -411,11 +667,16 @@ def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | N
     sections = [["# ShuffleNetV2+ offline inference: run report"]]
     if inputs.random_weights:
         sections[0] += ["", RANDOM_WEIGHTS_WARNING]
+    runs, notes = accuracy_runs(inputs.accuracy, inputs.allow_mixed)
     sections += [
+        what_was_run_section(inputs, runs),
         machine_section(inputs),
-        accuracy_section(inputs.accuracy, inputs.random_weights, lacking),
+        accuracy_section(inputs.accuracy, inputs.random_weights, lacking, runs, notes),
+        per_image_section(per_image_files(inputs.accuracy, inputs.predictions, inputs.per_class, runs), report_path),
         precision_section(inputs.comparisons, lacking),
-        performance_section(inputs.perf, inputs.chips, inputs.perf_label, inputs.card_throughput, lacking),
+        performance_section(
+            inputs.perf, inputs.chips, inputs.perf_label, inputs.card_throughput, lacking, inputs.allow_mixed
+        ),
         plot_section(inputs.plot, report_path, lacking),
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"
