@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.accuracy import format_reference_table, read_results
-from shufflenet_ascend.cli import add_reference_flag, make_parser, run_cli
+from shufflenet_ascend.accuracy import batch_order, format_reference_table, read_results, row_label
+from shufflenet_ascend.cli import add_reference_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import ACCURACY_TOLERANCE_POINTS, PUBLISHED_OPEN_SOURCE_ACCURACY
+from shufflenet_ascend.runs import accuracy_run, add_allow_mixed_flag, check_not_mixed
 
 DESCRIPTION = """\
 Compare measured top-1/top-5 accuracy with the published figures (the guide's step 6.3).
@@ -32,6 +33,12 @@ otherwise it is "consistent on N images (+-x points)", x being the interval's ha
 
     python compare_accuracy.py result_bs1.json result_bs16.json
     python compare_accuracy.py --random-weights result_bs*.json   # a table only: no rule applies
+
+Rows are sorted by batch size. A JSON's accuracy record (result_bs<B>.json.record, written beside it by
+imagenet_acc_eval.py) says what it was computed from: a subset of the label file is shown ("subset: N of M
+labelled images"), and JSONs of runs of different datasets (other inputs or another label file) or models (other
+weights) are refused in one table, one line naming both files (exit status 2), unless --allow-mixed. A JSON without
+a record is shown as before.
 
 A file that is missing, not an accuracy JSON, or holds a figure outside 0..100 is exit status 2; a file missing the
 rule is exit status 1 (never with --random-weights)."""
@@ -54,16 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the model ran on random weights: print the table, do not apply the rule",
     )
+    add_allow_mixed_flag(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    setup_logging()
     results = read_results(args.accuracy_files)
+    runs = {path: accuracy_run(path) for path in args.accuracy_files}
+    notes = check_not_mixed([run.run_of(str(path)) for path, run in runs.items()], args.allow_mixed)
+    subsets = {
+        row_label(path): run.record.subset_text()
+        for path, run in sorted(runs.items(), key=lambda item: batch_order(item[0]))
+        if run.record is not None and run.record.subset
+    }
     table, all_pass = format_reference_table(
-        results, args.reference, args.tolerance, apply_rule=not args.random_weights
+        results, args.reference, args.tolerance, apply_rule=not args.random_weights, subsets=subsets
     )
     sys.stdout.write(table)
+    for note in notes:
+        sys.stdout.write(f"Mixed runs (--allow-mixed): {note}.\n")
     if args.random_weights:
         sys.stdout.write(
             "Random weights: chance-level accuracy is expected; these figures say nothing about the model.\n"

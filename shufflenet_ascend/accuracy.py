@@ -370,10 +370,17 @@ def top1_top5(result: AccuracyResult, source: object) -> tuple[float, float]:
     return result.top_k_percent[0], result.top_k_percent[4]
 
 
+def batch_order(path: PathLike) -> tuple[int, int, str]:
+    """Rows by batch size (``result_bs4.json`` before ``result_bs16.json``, not glob order), other names after."""
+    match = _BATCH_IN_NAME.search(Path(path).stem)
+    return (0, int(match[1]), str(path)) if match else (1, 0, str(path))
+
+
 def read_results(paths: Sequence[Path]) -> list[tuple[str, AccuracyResult]]:
-    """(row label, figures) of each accuracy JSON, each with top-5 (else a PipelineError naming it)."""
+    """(row label, figures) of each accuracy JSON, each with top-5 (else a PipelineError naming it), sorted by
+    batch size."""
     results = []
-    for path in paths:
+    for path in sorted(paths, key=batch_order):
         result = read_accuracy_json(path)
         top1_top5(result, path)
         results.append((row_label(path), result))
@@ -385,6 +392,7 @@ def format_reference_table(
     reference: Sequence[float],
     tolerance: float,
     apply_rule: bool,
+    subsets: dict[str, str] | None = None,
 ) -> tuple[str, bool]:
     """The comparison table as text, and whether every row meets the rule."""
     header = (
@@ -403,6 +411,8 @@ def format_reference_table(
             f"{label:<16} {result.images:>7} {measured[0]:>8.2f} {intervals[0]:>16} {measured[1]:>8.2f} "
             f"{intervals[1]:>16} {measured[0] - reference[0]:>+8.2f} {measured[1] - reference[1]:>+8.2f}  {text}"
         )
+    for label, text in (subsets or {}).items():
+        lines.append(f"{label}: {text} (figures and intervals over the images run)")
     for name, figures, note in (
         ("published OM", PUBLISHED_OM_ACCURACY, ""),
         ("open source", PUBLISHED_OPEN_SOURCE_ACCURACY, "  (reference of the rule: d = measured - reference)"),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shufflenet_ascend.accuracy import row_label, top1_top5
+from shufflenet_ascend.accuracy import batch_order, row_label, top1_top5
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import (
     ACCURACY_TOLERANCE_POINTS,
@@ -57,7 +57,7 @@ from shufflenet_ascend.perf import (
     published_rates,
     read_perf_files,
 )
-from shufflenet_ascend.runs import AccuracyRun, accuracy_run, check_not_mixed, run_of_perf_file
+from shufflenet_ascend.runs import AccuracyRun, accuracy_run, check_not_mixed, run_of_perf_file, short_identity
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
 TOOLKIT_ENVIRONMENT = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
@@ -161,13 +161,6 @@ def machine_section(inputs: ReportInputs) -> list[str]:
 # Accuracy
 
 
-def _batch_order(path: Path) -> tuple[int, int, str]:
-    """Rows by batch size (``result_bs4.json`` before ``result_bs16.json``), other names after, by name."""
-    label = row_label(Path(path))
-    number = label.removeprefix("bs")
-    return (0, int(number), "") if label.startswith("bs") and number.isdigit() else (1, 0, str(path))
-
-
 def accuracy_runs(paths: Sequence[Path], allow_mixed: bool) -> tuple[dict[Path, AccuracyRun], list[str]]:
     """The records behind each accuracy JSON, and the notes of --allow-mixed; runs of different datasets or
     models are a PipelineError naming both files unless ``allow_mixed``."""
@@ -194,7 +187,7 @@ def accuracy_section(
     runs = runs or {}
     reference = PUBLISHED_OPEN_SOURCE_ACCURACY
     rows, problems = [], []
-    for path in sorted(paths, key=_batch_order):
+    for path in sorted(paths, key=batch_order):
         try:
             result = read_accuracy_json(path)
             top1, top5 = top1_top5(result, path)
@@ -244,7 +237,7 @@ def per_image_files(
     the order of --accuracy), else named by its record, else found beside it (result_bs<B>_predictions.csv)."""
     given_predictions, given_per_class = list(predictions), list(per_class)
     found = []
-    for index, path in enumerate(sorted(accuracy, key=_batch_order)):
+    for index, path in enumerate(sorted(accuracy, key=batch_order)):
         record = runs.get(Path(path), AccuracyRun(None, ())).record
         folder = Path(path).parent
         pair = []
@@ -580,7 +573,7 @@ def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) ->
     unknown = "not known (no run record)"
     datasets = _distinct(
         f"{r.images} images" + (f" from {r.dataset_source}" if r.dataset_source else "")
-        + (f" ({r.dataset})" if r.dataset else "")
+        + (f" ({short_identity(r.dataset)})" if r.dataset else "")
         for r in records if r.mode == "dataset"
     )  # fmt: skip
     dataset = "; ".join(filter(None, [inputs.dataset, "; ".join(datasets)])) or unknown

@@ -68,7 +68,7 @@ class RunOf:
         return self.dataset is not None or self.model is not None
 
 
-def _short(identity: str) -> str:
+def short_identity(identity: str) -> str:
     kind, _, value = identity.partition(":")
     return f"{kind}:{value[:12]}" if kind == "sha256" else identity
 
@@ -78,7 +78,7 @@ def run_of_record(source: str, record: RunRecord | None) -> RunOf:
         return RunOf(source, None, "not known (no run record)", None)
     dataset_text = f"{record.images} images"
     if record.dataset:
-        dataset_text += f", {_short(record.dataset)}"
+        dataset_text += f", {short_identity(record.dataset)}"
     if record.dataset_source:
         dataset_text += f" ({record.dataset_source})"
     model = None if record.weights in ("", "unknown") else record.weights
@@ -115,7 +115,7 @@ class AccuracyRun:
         images = self.record.dataset_images if self.record.dataset_images is not None else self.record.images_scored
         text = f"{images} images, labels {self.record.labels} (sha256:{self.record.labels_sha256[:12]})"
         if run and run.dataset:
-            text += f", inputs {_short(run.dataset)}"
+            text += f", inputs {short_identity(run.dataset)}"
             if run.dataset_source:
                 text += f" ({run.dataset_source})"
         return RunOf(source, dataset, text, base.model, run)
