@@ -3,6 +3,7 @@ published ones (the guide's 1-point rule, Wilson intervals on a subset)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -324,31 +325,37 @@ def write_outputs(
         figures = per_class_figures(ranked.truth, ranked.top_classes, class_name_of)
         documents.append((outputs.per_class, format_per_class(figures), "per-class file"))
     outputs.record.unlink(missing_ok=True)  # a record never describes another JSON, even for a moment
-    for path, text, what in documents:
-        with write_errors_named(path, what):
-            atomic_write_text(path, text)
-    folder = outputs.json.parent
-    run_records = [found for found in (dump_run_record(dump) for dump in dump_folders) if found is not None]
-    record = AccuracyRecord(
-        accuracy_sha256=sha256_file(outputs.json),
-        dumps=tuple(str(dump) for dump in dump_folders),
-        labels=str(labels),
-        labels_sha256=sha256_file(labels),
-        labelled_images=evaluation.labelled or evaluation.images,
-        dataset_images=evaluation.dataset_images,
-        inputs=None if inputs is None else str(inputs),
-        images_scored=evaluation.images - len(evaluation.missing),
-        missing=len(evaluation.missing),
-        run_records=tuple(os.path.relpath(path, folder) for path in run_records),
-        run_records_sha256=tuple(sha256_file(path) for path in run_records),
-        predictions=None if outputs.predictions is None else os.path.relpath(outputs.predictions, folder),
-        per_class=None if outputs.per_class is None else os.path.relpath(outputs.per_class, folder),
-        started=utc_now(),
-        project_version=project_version(),
-        command=("imagenet_acc_eval.py", *(sys.argv[1:] if argv is None else argv)),
-    )
-    with write_errors_named(outputs.record, "accuracy record"):
-        atomic_write_text(outputs.record, format_accuracy_record(record))
+    try:
+        for path, text, what in documents:
+            with write_errors_named(path, what):
+                atomic_write_text(path, text)
+        folder = outputs.json.parent
+        run_records = [found for found in (dump_run_record(dump) for dump in dump_folders) if found is not None]
+        record = AccuracyRecord(
+            accuracy_sha256=sha256_file(outputs.json),
+            dumps=tuple(str(dump) for dump in dump_folders),
+            labels=str(labels),
+            labels_sha256=sha256_file(labels),
+            labelled_images=evaluation.labelled or evaluation.images,
+            dataset_images=evaluation.dataset_images,
+            inputs=None if inputs is None else str(inputs),
+            images_scored=evaluation.images - len(evaluation.missing),
+            missing=len(evaluation.missing),
+            run_records=tuple(os.path.relpath(path, folder) for path in run_records),
+            run_records_sha256=tuple(sha256_file(path) for path in run_records),
+            predictions=None if outputs.predictions is None else os.path.relpath(outputs.predictions, folder),
+            per_class=None if outputs.per_class is None else os.path.relpath(outputs.per_class, folder),
+            started=utc_now(),
+            project_version=project_version(),
+            command=("imagenet_acc_eval.py", *(sys.argv[1:] if argv is None else argv)),
+        )
+        with write_errors_named(outputs.record, "accuracy record"):
+            atomic_write_text(outputs.record, format_accuracy_record(record))
+    except PipelineError:
+        # All of them or none: a JSON without its predictions or record would pass for a complete step.
+        with contextlib.suppress(PipelineError):
+            remove_stale(outputs)
+        raise
 
 
 # ----------------------------------------------------------------------------------------------------------------
