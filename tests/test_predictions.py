@@ -324,3 +324,12 @@ def test_the_record_says_what_the_json_was_computed_from(tmp_path: Path, run_scr
     (tmp_path / "result_bs1.json").write_text(EXPECTED_160.replace("14.37", "14.38"))
     assert read_accuracy_record(tmp_path / "result_bs1.json") is None
     assert accuracy_record_path(tmp_path / "result_bs1.json").name == "result_bs1.json.record"
+
+
+def test_the_names_read_from_torchvisions_source_are_its_metadata() -> None:
+    """class_names reads torchvision's list without importing torch (seconds per accuracy run): the same list."""
+    from torchvision.models import ResNet50_Weights
+
+    from shufflenet_ascend.class_names import _names_from_torchvision_source
+
+    assert _names_from_torchvision_source() == tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
