@@ -9,9 +9,9 @@ alternating), reporting the median of each:
 - accuracy + files: ``evaluate(keep_ranking=True)``, the JSON, the predictions and per-class CSVs written
   (``accuracy.write_outputs``, with the record beside the JSON).
 
-Both use one reading process per core (--workers). The class names come from torchvision: importing it costs a
-script a few seconds once, measured apart (a fresh interpreter) and printed; inside the rounds it is already
-imported. The files are fresh in the page cache, as they are right after an inference run.
+Both use one reading process per core (--workers). The class names (torchvision's list, read from its installed
+source) cost a script once; that is measured apart, in a fresh interpreter, and printed; inside the rounds they are
+already read. The files are fresh in the page cache, as they are right after an inference run.
 
     python benchmarks/bench_acc_eval.py                  # 50,000 text outputs, 3 rounds
     python benchmarks/bench_acc_eval.py --count 10000 --rounds 5
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.rounds} interleaved rounds, medians, {args.count} outputs, workers {args.workers or 'all'}:")
         print(f"  accuracy alone:           {alone:6.2f} s  ({args.count / alone:.0f} outputs/s)")
         print(f"  accuracy + predictions + per-class files: {both:6.2f} s  ({both / alone:.2f}x; {rows} rows)")
-        print(f"  class names (torchvision import, once per script run): {names_import_seconds():.2f} s")
+        print(f"  class names (once per script run, a fresh interpreter): {names_import_seconds():.2f} s")
         print(f"  scaled to 50,000 outputs: {50_000 * alone / args.count:.1f} s and {50_000 * both / args.count:.1f} s")
         print(documents.pop())
     return 0
