@@ -1,15 +1,24 @@
-"""Speed of the benchmark stand-in (both backends) against a plain onnxruntime loop, side by side in one run.
+"""Speed of the benchmark stand-in (both backends) against the CPU peers' own best, side by side in one run.
 
-For each batch size: the same ONNX model, the same images. "plain" is a loop of ``session.run`` over batches
-already in memory (no reading, no writing), onnxruntime's default session options, one run at a time: what a
-user writes first. "stand-in ort" and "stand-in ov" are the stand-in's dataset mode (benchmark_ort.py) with
-``-backend=onnxruntime`` and ``-backend=openvino`` and their default concurrency (reads the .bin files listed in
-an info file, infers with several batches in flight, writes one dump file per image), whose e2e
-throughputRate is images / wall time of the whole run. Targets (issue 11, on a 2-core machine): stand-in ort
->= 1.3x plain at batch 1 and >= 1.0x at batch 16; stand-in ov >= 1.5x plain at both.
-The three run in ``--rounds`` interleaved rounds (the order rotates from round to round); each ratio printed is
-the median of the rounds' ratios, each measured within one round, so a load that changes between rounds (the
-machine is shared) cancels out as far as it can.
+For each batch size: the same ONNX model, the same images, five runs in ``--rounds`` interleaved rounds:
+
+- "plain": a loop of ``session.run`` over batches already in memory (no reading, no writing), onnxruntime's
+  default session options, one run at a time: what a user writes first.
+- "ort best": onnxruntime's best settings found here, in memory: before the rounds, each candidate (intra-op
+  threads 1 or all cores, thread-pool spinning on or off, one run at a time or one per core at once; all graph
+  optimisations, sequential execution, memory arena) runs once, and the fastest is measured in the rounds.
+- "benchmark_app": OpenVINO's own benchmark tool (shipped with the openvino package) on the same ONNX file:
+  THROUGHPUT hint, f32 inference precision (``-infer_precision f32``), inputs in memory, nothing written, for
+  ``--app-seconds``; its reported Throughput (images per second).
+- "stand-in ort" and "stand-in ov": the stand-in's dataset mode (benchmark_ort.py) with ``-backend=onnxruntime``
+  and ``-backend=openvino`` and their default concurrency: files and all (reads the .bin files listed in an info
+  file, infers with several batches in flight, writes one dump file per image); its e2e throughputRate, images /
+  wall time of the whole run.
+
+Each ratio printed is the median of the rounds' ratios, each measured within one round (the order rotates from
+round to round), so a load that changes between rounds (the machine is shared) cancels out as far as it can.
+Targets (issues 11 and 20, on a 2-core machine): stand-in ov >= 0.9x benchmark_app at batch 1 and 16; stand-in
+ort >= 1.0x plain at batch 16 (and >= 1.3x plain at batch 1, ov >= 1.5x plain at both: issue 11's).
 
     python benchmarks/bench_infer.py                       # batch 1 and 16, 192 images, 5 rounds
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --rounds 7
@@ -24,12 +33,16 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +94,86 @@ def plain_rate(model_path: Path, batches: Sequence[np.ndarray]) -> float:
     return sum(len(batch) for batch in batches) / (time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class OrtSettings:
+    """One candidate of onnxruntime's settings: intra-op threads, thread-pool spinning, runs at once."""
+
+    intra_threads: int
+    spinning: bool
+    concurrent_runs: int
+
+    def describe(self) -> str:
+        spin = "spinning" if self.spinning else "no spinning"
+        return f"{self.intra_threads} intra-op thread(s), {spin}, {self.concurrent_runs} run(s) at once"
+
+
+def ort_candidates(cores: int) -> list[OrtSettings]:
+    return [
+        OrtSettings(cores, True, 1),  # onnxruntime's defaults but explicit
+        OrtSettings(cores, False, 1),
+        OrtSettings(1, True, 1),
+        OrtSettings(1, True, cores),
+        OrtSettings(cores, False, cores),
+    ]
+
+
+def ort_rate(model_path: Path, batches: Sequence[np.ndarray], settings: OrtSettings) -> float:
+    """img/s of onnxruntime with ``settings`` (all graph optimisations, sequential execution, memory arena), the
+    batches in memory shared among ``concurrent_runs`` threads, one warm-up run per thread."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.enable_cpu_mem_arena = True
+    options.intra_op_num_threads = settings.intra_threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.spinning else "0")
+    session = ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    def work(part: Sequence[np.ndarray]) -> None:
+        for batch in part:
+            session.run(None, {INPUT_NAME: batch})
+
+    with ThreadPoolExecutor(settings.concurrent_runs) as pool:
+        list(pool.map(work, [batches[:1]] * settings.concurrent_runs))  # warm-up, each thread
+        started = time.perf_counter()
+        list(pool.map(work, [batches[index :: settings.concurrent_runs] for index in range(settings.concurrent_runs)]))
+        seconds = time.perf_counter() - started
+    return sum(len(batch) for batch in batches) / seconds
+
+
+def best_ort_settings(model_path: Path, batches: Sequence[np.ndarray], cores: int) -> OrtSettings:
+    """The fastest candidate, each run once on the batches (a first look, before the interleaved rounds)."""
+    rates = {settings: ort_rate(model_path, batches, settings) for settings in ort_candidates(cores)}
+    return max(rates, key=rates.__getitem__)
+
+
+_APP_THROUGHPUT = re.compile(r"Throughput:\s*([0-9.]+)\s*FPS")
+
+
+def benchmark_app_rate(model_path: Path, seconds: int) -> float:
+    """OpenVINO's benchmark_app on the model: THROUGHPUT hint, f32, in memory; its Throughput (images/s)."""
+    command = [
+        shutil.which("benchmark_app") or "benchmark_app",
+        "-m",
+        str(model_path),
+        "-d",
+        "CPU",
+        "-hint",
+        "throughput",
+        "-infer_precision",
+        "f32",
+        "-t",
+        str(seconds),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    match = _APP_THROUGHPUT.search(done.stdout)
+    if done.returncode != 0 or match is None:
+        raise SystemExit(f"benchmark_app failed ({done.returncode}): {(done.stderr or done.stdout)[-500:]}")
+    return float(match[1])
+
+
 @contextlib.contextmanager
 def working_directory(folder: Path) -> Iterator[None]:
     previous = Path.cwd()
@@ -127,9 +220,22 @@ def stand_in_rate(
     return perf.e2e_throughput
 
 
-RUNS = ("plain", "onnxruntime", "openvino")
-SHORT = {"onnxruntime": "ort", "openvino": "ov"}
-TARGETS = {("onnxruntime", 1): 1.3, ("onnxruntime", 16): 1.0, ("openvino", 1): 1.5, ("openvino", 16): 1.5}
+RUNS = ("plain", "ort best", "benchmark_app", "onnxruntime", "openvino")
+COLUMNS = {"plain": "plain", "ort best": "ort best", "benchmark_app": "bench_app", "onnxruntime": "ort e2e",
+           "openvino": "ov e2e"}  # fmt: skip
+# (candidate, reference, batch size) -> the least ratio; None: every batch size.
+TARGETS = {
+    ("openvino", "benchmark_app", None): 0.9,
+    ("onnxruntime", "plain", 16): 1.0,
+    ("onnxruntime", "plain", 1): 1.3,
+    ("openvino", "plain", None): 1.5,
+}
+RATIOS = (("openvino", "benchmark_app"), ("onnxruntime", "plain"), ("onnxruntime", "ort best"), ("openvino", "plain"))
+SHORT = {"onnxruntime": "ort", "openvino": "ov", "plain": "plain", "ort best": "ort best", "benchmark_app": "app"}
+
+
+def target(candidate: str, reference: str, batch_size: int) -> float | None:
+    return TARGETS.get((candidate, reference, batch_size), TARGETS.get((candidate, reference, None)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,10 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16], help="default: 1 16")
     parser.add_argument("--images", type=int, default=192, help="images per run (default: %(default)s)")
     parser.add_argument(
-        "--rounds",
-        type=int,
-        default=5,
-        help="interleaved rounds (plain, stand-in ort, stand-in ov) per batch size (default: %(default)s, at least 3)",
+        "--rounds", type=int, default=5, help="interleaved rounds per batch size (default: %(default)s, at least 3)"
+    )
+    parser.add_argument(
+        "--app-seconds", type=int, default=3, help="benchmark_app's -t per round (default: %(default)s)"
     )
     parser.add_argument(
         "--stand-in-flags",
@@ -154,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds < 3:
         parser.error("--rounds must be at least 3 (medians)")
     extra_flags = args.stand_in_flags.split()
+    cores = available_cores()
 
     with contextlib.ExitStack() as stack:
         folder = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_infer_")))
@@ -171,51 +278,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"model: ShuffleNetV2+ Small (random weights); {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
             f"{args.rounds} interleaved rounds; stand-in flags: {args.stand_in_flags or 'defaults'}; "
-            f"{available_cores()} cores; load average {os.getloadavg()[0]:.1f}"
+            f"{cores} cores; load average {os.getloadavg()[0]:.1f}"
         )
-        print(
-            f"{'batch':>5} {'plain':>7} {'ort e2e':>8} {'ov e2e':>7} {'ort/plain':>10} {'ov/plain':>9}"
-            "   (img/s medians; ratios = medians of per-round ratios; target)"
-        )
+        print(f"{'batch':>5} " + " ".join(f"{COLUMNS[run]:>9}" for run in RUNS) + "   (img/s, medians of the rounds)")
         for batch_size in args.batch_sizes:
             model_path = folder / f"bench_bs{batch_size}.onnx"
             export(batch_size, model_path)
             usable = len(images) - len(images) % batch_size
             batches = [images[start : start + batch_size] for start in range(0, usable, batch_size)]
+            best = best_ort_settings(model_path, batches, cores)
             rates: dict[str, list[float]] = {run: [] for run in RUNS}
             for round_number in range(args.rounds):
-                # Rotate the order, so a drifting load favours none of the three.
+                # Rotate the order, so a drifting load favours none of them.
                 shift = round_number % len(RUNS)
                 for run in RUNS[shift:] + RUNS[:shift]:
-                    rates[run].append(
-                        plain_rate(model_path, batches)
-                        if run == "plain"
-                        else stand_in_rate(folder, model_path, info, batch_size, run, extra_flags)
-                    )
-            ratios = {
-                run: statistics.median(ours / plain for ours, plain in zip(rates[run], rates["plain"], strict=False))
-                for run in RUNS[1:]
-            }
-            targets = (
-                "; ".join(
-                    f"{SHORT[run]} >= {TARGETS[(run, batch_size)]:.1f}x "
-                    f"{'met' if ratios[run] >= TARGETS[(run, batch_size)] else 'MISSED'}"
-                    for run in RUNS[1:]
-                    if (run, batch_size) in TARGETS
+                    if run == "plain":
+                        rate = plain_rate(model_path, batches)
+                    elif run == "ort best":
+                        rate = ort_rate(model_path, batches, best)
+                    elif run == "benchmark_app":
+                        rate = benchmark_app_rate(model_path, args.app_seconds)
+                    else:
+                        rate = stand_in_rate(folder, model_path, info, batch_size, run, extra_flags)
+                    rates[run].append(rate)
+            print(f"{batch_size:>5} " + " ".join(f"{statistics.median(rates[run]):>9.1f}" for run in RUNS))
+            for candidate, reference in RATIOS:
+                ratio = statistics.median(
+                    ours / theirs for ours, theirs in zip(rates[candidate], rates[reference], strict=True)
                 )
-                or "no target for this batch size"
-            )
+                least = target(candidate, reference, batch_size)
+                verdict = f"   (target >= {least:.1f}x: {'met' if ratio >= least else 'MISSED'})" if least else ""
+                print(f"      stand-in {SHORT[candidate]} / {SHORT[reference]}: {ratio:.2f}x{verdict}")
+            print(f"      ort best: {best.describe()}; load average now {os.getloadavg()[0]:.1f}")
             print(
-                f"{batch_size:>5} {statistics.median(rates['plain']):>7.1f} "
-                f"{statistics.median(rates['onnxruntime']):>8.1f} {statistics.median(rates['openvino']):>7.1f} "
-                f"{ratios['onnxruntime']:>9.2f}x {ratios['openvino']:>8.2f}x   ({targets})"
-            )
-            print(
-                "      rounds (plain/ort/ov): "
+                f"      rounds ({'/'.join(SHORT[run] for run in RUNS)}): "
                 + ", ".join("/".join(f"{rates[run][index]:.0f}" for run in RUNS) for index in range(args.rounds))
             )
             if args.show_perf:
-                for run in RUNS[1:]:
+                for run in ("onnxruntime", "openvino"):
                     print(
                         f"      last {run} perf file: "
                         + LAST_PERF[(batch_size, run)].format().rstrip().replace("\n", "\n" + " " * 30)
