@@ -16,7 +16,8 @@ die() {
     echo "${PROG}: error: ${CURRENT_STAGE:+stage \"${CURRENT_STAGE}\": }$*" >&2
     exit 2
 }
-planning() { "${PYTHON}" -m shufflenet_ascend.planning "$@"; }
+# (PYTHONSAFEPATH: the package of this checkout, not a copy that the work folder may hold.)
+planning() { PYTHONSAFEPATH=1 "${PYTHON}" -m shufflenet_ascend.planning "$@"; }
 
 command -v "${PYTHON}" >/dev/null || die "python interpreter '${PYTHON}' not found (set PYTHON)"
 # Sets WORKDIR, BATCH_LIST and RUN_ALL_SETTINGS (or RUN_ALL_HELP); a bad option is one line and exit status 2.

@@ -807,22 +807,29 @@ def check_reference(folder: str, marker: str) -> None:
 
 
 def measured_card_lines(run: Run) -> list[str]:
-    """Several devices: the card's throughput as measured, beside the guide's extrapolation (one chip's rate x 4)."""
+    """Several devices: the card's throughput as measured, beside the guide's extrapolation (one chip's rate x the
+    chips of a card; none for a CPU, where it means nothing)."""
     lines = []
     for b in run.batch_sizes:
         files = [run.perf_file(b, d) for d in run.devices]
         try:
-            card = measured_cards(read_perf_files(files), chips=CHIPS_PER_310_CARD)[0]
+            cards = measured_cards(read_perf_files(files), chips=CHIPS_PER_310_CARD)
         except PipelineError as exc:
             raise PipelineError(f"cannot read the performance files {' '.join(files)}: {exc}") from None
+        if not cards:
+            continue
+        card, count = cards[0], len(run.devices)
         wall = STATE / f"wall_bs{b}"
         images, seconds = wall.read_text().split() if wall.is_file() else ("0", "0")
         rate = int(images) / float(seconds) if float(seconds) > 0 else 0.0
-        lines.append(
-            f"bs{b}: {card.measured_fps:.2f} img/s (sum of the {len(run.devices)} devices' Interface rates); "
-            f"{rate:.2f} img/s ({images} images / {float(seconds):.3f} s wall, start-up included); guide's "
-            f"extrapolation {card.extrapolated_fps:.2f} img/s (one device's mean rate x {CHIPS_PER_310_CARD})"
+        line = (
+            f"bs{b}: {card.measured_fps:.2f} img/s (sum of the {count} devices' Interface rates); "
+            f"{rate:.2f} img/s ({images} images / {float(seconds):.3f} s wall, start-up included)"
         )
+        if card.extrapolated_fps is not None and card.measured_fps:
+            chips = round(card.extrapolated_fps / (card.measured_fps / count))
+            line += f"; guide's extrapolation {card.extrapolated_fps:.2f} img/s (one device's mean rate x {chips})"
+        lines.append(line)
     return lines
 
 
