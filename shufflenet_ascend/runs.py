@@ -62,6 +62,8 @@ class RunOf:
     dataset_text: str  # for people: "40 images, sha256:1a2b3c4d5e6f (shufflenetv2_prep_bin.info)"
     model: str | None  # the weights (``sha256:<checkpoint>`` or ``random weights, seed 0``); None: not known
     record: RunRecord | None = None
+    labels: str | None = None  # the label file's identity (accuracy rows: other labels are another truth)
+    labels_text: str = ""
 
     @property
     def known(self) -> bool:
@@ -105,20 +107,18 @@ class AccuracyRun:
     runs: tuple[RunRecord, ...]
 
     def run_of(self, source: str) -> RunOf:
-        """The dataset: the inference's dataset identity with the label file's hash (other labels are another
-        truth); the model: the inference's weights."""
+        """The dataset: the inference's dataset identity, and the label file (other labels are another truth);
+        the model: the inference's weights."""
         run = self.runs[0] if self.runs else None
         base = run_of_record(source, run)
         if self.record is None:
             return base
-        dataset = f"{run.dataset if run and run.dataset else '?'} labels sha256:{self.record.labels_sha256}"
         images = self.record.dataset_images if self.record.dataset_images is not None else self.record.images_scored
-        text = f"{images} images, labels {self.record.labels} (sha256:{self.record.labels_sha256[:12]})"
-        if run and run.dataset:
-            text += f", inputs {short_identity(run.dataset)}"
-            if run.dataset_source:
-                text += f" ({run.dataset_source})"
-        return RunOf(source, dataset, text, base.model, run)
+        text = f"{images} images" + (f", inputs {short_identity(run.dataset)}" if run and run.dataset else "")
+        if run and run.dataset_source:
+            text += f" ({run.dataset_source})"
+        labels_text = f"{self.record.labels} (sha256:{self.record.labels_sha256[:12]})"
+        return RunOf(source, base.dataset, text, base.model, run, f"sha256:{self.record.labels_sha256}", labels_text)
 
 
 def accuracy_run(accuracy_json: str | os.PathLike[str]) -> AccuracyRun:
@@ -158,6 +158,7 @@ def check_not_mixed(rows: Sequence[RunOf], allow_mixed: bool) -> list[str]:
     notes = []
     for what, attribute, text in (
         ("datasets", "dataset", "dataset_text"),
+        ("label files", "labels", "labels_text"),
         ("models", "model", "model"),
     ):
         first = next((row for row in rows if getattr(row, attribute) is not None), None)

@@ -144,3 +144,20 @@ def test_mixed_accuracy_runs_are_refused_and_a_subset_is_shown(tmp_path: Path, r
     text = (subset / "r.md").read_text()
     assert "| bs1 | 20 (subset: 20 of 40 labelled images) |" in text
     assert "| subset | bs1: subset: 20 of 40 labelled images |" in text
+
+
+def test_unknown_is_no_difference_but_another_label_file_is(tmp_path: Path, run_script) -> None:
+    stand_in_run(tmp_path, 1)
+    stand_in_run(tmp_path / "b", 4)
+    assert accuracy(run_script, tmp_path, 1).returncode == 0
+    # bs4's dumps moved where no run record is found: its dataset and model are not known, which is no difference.
+    (tmp_path / "b" / "result" / "dumpOutput_device0_bs4").rename(tmp_path / "elsewhere_bs4")
+    run_script("imagenet_acc_eval.py", "elsewhere_bs4", "val_label.txt", "./", "result_bs4.json", cwd=tmp_path)
+    assert read_accuracy_record(tmp_path / "result_bs4.json").run_records == ()
+    same = run_script("compare_accuracy.py", "--random-weights", "result_bs4.json", "result_bs1.json", cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    # The same outputs scored against another label file: another truth.
+    (tmp_path / "other_label.txt").write_text((tmp_path / "val_label.txt").read_text().replace(" 1\n", " 2\n"))
+    run_script("imagenet_acc_eval.py", "elsewhere_bs4", "other_label.txt", "./", "result_bs4.json", cwd=tmp_path)
+    other = run_script("compare_accuracy.py", "--random-weights", "result_bs4.json", "result_bs1.json", cwd=tmp_path)
+    assert other.returncode == 2 and "runs of different label files (other_label.txt (sha256:" in other.stderr
