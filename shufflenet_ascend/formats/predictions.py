@@ -57,6 +57,11 @@ def _rows_to_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
     return buffer.getvalue()
 
 
+def _csv_cell(text: str) -> str:
+    """One CSV cell as csv.writer writes it (quoted when it holds a comma, quote or line break)."""
+    return _rows_to_csv([text], []).rstrip("\n")
+
+
 def format_predictions(
     keys: Sequence[str],
     truth: np.ndarray,
@@ -64,19 +69,20 @@ def format_predictions(
     top_scores: np.ndarray,
     name: Callable[[int], str],
 ) -> str:
-    """The predictions CSV of ``len(keys)`` images (``name``: class index -> name)."""
-    correct = top_classes == np.asarray(truth)[:, None]
-    top1, top5 = correct[:, 0], correct.any(axis=1)
-    names = {int(index): name(int(index)) for index in np.unique(np.concatenate([truth, top_classes.ravel()]))}
-    rows = []
-    for row, key in enumerate(keys):
-        cells: list[object] = [key, int(truth[row]), names[int(truth[row])]]
-        for rank in range(top_classes.shape[1]):
-            index = int(top_classes[row, rank])
-            cells += [index, names[index], _score(float(top_scores[row, rank]))]
-        cells += [int(top1[row]), int(top5[row])]
-        rows.append(cells)
-    return _rows_to_csv(PREDICTIONS_HEADER, rows)
+    """The predictions CSV of ``len(keys)`` images (``name``: class index -> name). Rows are joined by hand with
+    every name quoted once, as csv.writer would (50,000 rows: a fifth of csv.writer's time); the same bytes."""
+    truth = np.asarray(truth)
+    correct = top_classes == truth[:, None]
+    top1, top5 = correct[:, 0].astype(int).tolist(), correct.any(axis=1).astype(int).tolist()
+    indices = np.unique(np.concatenate([truth, top_classes.ravel()])).tolist()
+    cells = {index: f"{index},{_csv_cell(name(index))}" for index in indices}
+    scores = ["%.9g" % value for value in top_scores.astype(np.float64).ravel().tolist()]
+    ranks = top_classes.shape[1]
+    lines = [",".join(PREDICTIONS_HEADER)]
+    for row, (key, true_class, classes) in enumerate(zip(keys, truth.tolist(), top_classes.tolist(), strict=True)):
+        ranked = ",".join(f"{cells[index]},{scores[row * ranks + rank]}" for rank, index in enumerate(classes))
+        lines.append(f"{_csv_cell(key)},{cells[true_class]},{ranked},{top1[row]},{top5[row]}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
