@@ -466,6 +466,19 @@ def plot_caption(files: Sequence[PerfFile]) -> str:
     return " | ".join(parts)
 
 
+def y_range(series: dict[str, tuple[list[tuple[int, float]], bool]]) -> tuple[float, list[str]]:
+    """The plot's top: 15% above this run's highest measured rate (so that its lines fill the plot, whatever the
+    published figures); and a note for each published line that goes above it (drawn clipped)."""
+    measured = [fps for points, published in series.values() if not published for _, fps in points]
+    top = 1.15 * max(measured or [fps for points, _ in series.values() for _, fps in points])
+    clipped = [
+        f"{name} reaches {max(fps for _, fps in points):g} fps (above the plot)"
+        for name, (points, published) in series.items()
+        if published and max(fps for _, fps in points) > top
+    ]
+    return top, clipped
+
+
 def plot_throughput(
     files: Sequence[PerfFile], chips: int, path: str | os.PathLike[str], label: str | None = None
 ) -> None:
@@ -484,9 +497,7 @@ def plot_throughput(
     caption = textwrap.fill(plot_caption(files), 110)
     figure, axes = plt.subplots(figsize=(10, 6.5 + 0.25 * len(series)), dpi=100)
     try:
-        measured_top = max(fps for points, published in series.values() if not published for _, fps in points)
-        top = measured_top * 1.15
-        clipped = []
+        top, clipped = y_range(series)
         for name, (points, published) in series.items():
             axes.plot(
                 *zip(*points, strict=False),
@@ -495,9 +506,6 @@ def plot_throughput(
                 linestyle="--" if published else "-",
                 alpha=0.6 if published else 1.0,
             )
-            highest = max(fps for _, fps in points)
-            if published and highest > top:
-                clipped.append(f"{name} reaches {highest:g} fps (above the plot)")
         batches = sorted({batch for points, _ in series.values() for batch, _ in points})
         axes.set_xscale("log", base=2)
         axes.set_xticks(batches, [str(batch) for batch in batches])

@@ -174,3 +174,15 @@ def test_latency_percentiles_and_pure_inference_rows(tmp_path: Path, run_script)
     assert rows[3][-3:-1] == ["29.875", "31.250"]
     files = perf.read_perf_files([result_dir / "bs16_pure_summary.json"])
     assert files[0].latency_ms == {"min": 29.0, "max": 31.5, "mean": 30.0, "median": 29.875, "p99": 31.25}
+
+
+def test_the_plot_is_scaled_to_the_run_and_says_what_is_clipped() -> None:
+    legacy = [perf.PerfFile(Path(f"perf_vision_batchsize_{b}_device_0.txt"), perf.PerfRow(b, 0, 20.0, 30.0 * b, None),
+                            chips=None) for b in (1, 4)]  # fmt: skip
+    series = perf.plot_series(legacy, 1, "CPU")
+    top, clipped = perf.y_range(series)
+    assert top == pytest.approx(1.15 * 120.0)  # this run's highest rate, not the published 1966.672
+    assert clipped == [
+        "published Ascend 310 (guide): Interface fps, 1 chip reaches 491.668 fps (above the plot)",
+        "published Ascend 310 card (guide): Interface x 4 reaches 1966.67 fps (above the plot)",
+    ]
