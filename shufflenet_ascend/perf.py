@@ -457,7 +457,9 @@ def plot_caption(files: Sequence[PerfFile]) -> str:
         if f.record is not None and f.row.batch_size is not None:
             images.setdefault(f"bs{f.row.batch_size} {f.mode}", 0)
             images[f"bs{f.row.batch_size} {f.mode}"] += f.record.images
-    if images:
+    if len(set(images.values())) == 1:
+        parts.append(f"{next(iter(images.values()))} images per run")
+    elif images:
         parts.append("images: " + ", ".join(f"{count} ({name})" for name, count in images.items()))
     described = list(dict.fromkeys(f.describe() for f in files))
     parts.append("; ".join(described))

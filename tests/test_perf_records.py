@@ -84,7 +84,7 @@ def test_a_cpu_run_with_its_record_is_never_shown_as_card_throughput(tmp_path: P
     assert not any(published for _, published in series.values())
     assert not any("x 4" in name for name in series)
     caption = perf.plot_caption(files)
-    assert "batch sizes 1, 4, 8, 16, 32" in caption and "40 (bs1 dataset)" in caption
+    assert "batch sizes 1, 4, 8, 16, 32" in caption and "40 images per run" in caption
     assert "CPU stand-in (onnxruntime) on Test CPU 3000" in caption and "not drawn: this run was on a CPU" in caption
     assert (tmp_path / "perf.png").read_bytes().startswith(b"\x89PNG")
 
