@@ -100,8 +100,8 @@ class InFlightClock:
 
     ``now`` is the clock read (``time.perf_counter``; tests give a clock of their own)."""
 
-    def __init__(self, now: Callable[[], float] = time.perf_counter) -> None:
-        self.now = now
+    def __init__(self, now: Callable[[], float] | None = None) -> None:
+        self.now = now or (lambda: time.perf_counter())  # looked up at each call: tests may replace it
         self._lock = threading.Lock()
         self._in_flight = 0
         self._since = 0.0

@@ -247,27 +247,29 @@ def _flag_kind(name: str) -> type:
     return type(getattr(BenchmarkFlags(), name))
 
 
-def _convert_flag(name: str, text: str) -> object:
+def _convert_flag(name: str, text: str, shown: str | None = None) -> object:
+    """``text`` as the value of flag ``name``; an error names the flag as typed (``shown``: an alias)."""
     kind = _flag_kind(name)
+    flag = shown or f"-{name}"
     if kind is bool:
         word = text.strip().lower()
         if word in _TRUE_WORDS:
             return True
         if word in _FALSE_WORDS:
             return False
-        raise PipelineError(f"-{name}={text}: expected True or False")
+        raise PipelineError(f"{flag}={text}: expected True or False")
     if kind is int:
         try:
             return int(text)
         except ValueError:
-            raise PipelineError(f"-{name}={text}: expected an integer") from None
+            raise PipelineError(f"{flag}={text}: expected an integer") from None
     if kind is float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise PipelineError(f"-{name}={text}: expected a number") from None
+            raise PipelineError(f"{flag}={text}: expected a number") from None
         return value
     return text
 
@@ -314,7 +316,7 @@ def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
                 position += 1
             else:
                 raise PipelineError(f"flag {token!r} needs a value")
-        values[name] = _convert_flag(name, text)
+        values[name] = _convert_flag(name, text, token.partition("=")[0])
     return BenchmarkFlags(**values)  # type: ignore[arg-type]
 
 
