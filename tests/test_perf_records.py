@@ -186,3 +186,17 @@ def test_the_plot_is_scaled_to_the_run_and_says_what_is_clipped() -> None:
         "published Ascend 310 (guide): Interface fps, 1 chip reaches 491.668 fps (above the plot)",
         "published Ascend 310 card (guide): Interface x 4 reaches 1966.67 fps (above the plot)",
     ]
+
+
+def test_the_stand_ins_pure_inference_row_beside_its_dataset_row(tmp_path: Path, run_script) -> None:
+    result_dir = tmp_path / "result"
+    write_perf(result_dir, 16, CPU_RUN)
+    pure_file = result_dir / "PureInfer_perf_of_shufflenetv2_bs16_in_device_0.txt"
+    pure_file.write_text("ave_throughputRate = 150.5samples/s, ave_latency = 106.312ms\n")
+    pure = replace(CPU_RUN, mode="pure", batch_size=16, images=1600, latency_ms={"median": 104.5, "p99": 120.25})
+    write_run_record(record_path(pure_file), pure)
+    result = run_script("parse_perf.py", "result/")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[3:] if line.strip()]
+    assert [(row[0], row[2], row[4]) for row in rows] == [("16", "dataset", "491.668"), ("16", "pure", "150.5")]
+    assert rows[1][5:7] == ["104.500", "120.250"] and rows[0][5:7] == ["1.750", "3.500"]
