@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole guide as one command: export -> ATC -> preprocess -> info file -> inference -> accuracy -> comparison
 # -> performance -> report.md, on Huawei's tools (benchmark.<arch> or ais_bench) or the CPU stand-in
-# (benchmark_ort.py). This script only drives: shufflenet_ascend/planning.py decides what each stage runs and
+# (benchmark_ort.py). This script only drives: shufflenet_ascend/planning/ decides what each stage runs and
 # checks what it made; every command is printed as it runs, ready to paste. Options: bash run_all.sh --help.
 set -Eeuo pipefail
 
@@ -39,7 +39,7 @@ if ! flock -n 9; then
 fi
 printf 'pid %s: %s\n' "$$" "$(tr '\0' ' ' < "/proc/$$/cmdline" 2>/dev/null || echo "${PROG}")" > .run_all/lock
 
-# run_stage STAGE [BATCH]: carry out the actions planning.py prints for the stage (see its docstring), in order.
+# run_stage STAGE [BATCH]: carry out the actions shufflenet_ascend.planning prints for the stage (see its docstring), in order.
 run_stage() {
     local plan line lines fields kind device status pids=() devices=() failed=() index
     plan="$(planning start "$@")" || exit $?
@@ -74,7 +74,7 @@ run_stage() {
                 [ "${#failed[@]}" = 0 ] || die "inference failed on ${failed[*]}; see the lines marked [device <D>] above"
                 pids=(); devices=() ;;
             check) planning check "${fields[@]:1}" || exit $? ;;
-            *) die "planning.py asked for '${kind}', which this script does not know" ;;
+            *) die "shufflenet_ascend.planning asked for '${kind}', which this script does not know" ;;
         esac
     done
 }

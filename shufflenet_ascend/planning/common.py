@@ -1,0 +1,178 @@
+"""What every stage shares: the run's settings, the actions printed for run_all.sh, stamps and freshness."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.fileio import atomic_write_text
+
+PROG = "run_all.sh"
+REPO_DIR = Path(__file__).resolve().parents[2]
+STATE = Path(".run_all")
+INFO = "shufflenetv2_prep_bin.info"
+DUMP_BYTES_PER_IMAGE = 16_000  # one text output of 1000 scores (%.8e: about 15,000 bytes), rounded up
+TOOLS = ("auto", "benchmark", "ais_bench", "stand-in")
+BACKENDS = ("onnxruntime", "openvino")
+COMPARES = ("none", "first", "all")
+
+
+@dataclasses.dataclass
+class Run:
+    """The run's settings: the options, then what the stages found (tool, chip, weights, dataset)."""
+
+    workdir: str
+    checkpoint: str
+    dataset: str
+    labels: str
+    batch_sizes: list[int]
+    devices: list[int]
+    tool_option: str
+    soc_version: str
+    backend: str
+    compare: str
+    python: str = "python3"
+    arch: str = ""
+    cores: int = 1
+    cpu_model: str = ""
+    benchmark_tool: str = ""
+    infer_tool: str = ""
+    tool_text: str = ""
+    random_weights: bool = False
+    image_count: int = 0
+    allow_missing: bool = False
+
+    @property
+    def cpu_label(self) -> str:
+        return f"{self.cpu_model}, {self.cores} cores, {self.backend}"
+
+    @property
+    def stand_in(self) -> bool:
+        return self.infer_tool == "stand-in"
+
+    def save(self) -> None:
+        atomic_write_text(STATE / "run.json", json.dumps(dataclasses.asdict(self), indent=1))
+
+    @classmethod
+    def load(cls) -> Run:
+        return cls(**json.loads((STATE / "run.json").read_text()))
+
+    # Where each tool leaves a batch size's outputs.
+    def dump_folder(self, batch_size: int, device: int) -> str:
+        if self.infer_tool == "ais_bench":
+            return f"result/bs{batch_size}" if len(self.devices) == 1 else f"result/bs{batch_size}_device{device}"
+        return f"result/dumpOutput_device{device}_bs{batch_size}"
+
+    def perf_file(self, batch_size: int, device: int) -> str:
+        if self.infer_tool == "ais_bench":
+            return f"{self.dump_folder(batch_size, device)}_summary.json"
+        return f"result/perf_vision_batchsize_{batch_size}_device_{device}.txt"
+
+    def perf_files(self) -> list[str]:
+        return [self.perf_file(b, d) for b in self.batch_sizes for d in self.devices]
+
+    def shard_info(self, device: int) -> str:
+        return f"shufflenetv2_prep_bin_device{device}.info"
+
+    def compare_batches(self) -> list[int]:
+        return {"none": [], "first": self.batch_sizes[:1], "all": self.batch_sizes}[self.compare]
+
+    def comparison_files(self) -> list[str]:
+        if self.stand_in:
+            files = [f"compare_bs{b}_onnx_vs_torch.json" for b in self.compare_batches()]
+            return files + ["compare_fp16_vs_torch.json"] if files else []
+        return [f"compare_bs{b}_om_vs_onnx.json" for b in self.compare_batches()]
+
+
+class Actions:
+    """The lines ``start`` prints for run_all.sh to carry out, in order."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, kind: str, *fields: str) -> None:
+        if any("\t" in field or "\n" in field for field in fields):
+            raise PipelineError(f"a tab or line break in {fields!r}: cannot be passed to {PROG}")
+        self.lines.append("\t".join((kind, *fields)))
+
+    def stage(self, name: str, text: str) -> None:
+        self.add("stage", name, text)
+
+    def say(self, text: str) -> None:
+        self.add("say", f"    {text}")
+
+    def skip(self, text: str) -> None:
+        self.add("say", f"    skipped: {text}")
+
+    def run(self, command: Sequence[object]) -> None:
+        self.add("run", shlex.join(map(str, command)))
+
+
+def note(text: str) -> None:
+    print(f"    {text}", flush=True)
+
+
+def loud(*lines: str) -> None:
+    bar = "    " + "*" * 96
+    print("\n".join([bar, *(f"    {line}" for line in lines), bar]), file=sys.stderr, flush=True)
+
+
+def script(name: str) -> str:
+    return str(REPO_DIR / name)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Freshness: make's rule, with stamps holding the values outputs depend on.
+
+
+def is_fresh(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> bool:
+    """OUTPUT exists and is newer than every INPUT that exists."""
+    try:
+        made = os.stat(output).st_mtime_ns
+    except FileNotFoundError:
+        return False
+    return all(not os.path.exists(path) or made > os.stat(path).st_mtime_ns for path in inputs)
+
+
+def set_stamp(name: str, value: str) -> None:
+    """.run_all/NAME holds VALUE; rewritten (so newer than its outputs, which go stale) only when VALUE changes."""
+    path = STATE / name
+    if not path.is_file() or path.read_text() != value + "\n":
+        atomic_write_text(path, value + "\n")
+
+
+def touch(path: str | os.PathLike[str]) -> None:
+    Path(path).touch()
+
+
+def remove(*patterns: str) -> None:
+    for pattern in patterns:
+        for path in Path(".").glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def count_bins(folder: str) -> int:
+    return sum(1 for path in Path(folder).glob("*.bin") if path.is_file()) if Path(folder).is_dir() else 0
+
+
+def count_files(folder: str) -> int:
+    return sum(1 for path in Path(folder).iterdir() if path.is_file())
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,147 @@
+"""run_all.sh's options: parsed, checked, and printed as the shell assignments run_all.sh evaluates."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import shlex
+from collections.abc import Sequence
+
+from shufflenet_ascend.cli import PipelineError, make_parser
+from shufflenet_ascend.contract import SMALL_CHECKPOINT_NAME
+from shufflenet_ascend.planning.common import BACKENDS, COMPARES, TOOLS, Run
+
+# ----------------------------------------------------------------------------------------------------------------
+# options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = make_parser(
+        "Runs the ShuffleNetV2+ Ascend guide end to end in the work folder: export -> ATC -> preprocess -> info "
+        "file -> inference -> accuracy -> comparison -> performance -> report.md. Stages whose outputs exist and "
+        "are newer than their inputs are skipped, so a re-run is cheap; a failing stage stops the run and is "
+        "named. One run at a time per work folder (a second one exits at once).\n\n"
+        "Each option mirrors an environment variable, given in brackets. Also: PYTHON (default python3), "
+        "ASCEND_ROOT for env.sh.",
+        usage="bash run_all.sh [options]",
+        epilog="Outputs (the guide's names where it has one): shufflenetv2_bs<B>.onnx, shufflenetv2_bs<B>.om, "
+        "prep_dataset/, shufflenetv2_prep_bin.info, result/perf_vision_batchsize_<B>_device_<D>.txt, "
+        "result_bs<B>.json, perf.png, and report.md. Outputs are kept per batch size: "
+        "result/dumpOutput_device<D>_bs<B>/ (the old tool's and the stand-in's result/dumpOutput_device<D>/, "
+        "renamed after each batch size) or result/bs<B>/ and result/bs<B>_summary.json (ais_bench). "
+        "Comparison: result/reference/, result/reference_fp16/, result/onnx_bs<B>/, compare_*.json. "
+        "Bookkeeping (settings, stamps, lock) in .run_all/.\n\n"
+        "A command of a stage that fails ends the run with that command's exit status (below: the same in every "
+        "script of the project; 1 when compare_accuracy.py finds a real checkpoint more than 1 point below the "
+        "published accuracy). run_all's own checks (options, tools, dataset, free space, a device failing, a "
+        "tool leaving outputs missing) end it with 2, one line naming the stage and the problem; 3 when its "
+        "bookkeeping (.run_all/, renamed outputs) cannot be written.",
+    )
+    parser.allow_abbrev = False
+    option = parser.add_argument
+    option("--checkpoint", metavar="FILE", default=env("CHECKPOINT", ""),
+           help=f"PyTorch checkpoint [CHECKPOINT]. Default: {SMALL_CHECKPOINT_NAME} in the work folder or beside "
+           "this script when present, else seeded random weights (accuracy is then chance-level)")  # fmt: skip
+    option("--dataset", metavar="DIR", default=env("DATASET", ""),
+           help="folder holding the validation images themselves [DATASET]. Default: a generated demo set in "
+           "WORKDIR/demo/val")  # fmt: skip
+    option("--labels", metavar="FILE", default=env("LABELS", ""),
+           help="val_label.txt for the dataset [LABELS]. Default: val_label.txt beside DATASET. A dataset with "
+           "fewer images than label lines is a subset run: missing images count as misses")  # fmt: skip
+    option("--batch-sizes", metavar='"B..."', default=env("BATCH_SIZES", "1 4 8 16 32"),
+           help='batch sizes to export and run [BATCH_SIZES]. Default: "1 4 8 16 32"')  # fmt: skip
+    option("--workdir", metavar="DIR", default=env("WORKDIR", "."),
+           help="where every output goes [WORKDIR]. Default: the current folder")  # fmt: skip
+    option("--device-id", metavar="N", default=env("DEVICE_ID", "0"),
+           help="the Ascend device (NPU) that runs inference [DEVICE_ID]. Default: 0")  # fmt: skip
+    option("--devices", metavar='"D..."', default=env("DEVICES", ""),
+           help='several devices at once, e.g. "0 1 2 3" [DEVICES]: the images are split into one contiguous shard '
+           "per device, all devices run concurrently, and the measured card throughput is printed. Overrides "
+           "--device-id")  # fmt: skip
+    option("--tool", metavar="T", default=env("TOOL", "auto"),
+           help="inference tool [TOOL]: auto (default), benchmark (Huawei's benchmark.<arch>), ais_bench (python3 -m "
+           "ais_bench) or stand-in (benchmark_ort.py on the ONNX file, on the CPU). auto: the OM file and "
+           "benchmark.<arch> -> benchmark; else the OM file and an importable ais_bench -> ais_bench; else the "
+           "stand-in")  # fmt: skip
+    option("--soc-version", metavar="V", default=env("SOC_VERSION", "auto"),
+           help="ATC's --soc_version [SOC_VERSION]. Default: auto = \"Ascend\" + the chip name of the first device in "
+           "'npu-smi info' (Ascend310, Ascend310P3, ...), Ascend310 without npu-smi")  # fmt: skip
+    option("--backend", metavar="B", default=env("BACKEND", "onnxruntime"),
+           help="the stand-in's backend [BACKEND]: onnxruntime (default) or openvino")  # fmt: skip
+    option("--compare", metavar="C", default=env("COMPARE", "first"),
+           help="output comparison [COMPARE]: none, first (default: the first batch size) or all. On an Ascend host "
+           "the OM's outputs against the ONNX stand-in's; elsewhere the stand-in's against the PyTorch reference, "
+           "and the PyTorch fp16 preview against the reference")  # fmt: skip
+    return parser
+
+
+def parse_options(argv: Sequence[str]) -> Run:
+    parser = build_parser()
+    parser.exit_on_error = False
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except argparse.ArgumentError as exc:
+        raise PipelineError(f"option {exc.argument_name} needs a value (see --help)") from None
+    if extra:
+        what = (
+            f"unknown option {extra[0].split('=')[0]}"
+            if extra[0].startswith("-")
+            else f"unexpected argument '{extra[0]}'"
+        )
+        raise PipelineError(f"{what} (see --help)")
+    batch_sizes = args.batch_sizes.split()
+    if not batch_sizes:
+        raise PipelineError("--batch-sizes: no batch size given")
+    for value in batch_sizes:
+        if not re.fullmatch(r"[1-9][0-9]*", value):
+            raise PipelineError(f"--batch-sizes: '{value}' is not a positive integer")
+    if not re.fullmatch(r"[0-9]+", args.device_id):
+        raise PipelineError(f"--device-id: '{args.device_id}' is not a non-negative integer")
+    devices = args.devices.split() or [args.device_id]
+    for value in devices:
+        if not re.fullmatch(r"[0-9]+", value):
+            raise PipelineError(f"--devices: '{value}' is not a non-negative integer")
+    if len(set(devices)) != len(devices):
+        raise PipelineError(f"--devices: '{args.devices}' names a device twice")
+    for name, value, allowed in (("tool", args.tool, TOOLS), ("backend", args.backend, BACKENDS),
+                                 ("compare", args.compare, COMPARES)):  # fmt: skip
+        if value not in allowed:
+            raise PipelineError(f"--{name}: '{value}' is not one of {', '.join(allowed)}")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", args.soc_version):
+        raise PipelineError(f"--soc-version: '{args.soc_version}' is not a chip name such as Ascend310")
+    try:
+        os.makedirs(args.workdir, exist_ok=True)
+    except OSError:
+        raise PipelineError(f"--workdir: cannot create {args.workdir}") from None
+
+    def absolute(path: str) -> str:
+        return os.path.abspath(path) if path else ""
+
+    return Run(
+        workdir=os.path.abspath(args.workdir),
+        checkpoint=absolute(args.checkpoint),
+        dataset=absolute(args.dataset),
+        labels=absolute(args.labels),
+        batch_sizes=[int(b) for b in batch_sizes],
+        devices=[int(d) for d in devices],
+        tool_option=args.tool,
+        soc_version=args.soc_version,
+        backend=args.backend,
+        compare=args.compare,
+        python=os.environ.get("PYTHON", "python3"),
+    )
+
+
+def options(argv: Sequence[str]) -> None:
+    """Print the assignments run_all.sh evaluates: the work folder, the batch sizes, the settings (JSON)."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(f"RUN_ALL_HELP={shlex.quote(build_parser().format_help())}")
+        return
+    run = parse_options(argv)
+    print(f"WORKDIR={shlex.quote(run.workdir)}")
+    print(f"BATCH_LIST=({' '.join(map(str, run.batch_sizes))})")
+    print(f"RUN_ALL_SETTINGS={shlex.quote(json.dumps(dataclasses.asdict(run)))}")
