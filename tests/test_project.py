@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -240,3 +242,78 @@ def test_the_readme_layout_names_every_module_of_the_package() -> None:
     modules = {path.name for path in package.glob("*.py") if path.name != "__init__.py"}
     subpackages = {f"{path.parent.name}/" for path in package.glob("*/__init__.py")}
     assert modules | subpackages <= listed, f"not in the README's layout: {sorted((modules | subpackages) - listed)}"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The by-hand commands of the docs work as written, in order, in a fresh folder (issue 17: the README's by-hand
+# commands had drifted: a comparison of folders no earlier command made).
+
+BY_HAND_PAGE = REPO_ROOT / "docs" / "by-hand.md"
+BY_HAND_START = "<!-- by-hand commands -->"
+BY_HAND_END = "<!-- end of by-hand commands -->"
+
+
+def by_hand_commands(text: str) -> list[list[str]]:
+    """The command lines of the marked block, each as the argument list a shell would give the program: lines
+    ending in a backslash joined to the next, comments and blank lines dropped, quotes and escapes read by shlex."""
+    if BY_HAND_START not in text or BY_HAND_END not in text:
+        raise ValueError(f"no block between {BY_HAND_START!r} and {BY_HAND_END!r}")
+    block = text.split(BY_HAND_START, 1)[1].split(BY_HAND_END, 1)[0]
+    lines = [line for line in block.splitlines() if not line.startswith("```")]
+    joined = "\n".join(lines).replace("\\\n", " ")
+    return [argv for line in joined.splitlines() if (argv := shlex.split(line, comments=True))]
+
+
+def runnable(argv: list[str]) -> list[str]:
+    """``python <script>.py ...`` as this interpreter running the repository's script (the folder is elsewhere)."""
+    if argv[0] in ("python", "python3") and len(argv) > 1 and (REPO_ROOT / argv[1]).is_file():
+        return [sys.executable, str(REPO_ROOT / argv[1]), *argv[2:]]
+    return argv
+
+
+def test_the_by_hand_block_is_read_as_a_shell_reads_it() -> None:
+    text = f"""intro
+{BY_HAND_START}
+```bash
+python a.py x 'two words' \\
+    -flag=1   # a comment
+# a whole-line comment
+
+python b.py "--label=CPU, 2 cores"
+```
+{BY_HAND_END}
+python c.py outside
+"""
+    assert by_hand_commands(text) == [
+        ["python", "a.py", "x", "two words", "-flag=1"],
+        ["python", "b.py", "--label=CPU, 2 cores"],
+    ]
+    assert runnable(["python", "get_info.py", "bin"])[:2] == [sys.executable, str(REPO_ROOT / "get_info.py")]
+    assert runnable(["ls", "-l"]) == ["ls", "-l"]
+    with pytest.raises(ValueError):
+        by_hand_commands("no markers")
+
+
+def test_the_readme_steps_are_in_the_by_hand_block() -> None:
+    """Each script of the README's table of steps is run by the by-hand block (atc and Huawei's tools aside)."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## The guide's steps by hand", 1)[1].split("\n## ", 1)[0]
+    in_table = set(re.findall(r"`python3? ([a-z_0-9]+\.py)\b", table))
+    in_block = {argv[1] for argv in by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8"))}
+    assert in_table, "the README's table of steps names no script"
+    assert in_table <= in_block, f"in the README's steps but never run by hand: {sorted(in_table - in_block)}"
+
+
+def test_the_by_hand_commands_work_as_written_in_a_fresh_folder(tmp_path: Path) -> None:
+    commands = by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8"))
+    env = {**os.environ, "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
+    for argv in commands:
+        done = subprocess.run(runnable(argv), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{shlex.join(argv)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    # The folders the later commands read were made by the earlier ones; the block did what it says.
+    accuracy = json.loads((tmp_path / "result_bs1.json").read_text(encoding="utf-8"))
+    assert accuracy["value"][0] == {"key": "Number of images", "value": "8"}
+    assert len((tmp_path / "result_bs1_predictions.csv").read_text(encoding="utf-8").splitlines()) == 1 + 8
+    assert json.loads((tmp_path / "compare_bs1_onnx_vs_torch.json").read_text(encoding="utf-8"))["images_paired"] == 8
+    assert "demo: 8 generated images" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert (tmp_path / "prep_uint8").is_dir() and (tmp_path / "perf.png").is_file()
