@@ -1,8 +1,9 @@
 """run_all.sh's decisions: what each stage runs, what it skips, and whether its outputs are complete.
 
-run_all.sh drives and this package decides (one module per stage; common.py holds what they share). ``options ARGS...`` checks run_all's options and prints shell
-assignments; ``start STAGE [BATCH]`` prepares a stage (stale outputs removed, shard folders linked) and prints its
-actions, one per line, fields separated by tabs:
+run_all.sh drives and this package decides (one module per stage; common.py holds what they share).
+``options ARGS...`` checks run_all's options (and the interpreter's packages) and prints shell assignments;
+``start STAGE [BATCH]`` prepares a stage (stale outputs removed, shard folders linked) and prints its actions, one
+per line, fields separated by tabs:
 
     stage NAME TEXT        a stage begins (its header)
     say TEXT               a line to print as it is

@@ -23,6 +23,9 @@ DUMP_BYTES_PER_IMAGE = 16_000  # one text output of 1000 scores (%.8e: about 15,
 TOOLS = ("auto", "benchmark", "ais_bench", "stand-in")
 BACKENDS = ("onnxruntime", "openvino")
 COMPARES = ("none", "first", "all")
+AIPP_CONFIG = "aipp.config"  # ATC's AIPP stage for the uint8 route (in this repository, as Huawei's guides keep it)
+PURE_LOOP_ASCEND = 100  # the current guides' pure-inference run: ais_bench --loop=100
+PURE_SECONDS_STAND_IN = 2  # the stand-in's pure-inference run on a CPU: a fixed time keeps the quick start quick
 
 
 @dataclasses.dataclass
@@ -39,6 +42,9 @@ class Run:
     soc_version: str
     backend: str
     compare: str
+    input_dtype: str = "float32"
+    model_size: str = "Small"
+    pure_loop: int | None = None  # None: the default of the tool (PURE_LOOP_ASCEND, or the stand-in's seconds)
     python: str = "python3"
     arch: str = ""
     cores: int = 1
@@ -48,7 +54,10 @@ class Run:
     tool_text: str = ""
     random_weights: bool = False
     image_count: int = 0
-    allow_missing: bool = False
+    label_count: int = 0
+    demo: bool = False  # the generated demo dataset (random labels)
+    chips_per_card: int | None = None  # chips of one card for the guide's card figure: Ascend 310 only (4)
+    skipped_entries: list[str] = dataclasses.field(default_factory=list)  # dataset entries that cannot be inputs
 
     @property
     def cpu_label(self) -> str:
@@ -78,6 +87,25 @@ class Run:
 
     def perf_files(self) -> list[str]:
         return [self.perf_file(b, d) for b in self.batch_sizes for d in self.devices]
+
+    def pure_perf_file(self, batch_size: int) -> str:
+        """Where the pure-inference run of BATCH leaves its figures (on the first device)."""
+        device = self.devices[0]
+        if self.infer_tool == "ais_bench":
+            return f"result/pure_bs{batch_size}_summary.json"
+        return f"result/PureInfer_perf_of_shufflenetv2_bs{batch_size}_in_device_{device}.txt"
+
+    def pure_perf_files(self) -> list[str]:
+        return [self.pure_perf_file(b) for b in self.batch_sizes] if self.pure_loop != 0 else []
+
+    @property
+    def model_ext(self) -> str:
+        return "onnx" if self.stand_in else "om"
+
+    def accuracy_outputs(self, batch_size: int) -> tuple[str, str, str]:
+        """The accuracy JSON of BATCH and its predictions and per-class files, side by side."""
+        stem = f"result_bs{batch_size}"
+        return f"{stem}.json", f"{stem}_predictions.csv", f"{stem}_per_class.csv"
 
     def shard_info(self, device: int) -> str:
         return f"shufflenetv2_prep_bin_device{device}.info"

@@ -72,8 +72,14 @@ def stage_compare(actions: Actions, run: Run) -> None:
         weights = "random" if run.random_weights else run.checkpoint
         for variant, folder in (("torch", "result/reference"), ("torch-fp16", "result/reference_fp16")):
             marker = str(STATE / f"{Path(folder).name}.done")
-            flags = [f"-backend={variant}", f"-om_path={weights}", "-model_size=Small", "-seed=0", "-batch_size=16"]
-            reference(folder, marker, [INFO, str(STATE / "checkpoint")], flags)
+            flags = [
+                f"-backend={variant}",
+                f"-om_path={weights}",
+                f"-model_size={run.model_size}",
+                "-seed=0",
+                "-batch_size=16",
+            ]
+            reference(folder, marker, [INFO, str(STATE / "checkpoint"), str(STATE / "model_size")], flags)
         for b in batches:
             compare("result/reference/", candidate_folder(run, b), f"compare_bs{b}_onnx_vs_torch.json",
                     str(STATE / "reference.done"), str(STATE / f"inference_bs{b}.done"))  # fmt: skip

@@ -12,8 +12,9 @@ import subprocess
 from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.host import available_cores, cpu_name
-from shufflenet_ascend.planning.common import Actions, Run, loud
+from shufflenet_ascend.planning.common import AIPP_CONFIG, Actions, Run, loud
 
 
 def chip_from_npu_smi() -> tuple[str, str]:
@@ -91,6 +92,10 @@ def stage_environment(actions: Actions) -> None:
         "ais_bench": f"{run.python} -m ais_bench (OM on the NPU)",
         "stand-in": f"benchmark_ort.py (CPU stand-in, {run.backend}, ONNX file)",
     }[run.infer_tool]
+    # The guide's card figure (one chip's rate x the chips of a card) only where the card is known from the chip:
+    # an Atlas 300I holds 4 Ascend 310. A 310P sits on an Atlas 300I Pro (1) or Duo (2), which the chip name does not
+    # tell: no extrapolation. Never for a CPU.
+    run.chips_per_card = CHIPS_PER_310_CARD if not run.stand_in and run.soc_version == "Ascend310" else None
     run.save()
 
     actions.say(f"work folder: {run.workdir}")
@@ -101,5 +106,14 @@ def stage_environment(actions: Actions) -> None:
     actions.say(f"inference tool: {run.infer_tool}: {run.tool_text}; why: {reason}")
     names_only = f" (names only: the stand-in runs on {run.cpu_model}, {run.cores} cores)" if run.stand_in else ""
     actions.say(f"devices: {' '.join(map(str, run.devices))}{names_only}")
+    if run.stand_in:
+        card = "none (a CPU: no card)"
+    elif run.chips_per_card:
+        card = f"one chip's rate x {run.chips_per_card} (an Atlas 300I holds {run.chips_per_card} Ascend 310 chips)"
+    else:
+        card = f"none ({run.soc_version}: the card, and so its chips, is not known from the chip name)"
+    actions.say(f"card figure: {card}")
+    route = {"float32": "float32 bins (the guide's)", "uint8": f"uint8 bins, ATC's AIPP stage ({AIPP_CONFIG})"}
+    actions.say(f"input route: {route[run.input_dtype]}; model size: {run.model_size}")
     if run.backend != "onnxruntime" and not run.stand_in:
         actions.say(f"note: --backend {run.backend} only applies to the stand-in; {run.infer_tool} runs the OM")

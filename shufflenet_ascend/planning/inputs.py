@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import BIN_BYTES, IMAGE_SIZE, SMALL_CHECKPOINT_NAME
+from shufflenet_ascend.contract import BIN_BYTES_BY_DTYPE, DEFAULT_INPUT_DTYPE, IMAGE_SIZE, SMALL_CHECKPOINT_NAME
 from shufflenet_ascend.fileio import atomic_write_text, format_bytes
-from shufflenet_ascend.keys import IMAGE_EXTENSIONS
+from shufflenet_ascend.formats.labels import read_labels
+from shufflenet_ascend.keys import IMAGE_EXTENSIONS, file_key
 from shufflenet_ascend.planning.common import (
     DUMP_BYTES_PER_IMAGE,
     INFO,
+    PROG,
     REPO_DIR,
     STATE,
     Actions,
@@ -27,7 +30,7 @@ from shufflenet_ascend.planning.common import (
     touch,
 )
 from shufflenet_ascend.preprocess.folder import bins_needed_bytes
-from shufflenet_ascend.preprocess.record import list_images
+from shufflenet_ascend.preprocess.record import scan_source_folder
 
 
 def stage_checkpoint(actions: Actions, run: Run) -> None:
@@ -61,6 +64,7 @@ def stage_dataset(actions: Actions, run: Run) -> None:
     actions.stage("dataset", "choose the validation images and labels; check the free space")
     if not run.dataset:
         run.dataset = os.path.join(run.workdir, "demo", "val")
+        run.demo = True
         run.save()
         if Path(run.dataset).is_dir():
             actions.skip(f"demo dataset {run.dataset} exists")
@@ -72,28 +76,49 @@ def stage_dataset(actions: Actions, run: Run) -> None:
 def check_dataset(run: Run) -> None:
     if not Path(run.dataset).is_dir():
         raise PipelineError(f"dataset folder {run.dataset}: no such folder")
-    images = list_images(run.dataset)[0]
+    # As the preprocessor lists it: an entry that cannot be an input (a symbolic link loop, a name with a blank) is
+    # named and left out, the others go on.
+    listing = scan_source_folder(run.dataset)
+    images = [image.path for image in listing.images]
+    run.skipped_entries = [failure.format() for failure in listing.failures]
+    for failure in listing.failures:
+        print(f"{PROG}: warning: {failure.format()}: left out of the run", file=sys.stderr, flush=True)
     if not images:
         hint = "give the folder that holds the images themselves"
         if Path(run.dataset, "val").is_dir():
             hint = f"it has a val/ folder: did you mean --dataset {run.dataset}/val?"
         extensions = " ".join(sorted(IMAGE_EXTENSIONS))
         raise PipelineError(f"dataset folder {run.dataset} holds no images ({extensions}); {hint}")
+    if run.infer_tool == "ais_bench":
+        dotted = [path.name for path in images if "." in file_key(path.name)]
+        if dotted:
+            raise PipelineError(
+                f"{os.path.join(run.dataset, dotted[0])}: ais_bench names each output after its input's name cut at "
+                f"the first '.' ({file_key(dotted[0]).split('.', 1)[0]}_0.txt), so this image's output could not "
+                f"be matched with its label ({len(dotted)} such image{'s' if len(dotted) > 1 else ''}): rename them "
+                "without a dot before the extension, or run with --tool benchmark or --tool stand-in"
+            )
     run.labels = run.labels or os.path.join(os.path.dirname(run.dataset), "val_label.txt")
     if not Path(run.labels).is_file():
         raise PipelineError(f"label file {run.labels}: no such file (give --labels)")
-    label_count = sum(1 for line in Path(run.labels).read_text(errors="replace").splitlines() if line.strip())
+    labelled = read_labels(run.labels)
+    unlabelled = [path.name for path in images if file_key(path.name) not in labelled]
+    if unlabelled:
+        raise PipelineError(
+            f"label file {run.labels} has no line for {len(unlabelled)} image{'s' if len(unlabelled) > 1 else ''} of "
+            f"{run.dataset} (first: {unlabelled[0]}): give the label file of this dataset (--labels)"
+        )
     # The dataset's identity: an image replaced, added or removed changes it; a copy with its mtimes does not.
     set_stamp("dataset", "\n".join(f"{path.name}\t{path.stat().st_size}\t{path.stat().st_mtime_ns}" for path in images))
     set_stamp("labels", f"sha256 {sha256(run.labels)}")
-    run.image_count = len(images)
+    set_stamp("input_dtype", run.input_dtype)
+    run.image_count, run.label_count = len(images), len(labelled)
     note(f"images: {run.dataset} ({run.image_count} images)")
-    note(f"labels: {run.labels} ({label_count} lines)")
-    run.allow_missing = run.image_count < label_count
-    if run.allow_missing:
+    note(f"labels: {run.labels} ({run.label_count} labelled images)")
+    if run.image_count < run.label_count:
         note(
-            f"subset run: {run.image_count} images of {label_count} labelled; the others count as misses "
-            "(--allow-missing)"
+            f"subset: {run.image_count} of {run.label_count} labelled images; the figures are over the images run "
+            "(imagenet_acc_eval.py --inputs)"
         )
     if len(run.devices) > run.image_count:
         raise PipelineError(
@@ -104,16 +129,20 @@ def check_dataset(run: Run) -> None:
 
 
 def check_free_space(run: Run) -> None:
-    """The bins still to make (the preprocessor's own estimate), and one text output per image for each batch size
-    (and compared dump) whose outputs are not there yet. df, not statvfs: what the user's df says is what counts."""
-    missing_bins = max(0, bins_needed_bytes(run.dataset, "prep_dataset", "overwrite")) // BIN_BYTES
+    """The bins still to make (the preprocessor's own estimate, of the route's size), and one text output per image
+    for each batch size (and compared dump) whose outputs are not there yet. df, not statvfs: what the user's df
+    says is what counts."""
+    bin_bytes = BIN_BYTES_BY_DTYPE[run.input_dtype]
+    missing_bins = (
+        max(0, bins_needed_bytes(run.dataset, "prep_dataset", "overwrite", dtype=run.input_dtype)) // bin_bytes
+    )
     dumps_to_make = sum(1 for b in run.batch_sizes if not (STATE / f"inference_bs{b}.done").exists())
     if run.compare != "none" and not any((STATE / name).exists() for name in ("reference.done", "onnx_ref.done")):
         dumps_to_make += 2
-    bins_needed = missing_bins * BIN_BYTES
+    bins_needed = missing_bins * bin_bytes
     dumps_needed = run.image_count * dumps_to_make * DUMP_BYTES_PER_IMAGE
     needed = (
-        f"{format_bytes(bins_needed + dumps_needed)} ({missing_bins} bins x {BIN_BYTES:,} bytes = "
+        f"{format_bytes(bins_needed + dumps_needed)} ({missing_bins} {run.input_dtype} bins x {bin_bytes:,} bytes = "
         f"{format_bytes(bins_needed)}, text outputs for {dumps_to_make} runs about {format_bytes(dumps_needed)})"
     )
     df = subprocess.run(["df", "-P", "-B1", "."], capture_output=True, text=True)
@@ -134,13 +163,19 @@ def stage_preprocess(actions: Actions, run: Run) -> None:
     (STATE / "preprocess.done").unlink(missing_ok=True)
     # The preprocessor's record in prep_dataset/ knows which image each bin came from: it resumes, redoes the bins
     # of changed images, removes those of removed images, and clears bins of another dataset.
+    route = ["--dtype", run.input_dtype] if run.input_dtype != DEFAULT_INPUT_DTYPE else []
+    # (--skip-bad: the entries named at the dataset stage are left out; the preprocessor names them again.)
+    skip_bad = ["--skip-bad"] if run.skipped_entries else []
     actions.run([run.python, script("imagenet_torch_preprocess.py"), run.dataset, "./prep_dataset",
-                 "--if-other-dataset", "overwrite"])  # fmt: skip
+                 "--if-other-dataset", "overwrite", *route, *skip_bad])  # fmt: skip
     actions.add("check", "preprocess")
 
 
 def preprocess_done(run: Run) -> bool:
-    return is_fresh(STATE / "preprocess.done", STATE / "dataset") and count_bins("prep_dataset") == run.image_count
+    return (
+        is_fresh(STATE / "preprocess.done", STATE / "dataset", STATE / "input_dtype")
+        and count_bins("prep_dataset") == run.image_count
+    )
 
 
 def check_preprocess(run: Run) -> None:
@@ -156,7 +191,9 @@ def stage_info(actions: Actions, run: Run) -> None:
     if is_fresh(INFO, STATE / "preprocess.done") and lines == run.image_count:
         actions.skip(f"{INFO} is up to date")
     else:
-        actions.run([run.python, script("get_info.py"), "bin", "./prep_dataset", f"./{INFO}", IMAGE_SIZE, IMAGE_SIZE])
+        route = ["--dtype", run.input_dtype] if run.input_dtype != DEFAULT_INPUT_DTYPE else []
+        actions.run([run.python, script("get_info.py"), "bin", "./prep_dataset", f"./{INFO}", IMAGE_SIZE, IMAGE_SIZE,
+                     *route])  # fmt: skip
     actions.add("check", "info")
 
 

@@ -1,48 +1,143 @@
-"""The model files: the ONNX export per batch size and ATC's OM files."""
+"""The model files: the ONNX export per batch size and ATC's OM files, each OM with the record of what it was built
+from (the ONNX file's sha256, the chip, the input route), so that an OM is only ever run as the model it came from."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import IMAGE_SIZE
-from shufflenet_ascend.planning.common import STATE, Actions, Run, is_fresh, script, set_stamp
+from shufflenet_ascend.fileio import atomic_write_text
+from shufflenet_ascend.planning.common import (
+    AIPP_CONFIG,
+    REPO_DIR,
+    STATE,
+    Actions,
+    Run,
+    is_fresh,
+    loud,
+    script,
+    set_stamp,
+    sha256,
+)
 
 
 def stage_export(actions: Actions, run: Run) -> None:
     actions.stage("export", "PyTorch -> ONNX, opset 11, one file per batch size (guide 3.1)")
     source = "random" if run.random_weights else run.checkpoint
+    set_stamp("model_size", run.model_size)
+    size = [] if run.model_size == "Small" else ["--model-size", run.model_size]
     for batch_size in run.batch_sizes:
         onnx_file = f"shufflenetv2_bs{batch_size}.onnx"
-        if is_fresh(onnx_file, STATE / "checkpoint"):
+        if is_fresh(onnx_file, STATE / "checkpoint", STATE / "model_size"):
             actions.skip(f"{onnx_file} is up to date")
         else:
-            actions.run([run.python, script("shufflenetv2_pth2onnx.py"), source, onnx_file, batch_size])
+            actions.run([run.python, script("shufflenetv2_pth2onnx.py"), source, onnx_file, batch_size, *size])
+
+
+def om_file(batch_size: int) -> str:
+    return f"shufflenetv2_bs{batch_size}.om"
+
+
+def atc_record_file(batch_size: int) -> str:
+    """The record of the ATC step beside the OM: what the OM was built from."""
+    return f"shufflenetv2_bs{batch_size}_atc.json"
+
+
+def aipp_config() -> Path:
+    return REPO_DIR / AIPP_CONFIG
+
+
+def atc_command(run: Run, batch_size: int) -> list[str]:
+    """The guide's ATC command line (section 3.2); on the uint8 route with the AIPP stage, as Huawei's guides add it
+    (--insert_op_conf and --enable_small_channel=1); --input_shape stays the ONNX input's."""
+    command = ["atc", "--framework=5", f"--model=./shufflenetv2_bs{batch_size}.onnx", "--input_format=NCHW",
+               f"--input_shape=image:{batch_size},3,{IMAGE_SIZE},{IMAGE_SIZE}", f"--output=shufflenetv2_bs{batch_size}",
+               "--log=debug", f"--soc_version={run.soc_version}"]  # fmt: skip
+    if run.input_dtype == "uint8":
+        command += [f"--insert_op_conf={aipp_config()}", "--enable_small_channel=1"]
+    return command
+
+
+def wanted_build(run: Run, batch_size: int) -> dict[str, object]:
+    """What the OM of BATCH must have been built from for this run."""
+    onnx = f"shufflenetv2_bs{batch_size}.onnx"
+    return {
+        "onnx_file": onnx,
+        "onnx_sha256": sha256(onnx),
+        "soc_version": run.soc_version,
+        "input_dtype": run.input_dtype,
+        "aipp_config_sha256": sha256(str(aipp_config())) if run.input_dtype == "uint8" else None,
+    }
+
+
+def read_atc_record(batch_size: int) -> dict[str, object] | None:
+    try:
+        return json.loads(Path(atc_record_file(batch_size)).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def build_differences(record: dict[str, object], wanted: dict[str, object]) -> list[str]:
+    return [f"{key} {record.get(key)} (now {value})" for key, value in wanted.items() if record.get(key) != value]
 
 
 def stage_atc(actions: Actions, run: Run) -> None:
     actions.stage("atc", f"ONNX -> OM with ATC for {run.soc_version} (guide 3.2)")
-    if not shutil.which("atc"):
-        missing = [b for b in run.batch_sizes if not Path(f"shufflenetv2_bs{b}.om").is_file()]
-        actions.skip(
-            "atc not found (no CANN toolkit)" + ("" if missing else ": the OM files present are used as they are")
-        )
+    if run.stand_in:
+        actions.skip("the stand-in runs the ONNX files: no OM needed")
         return
-    set_stamp("soc_version", run.soc_version)
+    have_atc = bool(shutil.which("atc"))
     for b in run.batch_sizes:
-        if is_fresh(f"shufflenetv2_bs{b}.om", f"shufflenetv2_bs{b}.onnx", STATE / "soc_version"):
-            actions.skip(f"shufflenetv2_bs{b}.om is up to date")
-        else:
-            size = IMAGE_SIZE
-            actions.run(
-                [
-                    "atc",
-                    "--framework=5",
-                    f"--model=./shufflenetv2_bs{b}.onnx",
-                    "--input_format=NCHW",
-                    f"--input_shape=image:{b},3,{size},{size}",
-                    f"--output=shufflenetv2_bs{b}",
-                    "--log=debug",
-                    f"--soc_version={run.soc_version}",
-                ]  # fmt: skip
+        wanted = wanted_build(run, b)
+        record = read_atc_record(b)
+        present = Path(om_file(b)).is_file()
+        if present and record is not None and not build_differences(record, wanted):
+            actions.skip(f"{om_file(b)} is up to date (built from {wanted['onnx_file']}, sha256 "
+                         f"{str(wanted['onnx_sha256'])[:16]}...)")  # fmt: skip
+            continue
+        if have_atc:
+            Path(atc_record_file(b)).unlink(missing_ok=True)
+            actions.run(atc_command(run, b))
+            actions.add("check", "atc", str(b))
+            continue
+        # No atc: an OM is run only as the model it was built from.
+        if record is not None:
+            raise PipelineError(
+                f"{om_file(b)} was built from another model than this run's: "
+                f"{'; '.join(build_differences(record, wanted))}; atc not found to build it again (source env.sh of "
+                "the CANN toolkit, or bring the OM built from this ONNX file)"
             )
+        if not is_fresh(om_file(b), wanted["onnx_file"]):
+            raise PipelineError(
+                f"{om_file(b)} is older than {wanted['onnx_file']} and has no ATC record ({atc_record_file(b)}): it "
+                "may hold other weights; atc not found to build it again (source env.sh of the CANN toolkit, or "
+                "bring the OM built from this ONNX file)"
+            )
+        loud(
+            f"WARNING: {om_file(b)} has no ATC record ({atc_record_file(b)}) and atc is not here: it is taken as built",
+            f"from {wanted['onnx_file']} (the OM is newer), for {run.soc_version}, on the {run.input_dtype} route.",
+        )
+        actions.skip(f"atc not found: {om_file(b)} is used as it is (no record: taken as built from this ONNX file)")
+
+
+def check_atc(run: Run, batch_size: int) -> None:
+    """ATC made the OM: its record names the ONNX file's sha256, its weights (the ONNX file's metadata), the chip
+    and the route, and the command."""
+    if not Path(om_file(batch_size)).is_file():
+        raise PipelineError(f"atc wrote no {om_file(batch_size)}")
+    from shufflenet_ascend.model_labels import MODEL_SIZE_KEY, UNKNOWN_WEIGHTS, WEIGHTS_KEY, read_onnx_labels
+
+    wanted = wanted_build(run, batch_size)
+    labels = read_onnx_labels(str(wanted["onnx_file"]))
+    record = {
+        **wanted,
+        "om_file": om_file(batch_size),
+        "om_sha256": sha256(om_file(batch_size)),
+        "weights": labels.get(WEIGHTS_KEY, UNKNOWN_WEIGHTS),
+        "model_size": labels.get(MODEL_SIZE_KEY),
+        "command": atc_command(run, batch_size),
+    }
+    atomic_write_text(atc_record_file(batch_size), json.dumps(record, indent=1) + "\n")

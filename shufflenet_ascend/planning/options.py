@@ -11,8 +11,16 @@ import shlex
 from collections.abc import Sequence
 
 from shufflenet_ascend.cli import PipelineError, make_parser
-from shufflenet_ascend.contract import SMALL_CHECKPOINT_NAME
-from shufflenet_ascend.planning.common import BACKENDS, COMPARES, TOOLS, Run
+from shufflenet_ascend.contract import DEFAULT_INPUT_DTYPE, INPUT_DTYPES, MODEL_SIZES, SMALL_CHECKPOINT_NAME
+from shufflenet_ascend.planning.common import (
+    BACKENDS,
+    COMPARES,
+    PURE_LOOP_ASCEND,
+    PURE_SECONDS_STAND_IN,
+    TOOLS,
+    Run,
+)
+from shufflenet_ascend.planning.packages import check_packages
 
 # ----------------------------------------------------------------------------------------------------------------
 # options
@@ -72,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
            "'npu-smi info' (Ascend310, Ascend310P3, ...), Ascend310 without npu-smi")  # fmt: skip
     option("--backend", metavar="B", default=env("BACKEND", "onnxruntime"),
            help="the stand-in's backend [BACKEND]: onnxruntime (default) or openvino")  # fmt: skip
+    option("--input-dtype", metavar="D", default=env("INPUT_DTYPE", DEFAULT_INPUT_DTYPE),
+           help="the input route [INPUT_DTYPE]: float32 (default, the guide's: 602,112-byte CHW float32 bins, 30.1 "
+           "GB for the 50,000 val images) or uint8 (150,528-byte HWC uint8 BGR bins, a quarter: 7.5 GB; ATC inserts "
+           "the AIPP stage of aipp.config, with --insert_op_conf and --enable_small_channel=1, and the OM takes them "
+           "as they are). The same values reach the network either way: the accuracy is the same")  # fmt: skip
+    option("--model-size", metavar="SIZE", default=env("MODEL_SIZE", "Small"),
+           help="ShuffleNetV2+ size of the checkpoint [MODEL_SIZE]: Small (default), Medium or Large; given to the "
+           "export and the PyTorch reference")  # fmt: skip
+    option("--pure-loop", metavar="N", default=env("PURE_LOOP", ""),
+           help=f"batches of the pure-inference run made beside each dataset run [PURE_LOOP] (the current guides' "
+           f"speed figure: python3 -m ais_bench --model=<om> --loop={PURE_LOOP_ASCEND} --batchsize=<B>; the old "
+           f"tool's -round=N; the stand-in's -round=N). Default: {PURE_LOOP_ASCEND} on the Ascend tools, "
+           f"{PURE_SECONDS_STAND_IN} seconds on the stand-in; 0: no pure-inference run")  # fmt: skip
     option("--compare", metavar="C", default=env("COMPARE", "first"),
            help="output comparison [COMPARE]: none, first (default: the first batch size) or all. On an Ascend host "
            "the OM's outputs against the ONNX stand-in's; elsewhere the stand-in's against the PyTorch reference, "
@@ -99,6 +120,7 @@ def parse_options(argv: Sequence[str]) -> Run:
     for value in batch_sizes:
         if not re.fullmatch(r"[1-9][0-9]*", value):
             raise PipelineError(f"--batch-sizes: '{value}' is not a positive integer")
+    batch_sizes = list(dict.fromkeys(int(value) for value in batch_sizes))  # "1 1" is one batch size: one row
     if not re.fullmatch(r"[0-9]+", args.device_id):
         raise PipelineError(f"--device-id: '{args.device_id}' is not a non-negative integer")
     devices = args.devices.split() or [args.device_id]
@@ -108,11 +130,14 @@ def parse_options(argv: Sequence[str]) -> Run:
     if len(set(devices)) != len(devices):
         raise PipelineError(f"--devices: '{args.devices}' names a device twice")
     for name, value, allowed in (("tool", args.tool, TOOLS), ("backend", args.backend, BACKENDS),
-                                 ("compare", args.compare, COMPARES)):  # fmt: skip
+                                 ("compare", args.compare, COMPARES), ("input-dtype", args.input_dtype, INPUT_DTYPES),
+                                 ("model-size", args.model_size, MODEL_SIZES)):  # fmt: skip
         if value not in allowed:
             raise PipelineError(f"--{name}: '{value}' is not one of {', '.join(allowed)}")
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.soc_version):
         raise PipelineError(f"--soc-version: '{args.soc_version}' is not a chip name such as Ascend310")
+    if args.pure_loop and not re.fullmatch(r"[0-9]+", args.pure_loop):
+        raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a non-negative integer")
     try:
         os.makedirs(args.workdir, exist_ok=True)
     except OSError:
@@ -126,12 +151,15 @@ def parse_options(argv: Sequence[str]) -> Run:
         checkpoint=absolute(args.checkpoint),
         dataset=absolute(args.dataset),
         labels=absolute(args.labels),
-        batch_sizes=[int(b) for b in batch_sizes],
+        batch_sizes=batch_sizes,
         devices=[int(d) for d in devices],
         tool_option=args.tool,
         soc_version=args.soc_version,
         backend=args.backend,
         compare=args.compare,
+        input_dtype=args.input_dtype,
+        model_size=args.model_size,
+        pure_loop=int(args.pure_loop) if args.pure_loop else None,
         python=os.environ.get("PYTHON", "python3"),
     )
 
@@ -142,6 +170,7 @@ def options(argv: Sequence[str]) -> None:
         print(f"RUN_ALL_HELP={shlex.quote(build_parser().format_help())}")
         return
     run = parse_options(argv)
+    check_packages(run.backend)
     print(f"WORKDIR={shlex.quote(run.workdir)}")
     print(f"BATCH_LIST=({' '.join(map(str, run.batch_sizes))})")
     print(f"RUN_ALL_SETTINGS={shlex.quote(json.dumps(dataclasses.asdict(run)))}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.perf import measured_cards, read_perf_files
 from shufflenet_ascend.planning.common import STATE, Actions, Run, script
 
@@ -15,7 +14,8 @@ def measured_card_lines(run: Run) -> list[str]:
     for b in run.batch_sizes:
         files = [run.perf_file(b, d) for d in run.devices]
         try:
-            cards = measured_cards(read_perf_files(files), chips=CHIPS_PER_310_CARD)
+            # (The run records beside the files decide the chips per card: none for a CPU or a 310P.)
+            cards = measured_cards(read_perf_files(files), chips=run.chips_per_card or 1)
         except PipelineError as exc:
             raise PipelineError(f"cannot read the performance files {' '.join(files)}: {exc}") from None
         if not cards:
@@ -37,8 +37,9 @@ def measured_card_lines(run: Run) -> list[str]:
 
 def stage_summary(actions: Actions, run: Run) -> None:
     actions.stage("summary", "performance (guide 7), accuracy against the published figures (guide 6.3), report.md")
-    perf_files = run.perf_files()
-    accuracy_files = [f"result_bs{b}.json" for b in run.batch_sizes]
+    perf_files = run.perf_files() + run.pure_perf_files()
+    outputs = [run.accuracy_outputs(b) for b in run.batch_sizes]
+    accuracy_files = [accuracy for accuracy, _, _ in outputs]
     machine = ["--chips", "1", "--label", run.cpu_label] if run.stand_in else []
     actions.run([run.python, script("parse_perf.py"), *perf_files, "--plot", "perf.png", *machine])
     card_lines = measured_card_lines(run) if len(run.devices) > 1 else []
@@ -56,9 +57,13 @@ def stage_summary(actions: Actions, run: Run) -> None:
     if run.stand_in:
         report += [*machine, "--backend", run.backend]
     else:
-        report += ["--chips", str(CHIPS_PER_310_CARD), "--soc-version", run.soc_version]
+        report += ["--chips", str(run.chips_per_card or 1), "--soc-version", run.soc_version]
+    report += ["--predictions", *(predictions for _, predictions, _ in outputs)]
+    report += ["--per-class", *(per_class for _, _, per_class in outputs)]
     random = ["--random-weights"] if run.random_weights else []
     report += random
+    if run.demo:
+        report += ["--dataset", f"demo: {run.image_count} generated images in {run.dataset}", "--random-labels"]
     if card_lines:
         report += ["--card-throughput", "; ".join(card_lines)]
     actions.run(report)
