@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -250,25 +251,42 @@ def test_the_readme_layout_names_every_module_of_the_package() -> None:
 
 BY_HAND_PAGE = REPO_ROOT / "docs" / "by-hand.md"
 BY_HAND_START = "<!-- by-hand commands -->"
+BY_HAND_ASCEND_START = "<!-- by-hand commands: Ascend host -->"
 BY_HAND_END = "<!-- end of by-hand commands -->"
+FAKES = REPO_ROOT / "tests" / "fakes"
 
 
-def by_hand_commands(text: str) -> list[list[str]]:
-    """The command lines of the marked block, each as the argument list a shell would give the program: lines
-    ending in a backslash joined to the next, comments and blank lines dropped, quotes and escapes read by shlex."""
-    if BY_HAND_START not in text or BY_HAND_END not in text:
-        raise ValueError(f"no block between {BY_HAND_START!r} and {BY_HAND_END!r}")
-    block = text.split(BY_HAND_START, 1)[1].split(BY_HAND_END, 1)[0]
+def by_hand_commands(text: str, start: str = BY_HAND_START) -> list[list[str]]:
+    """The command lines of the block after ``start``, each as the argument list a shell would give the program:
+    lines ending in a backslash joined to the next, comments and blank lines dropped, quotes read by shlex."""
+    if start not in text or BY_HAND_END not in text.split(start, 1)[1]:
+        raise ValueError(f"no block between {start!r} and {BY_HAND_END!r}")
+    block = text.split(start, 1)[1].split(BY_HAND_END, 1)[0]
     lines = [line for line in block.splitlines() if not line.startswith("```")]
     joined = "\n".join(lines).replace("\\\n", " ")
     return [argv for line in joined.splitlines() if (argv := shlex.split(line, comments=True))]
 
 
 def runnable(argv: list[str]) -> list[str]:
-    """``python <script>.py ...`` as this interpreter running the repository's script (the folder is elsewhere)."""
-    if argv[0] in ("python", "python3") and len(argv) > 1 and (REPO_ROOT / argv[1]).is_file():
-        return [sys.executable, str(REPO_ROOT / argv[1]), *argv[2:]]
+    """``python <script>.py ...`` as this interpreter running the repository's script (the folder is elsewhere);
+    ``python3 -m <module>`` as this interpreter too."""
+    if argv[0] in ("python", "python3") and len(argv) > 1:
+        if (REPO_ROOT / argv[1]).is_file():
+            return [sys.executable, str(REPO_ROOT / argv[1]), *argv[2:]]
+        if argv[1] == "-m":
+            return [sys.executable, *argv[1:]]
     return argv
+
+
+def run_by_hand(
+    commands: list[list[str]], folder: Path, env: dict[str, str], status: Callable[[list[str]], int] = lambda _: 0
+) -> None:
+    """Run the commands one after the other in ``folder``, each expected to exit with ``status(argv)``."""
+    for argv in commands:
+        done = subprocess.run(runnable(argv), cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == status(argv), (
+            f"{shlex.join(argv)} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
 
 
 def test_the_by_hand_block_is_read_as_a_shell_reads_it() -> None:
@@ -283,37 +301,77 @@ python b.py "--label=CPU, 2 cores"
 ```
 {BY_HAND_END}
 python c.py outside
+{BY_HAND_ASCEND_START}
+python3 -m tool --x
+{BY_HAND_END}
 """
     assert by_hand_commands(text) == [
         ["python", "a.py", "x", "two words", "-flag=1"],
         ["python", "b.py", "--label=CPU, 2 cores"],
     ]
+    assert by_hand_commands(text, BY_HAND_ASCEND_START) == [["python3", "-m", "tool", "--x"]]
     assert runnable(["python", "get_info.py", "bin"])[:2] == [sys.executable, str(REPO_ROOT / "get_info.py")]
+    assert runnable(["python3", "-m", "ais_bench"]) == [sys.executable, "-m", "ais_bench"]
     assert runnable(["ls", "-l"]) == ["ls", "-l"]
     with pytest.raises(ValueError):
         by_hand_commands("no markers")
 
 
-def test_the_readme_steps_are_in_the_by_hand_block() -> None:
-    """Each script of the README's table of steps is run by the by-hand block (atc and Huawei's tools aside)."""
+def test_the_readme_steps_are_in_the_by_hand_blocks() -> None:
+    """Each script of the README's table of steps is run by the by-hand blocks (Huawei's own tools aside)."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## The guide's steps by hand", 1)[1].split("\n## ", 1)[0]
     in_table = set(re.findall(r"`python3? ([a-z_0-9]+\.py)\b", table))
-    in_block = {argv[1] for argv in by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8"))}
+    page = BY_HAND_PAGE.read_text(encoding="utf-8")
+    in_blocks = {argv[1] for start in (BY_HAND_START, BY_HAND_ASCEND_START) for argv in by_hand_commands(page, start)}
     assert in_table, "the README's table of steps names no script"
-    assert in_table <= in_block, f"in the README's steps but never run by hand: {sorted(in_table - in_block)}"
+    assert in_table <= in_blocks, f"in the README's steps but never run by hand: {sorted(in_table - in_blocks)}"
 
 
-def test_the_by_hand_commands_work_as_written_in_a_fresh_folder(tmp_path: Path) -> None:
-    commands = by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8"))
+@pytest.fixture(scope="module")
+def by_hand_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh folder after the CPU block of docs/by-hand.md, run as written."""
+    folder = tmp_path_factory.mktemp("by_hand")
     env = {**os.environ, "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
-    for argv in commands:
-        done = subprocess.run(runnable(argv), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"{shlex.join(argv)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    run_by_hand(by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8")), folder, env)
+    return folder
+
+
+def test_the_by_hand_commands_work_as_written_in_a_fresh_folder(by_hand_folder: Path) -> None:
     # The folders the later commands read were made by the earlier ones; the block did what it says.
-    accuracy = json.loads((tmp_path / "result_bs1.json").read_text(encoding="utf-8"))
+    accuracy = json.loads((by_hand_folder / "result_bs1.json").read_text(encoding="utf-8"))
     assert accuracy["value"][0] == {"key": "Number of images", "value": "8"}
-    assert len((tmp_path / "result_bs1_predictions.csv").read_text(encoding="utf-8").splitlines()) == 1 + 8
-    assert json.loads((tmp_path / "compare_bs1_onnx_vs_torch.json").read_text(encoding="utf-8"))["images_paired"] == 8
-    assert "demo: 8 generated images" in (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert (tmp_path / "prep_uint8").is_dir() and (tmp_path / "perf.png").is_file()
+    predictions = (by_hand_folder / "result_bs1_predictions.csv").read_text(encoding="utf-8").splitlines()
+    assert len(predictions) == 1 + 8
+    comparison = json.loads((by_hand_folder / "compare_bs1_onnx_vs_torch.json").read_text(encoding="utf-8"))
+    assert comparison["images_paired"] == 8 and comparison["passed"]
+    assert "demo: 8 generated images" in (by_hand_folder / "report.md").read_text(encoding="utf-8")
+    assert len(list((by_hand_folder / "prep_uint8").glob("*.bin"))) == 8
+    assert (by_hand_folder / "perf.png").is_file()
+
+
+def test_the_ascend_by_hand_commands_work_as_written_with_the_tools_faked(by_hand_folder: Path) -> None:
+    """The Ascend host's block, after the CPU block in the same folder, with atc and ais_bench faked and the
+    clone's aipp.config where the block reads it (a user runs it in the clone's folder)."""
+    (by_hand_folder / "aipp.config").symlink_to(REPO_ROOT / "aipp.config")
+    env = {
+        **os.environ,
+        "PATH": f"{FAKES / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(FAKES / "python"),
+        "FAKE_LABELS": str(by_hand_folder / "demo" / "val_label.txt"),
+        "OMP_NUM_THREADS": "1",
+    }
+    commands = by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8"), BY_HAND_ASCEND_START)
+    assert any(argv[0] == "atc" for argv in commands) and any("ais_bench" in argv for argv in commands)
+
+    def status(argv: list[str]) -> int:
+        # The fake OM's outputs are planted scores, not the model's: against the ONNX model's outputs the
+        # comparison runs and fails (exit 1), as it must; on an Ascend host the OM's outputs pass it.
+        return 1 if "compare_outputs.py" in argv and "result/dumpOutput_device0/" in argv else 0
+
+    run_by_hand(commands, by_hand_folder, env, status)
+    comparison = json.loads((by_hand_folder / "compare_bs1_om_vs_onnx.json").read_text(encoding="utf-8"))
+    assert comparison["images_paired"] == 8 and not comparison["passed"]
+    accuracy = json.loads((by_hand_folder / "result_om_bs1.json").read_text(encoding="utf-8"))
+    assert accuracy["value"][0] == {"key": "Number of images", "value": "8"}
+    assert len(list((by_hand_folder / "result" / "om_uint8_bs1").glob("*_0.txt"))) == 8
