@@ -20,7 +20,7 @@ round to round), so a load that changes between rounds (the machine is shared) c
 Targets (issues 11 and 20, on a 2-core machine): stand-in ov >= 0.9x benchmark_app at batch 1 and 16; stand-in
 ort >= 1.0x plain at batch 16 (and >= 1.3x plain at batch 1, ov >= 1.5x plain at both: issue 11's).
 
-    python benchmarks/bench_infer.py                       # batch 1 and 16, 192 images, 5 rounds
+    python benchmarks/bench_infer.py                       # batch 1 and 16, 384 images, 5 rounds
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --rounds 7
 
 The model: ShuffleNetV2+ Small on seeded random weights, exported by the pipeline's own functions
@@ -241,7 +241,9 @@ def target(candidate: str, reference: str, batch_size: int) -> float | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16], help="default: 1 16")
-    parser.add_argument("--images", type=int, default=192, help="images per run (default: %(default)s)")
+    parser.add_argument(
+        "--images", type=int, default=384, help="images per run (default: %(default)s: 24 batches of 16)"
+    )
     parser.add_argument(
         "--rounds", type=int, default=5, help="interleaved rounds per batch size (default: %(default)s, at least 3)"
     )

@@ -157,6 +157,18 @@ class _Pipeline:
         return threading.Thread(target=guarded, name=name, daemon=True)
 
 
+PAGE_BYTES = 4096
+
+
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 array starting on a page boundary: a backend can then use it in place (OpenVINO shares an
+    input's memory only when it is aligned, else it copies the batch)."""
+    count = int(np.prod(shape))
+    raw = np.empty(count * 4 + PAGE_BYTES, dtype=np.uint8)
+    offset = -raw.ctypes.data % PAGE_BYTES
+    return raw[offset : offset + count * 4].view(np.float32).reshape(shape)
+
+
 def inference_error(backend: Backend, error: BaseException) -> BaseException:
     """A backend's failure as one line naming the model (a PipelineError passes through)."""
     if isinstance(error, PipelineError):
@@ -194,7 +206,7 @@ def run_dataset(
     # Batch arrays go round: reader -> inference -> back to the reader, so none is allocated per batch.
     free_arrays: queue.Queue = queue.Queue()
     for _ in range(PREFETCH_BATCHES + backend.streams + 1):
-        free_arrays.put(np.empty((batch_size, *shape), dtype=np.float32))
+        free_arrays.put(aligned_empty((batch_size, *shape)))
     read_clock, preprocess_clock, infer_clock, post_clock = (_StageClock() for _ in range(4))
     infer_lock = threading.Lock()
 
