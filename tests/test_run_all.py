@@ -24,6 +24,7 @@ from conftest import REPO_ROOT
 from shufflenet_ascend.formats.accuracy_json import read_accuracy_json
 from shufflenet_ascend.formats.dump import list_dump_outputs, read_dump
 from shufflenet_ascend.formats.labels import read_labels
+from shufflenet_ascend.formats.run_record import read_run_record
 
 BATCH_SIZES = "1 16"  # 16 does not divide the demo's 40 images: the last batch's padding is on the path too
 DEMO_IMAGES = 40
@@ -508,6 +509,7 @@ def test_two_devices_with_the_stand_in(demo_run, tmp_path):
     assert shards[0] | shards[1] == dump_keys(clone / "result" / "dumpOutput_device0_bs1")
     assert (work / "result_bs1.json").read_text() == (clone / "result_bs1.json").read_text()
     assert "measured card throughput (2 devices at once: 0 1)" in result.stdout
+    assert "extrapolation" not in result.stdout  # a CPU has no card (issue 17)
     assert re.search(
         r"bs1: [0-9.]+ img/s \(sum of the 2 devices' Interface rates\); [0-9.]+ img/s \(40 images", result.stdout
     )
@@ -1152,3 +1154,242 @@ def test_help_names_every_option(tmp_path):
         assert option in result.stdout
     assert "ATC's benchmark run" not in result.stdout
     assert "the Ascend device (NPU) that runs inference" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issues 17-21: the input routes, pure inference, run records, the OM's model, and the faults of the audit.
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def ascend_uint8(ascend_host, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The seed guide's host on the uint8 route: ATC with the AIPP config, uint8 bins, the fake tool reading them."""
+    root = tmp_path_factory.mktemp("uint8")
+    work = copy_workdir(ascend_host["workdir"], root / "work")
+    log = root / "calls.jsonl"
+    env = {**ascend_host["env"], "FAKE_LOG": str(log), "FAKE_LABELS": str(work / "demo" / "val_label.txt")}
+    result = run_all(
+        "--workdir", str(work), "--batch-sizes", "1", "--input-dtype", "uint8", "--compare", "none", cwd=root, env=env
+    )
+    return {"root": root, "work": work, "result": result, "calls": read_calls(log), "env": env}
+
+
+def test_uint8_route_gives_atc_the_aipp_config_and_the_same_accuracy(ascend_uint8, ascend_host):
+    result, work = ascend_uint8["result"], ascend_uint8["work"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    atc = [call["argv"] for call in ascend_uint8["calls"] if call["tool"] == "atc"]
+    assert atc == [
+        guide_command(GUIDE_ATC, 1) + [f"--insert_op_conf={REPO_ROOT / 'aipp.config'}", "--enable_small_channel=1"]
+    ]
+    om = json.loads((work / "shufflenetv2_bs1.om").read_text())
+    assert om["aipp"] == {"aipp_mode": "static", "input_format": "RGB888_U8", "src_image_size_w": "224",
+                          "src_image_size_h": "224", "crop": "false"}  # fmt: skip
+    benchmark = [c for c in ascend_uint8["calls"] if c["tool"] == "benchmark" and c.get("mode") != "pure"]
+    assert len(benchmark) == 1 and benchmark[0]["aipp"] is True
+    bins = list((work / "prep_dataset").glob("*.bin"))
+    assert len(bins) == DEMO_IMAGES and {b.stat().st_size for b in bins} == {150528}  # a quarter of 602,112
+    preprocess = [c for c in commands_run(result.stdout) if c[1].endswith("imagenet_torch_preprocess.py")][0]
+    assert preprocess[preprocess.index("--dtype") + 1] == "uint8"
+    info = [c for c in commands_run(result.stdout) if c[1].endswith("get_info.py")][0]
+    assert info[info.index("--dtype") + 1] == "uint8"
+    assert (work / "result_bs1.json").read_text() == (ascend_host["workdir"] / "result_bs1.json").read_text()
+    record = read_run_record(work / "result" / "perf_vision_batchsize_1_device_0.json")
+    assert record.input_dtype == "uint8" and "uint8 bins" in result.stdout
+
+
+def test_a_bin_of_the_wrong_size_is_refused_before_inference(ascend_uint8, tmp_path):
+    work = copy_workdir(ascend_uint8["work"], tmp_path / "work")
+    (work / ".run_all" / "inference_bs1.done").unlink()
+    victim = sorted((work / "prep_dataset").glob("*.bin"))[3]
+    victim.write_bytes(b"\0" * 602112)  # a float32 bin among uint8 ones
+    log = tmp_path / "log"
+    env = {**ascend_uint8["env"], "FAKE_LOG": str(log), "FAKE_LABELS": str(work / "demo" / "val_label.txt")}
+    result = run_all(
+        "--workdir",
+        str(work),
+        "--batch-sizes",
+        "1",
+        "--input-dtype",
+        "uint8",
+        "--compare",
+        "none",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('run_all.sh: error: stage "inference bs1": ') and victim.name in last
+    assert "602112 bytes, not a uint8 input of the model (150528 bytes" in last
+    assert not [c for c in read_calls(log) if c["tool"] == "benchmark"]
+
+
+def test_the_fake_atc_refuses_a_malformed_aipp_config(tmp_path):
+    config = tmp_path / "bad.config"
+    config.write_text("aipp_op{\n    aipp_mode:static\n    input_format : YUV420SP_U8\n}\n")
+    done = subprocess.run(
+        [str(FAKES / "bin" / "atc"), "--framework=5", "--model=./x.onnx", "--input_shape=image:1,3,224,224",
+         f"--output={tmp_path / 'x'}", "--soc_version=Ascend310", f"--insert_op_conf={config}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 1 and "E10001" in done.stderr and not (tmp_path / "x.om").exists()
+
+
+def test_uint8_route_on_the_stand_in_gives_the_same_accuracy(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    result = run_all(
+        "--batch-sizes", "1", "--compare", "none", "--input-dtype", "uint8", "--dataset", str(clone / "demo" / "val"),
+        cwd=work, script=clone / "run_all.sh",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    stand_in = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
+    assert all("-input_dtype=uint8" in c for c in stand_in) and len(stand_in) == 2  # dataset and pure runs
+    size = sum(p.stat().st_size for p in (work / "prep_dataset").glob("*.bin"))
+    assert size * 4 == sum(p.stat().st_size for p in (clone / "prep_dataset").glob("*.bin"))
+    assert (work / "result_bs1.json").read_text() == (clone / "result_bs1.json").read_text()
+    assert read_run_record(work / "result" / "perf_vision_batchsize_1_device_0.json").input_dtype == "uint8"
+
+
+def test_huawei_tools_runs_get_a_run_record(ascend_host):
+    work = ascend_host["workdir"]
+    record = read_run_record(work / "result" / "perf_vision_batchsize_16_device_0.json")
+    assert (record.tool, record.device.kind, record.device.name) == ("benchmark", "ascend", "Ascend310")
+    assert record.device.chips_per_card == 4 and record.device.device_ids == (0,)
+    assert record.model_file == "shufflenetv2_bs16.om" and record.model_sha256 == _sha256(work / "shufflenetv2_bs16.om")
+    assert (record.batch_size, record.mode, record.images, record.input_dtype) == (
+        16,
+        "dataset",
+        DEMO_IMAGES,
+        "float32",
+    )
+    assert record.weights == "random weights, seed 0"
+    assert record.dataset == "sha256:" + _sha256(work / "prep_dataset" / ".prep_sources.json")
+    atc = json.loads((work / "shufflenetv2_bs16_atc.json").read_text())
+    assert atc["onnx_sha256"] == _sha256(work / "shufflenetv2_bs16.onnx")
+    pure = read_run_record(work / "result" / "PureInfer_perf_of_shufflenetv2_bs16_in_device_0.json")
+    assert (pure.mode, pure.images) == ("pure", 100 * 16)
+    assert "155.975" in ascend_host["first"].stdout  # the pure-inference row of the perf table
+
+
+def test_pure_inference_on_ais_bench_as_the_current_guides_measure(ais_bench_host):
+    calls = [c for c in ais_bench_host["calls_one"] if c["tool"] == "ais_bench" and c.get("mode") == "pure"]
+    assert [c["argv"] for c in calls] == [
+        [f"--model=./shufflenetv2_bs{b}.om", "--loop=100", f"--batchsize={b}", "--device=0", "--output=./result/",
+         f"--output_dirname=pure_bs{b}"]
+        for b in (1, 16)
+    ]  # fmt: skip
+    table = ais_bench_host["one"].stdout.split("==> [summary]", 1)[1]
+    assert re.search(r"\n\s+1\s+0\s+pure\s+-\s+625(?:\.0+)?\s", table), table
+    assert re.search(r"\n\s+16\s+0\s+pure\s+-\s+625(?:\.0+)?\s", table), table
+
+
+def test_an_om_of_another_onnx_is_rebuilt_or_refused(ascend_host, tmp_path):
+    work = copy_workdir(ascend_host["workdir"], tmp_path / "work")
+    onnx = work / "shufflenetv2_bs1.onnx"
+    onnx.write_bytes(onnx.read_bytes() + b"\n")  # another model file, newer than the checkpoint's stamp
+    no_atc = {**ascend_host["env"], "ASCEND_ROOT": str(tmp_path / "no-cann"), "FAKE_LOG": str(tmp_path / "log")}
+    refused = run_all("--workdir", str(work), "--batch-sizes", "1", "--compare", "none", cwd=tmp_path, env=no_atc)
+    assert refused.returncode == 2
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith('run_all.sh: error: stage "atc": shufflenetv2_bs1.om was built from another model')
+    assert "onnx_sha256" in last and "atc not found" in last
+    assert not [c for c in read_calls(tmp_path / "log") if c["tool"] == "benchmark"]
+    env = {
+        **ascend_host["env"],
+        "FAKE_LOG": str(tmp_path / "log2"),
+        "FAKE_LABELS": str(work / "demo" / "val_label.txt"),
+    }
+    rebuilt = run_all("--workdir", str(work), "--batch-sizes", "1", "--compare", "none", cwd=tmp_path, env=env)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert [c["argv"] for c in read_calls(tmp_path / "log2") if c["tool"] == "atc"] == [guide_command(GUIDE_ATC, 1)]
+    assert json.loads((work / "shufflenetv2_bs1_atc.json").read_text())["onnx_sha256"] == _sha256(onnx)
+
+
+def test_a_lost_output_fails_every_rerun_until_it_is_made_again(demo_run, tmp_path):
+    clone, _ = demo_run
+    work = copy_workdir(clone, tmp_path / "work")
+    args = ["--batch-sizes", "1", "--compare", "none", "--dataset", str(clone / "demo" / "val")]
+    labels = clone / "demo" / "val_label.txt"
+    dump = work / "result" / "dumpOutput_device0_bs1"
+    sorted(dump.iterdir())[0].unlink()
+    os.utime(labels)  # the user's sequence: one output lost, the labels touched
+    for _ in range(2):
+        again = run_all(*args, cwd=work, script=clone / "run_all.sh")
+        assert again.returncode == 1, again.stdout + again.stderr
+        assert "holds 39 outputs for 40 images" in again.stdout and not (work / "result_bs1.json").exists()
+    shutil.rmtree(dump)  # as the note says: the inference is redone
+    redone = run_all(*args, cwd=work, script=clone / "run_all.sh")
+    assert redone.returncode == 0, redone.stdout + redone.stderr
+    assert (work / "result_bs1.json").read_text() == (clone / "result_bs1.json").read_text()
+
+
+def test_demo_run_writes_predictions_and_per_class_files(demo_run):
+    clone, result = demo_run
+    for b in BATCH_SIZES.split():
+        assert len((clone / f"result_bs{b}_predictions.csv").read_text().splitlines()) == DEMO_IMAGES + 1
+        assert (clone / f"result_bs{b}_per_class.csv").is_file()
+    report = [c for c in commands_run(result.stdout) if c[1].endswith("write_report.py")][0]
+    assert report[report.index("--predictions") + 1] == "result_bs1_predictions.csv"
+    assert report[report.index("--per-class") + 1] == "result_bs1_per_class.csv"
+    assert "--random-labels" in report
+    parse_perf = [c for c in commands_run(result.stdout) if c[1].endswith("parse_perf.py")][0]
+    assert "result/PureInfer_perf_of_shufflenetv2_bs1_in_device_0.txt" in parse_perf
+
+
+def test_dotted_stems_are_refused_on_the_ais_bench_route(tmp_path):
+    (tmp_path / "shufflenetv2_bs1.om").write_text("{}")
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "n01440764.tench.JPEG").write_bytes(b"")
+    (tmp_path / "val_label.txt").write_text("n01440764.tench.JPEG 0\n")
+    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path), cann=False, ais_bench=True)
+    result = run_all("--batch-sizes", "1", "--tool", "ais_bench", "--dataset", "val", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "n01440764.tench.JPEG: ais_bench names each output after its input's name cut at the first '.'" in last
+    assert "(n01440764_0.txt)" in last and not list(tmp_path.glob("*.onnx"))
+
+
+def test_a_symlink_loop_in_the_dataset_is_named_and_left_out(tmp_path):
+    made = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(tmp_path / "d"), "--count", "3"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    (tmp_path / "d" / "val" / "a.JPEG").symlink_to("b.JPEG")
+    (tmp_path / "d" / "val" / "b.JPEG").symlink_to("a.JPEG")
+    result = run_all("--dataset", "d/val", "--workdir", "w", "--soc-version", "x y", cwd=tmp_path)
+    assert result.returncode == 2  # (a usage error stops it before any work; the listing is checked below)
+    env = fake_env(tmp_path, tmp_path / "log", tmp_path / "labels", tools_dir(tmp_path), cann=False)
+    df = tmp_path / "tools-none" / "df"  # stop at the free-space check, after the listing
+    df.write_text("#!/bin/sh\necho 'F 1 2 3 4 5'\necho '/dev/x 1 1 0 100% /'\n")
+    df.chmod(0o755)
+    result = run_all("--dataset", "d/val", "--batch-sizes", "1", cwd=tmp_path, env=env)
+    assert "a.JPEG" in result.stderr and "left out of the run" in result.stderr
+    assert "images: " in result.stdout and "(3 images)" in result.stdout
+    assert "cannot be listed" not in result.stderr and "not enough free space" in result.stderr
+
+
+def test_an_interpreter_without_the_packages_is_one_line(tmp_path):
+    python = tmp_path / "python3"
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S "$@"\n')  # no site-packages: no numpy
+    python.chmod(0o755)
+    result = run_all("--batch-sizes", "1", cwd=tmp_path, env={"PYTHON": str(python)})
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "lacks numpy, torch" in result.stderr and "requirements.txt" in result.stderr
+    assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_model_size_reaches_the_export_and_batch_sizes_are_deduplicated(tmp_path):
+    checkpoint = tmp_path / "broken.pth.tar"
+    checkpoint.write_bytes(b"this is not a checkpoint")
+    result = run_all("--checkpoint", str(checkpoint), "--batch-sizes", "1 1", "--model-size", "Medium", cwd=tmp_path)
+    assert 'stage "export" failed' in result.stderr
+    exports = [c for c in commands_run(result.stdout) if c[1].endswith("shufflenetv2_pth2onnx.py")]
+    assert len(exports) == 1 and exports[0][-2:] == ["--model-size", "Medium"]
+    assert "model size: Medium" in result.stdout

@@ -156,7 +156,7 @@ def stage_pure(actions: Actions, run: Run, batch_size: int, model: str) -> None:
         return
     perf = run.pure_perf_file(batch_size)
     done = STATE / f"pure_bs{batch_size}.done"
-    if Path(perf).is_file() and is_fresh(done, model, STATE / "inference", STATE / "pure_loop"):
+    if Path(perf).is_file() and is_fresh(done, model, STATE / "inference", STATE / "pure_loop", STATE / "input_dtype"):
         actions.skip(f"the pure-inference figures of {model} are up to date ({perf})")
         return
     remove(str(done), perf, str(record_path(perf)), f"result/pure_bs{batch_size}")
