@@ -291,12 +291,24 @@ def test_uint8_bins_give_the_float32_routes_outputs(tmp_path: Path, run_script, 
         dtype = "float32" if route == "prep_f32" else "uint8"
         assert read_run_record(tmp_path / "result" / "dumpOutput_device0.json").input_dtype == dtype
         assert f"{IMAGES} inputs ({dtype})" in result.stderr
+        (tmp_path / "result" / "dumpOutput_device0").rename(tmp_path / f"dump_{route}_{len(extra)}")
     # The converted tensor is the float32 bin byte for byte: the same backend gives the very same dumps.
     reference = dumps[("prep_f32", ())]
     assert len(reference) == IMAGES
     assert dumps[("prep_u8", ("-input_dtype=uint8",))] == reference == dumps[("prep_u8", ())]
-    values = np.stack([read_dump(tmp_path / "result" / "dumpOutput_device0" / name) for name in sorted(reference)])
+    values = np.stack([read_dump(tmp_path / "dump_prep_f32_0" / name) for name in sorted(reference)])
     assert values.std() > 0.01  # outputs with spread: a wrong conversion could not match
+    # ... and the same accuracy JSON (labels: the model's own top-1 for half of the images, another class else).
+    predicted = values.argmax(axis=1)
+    (tmp_path / "labels.txt").write_text(
+        "".join(f"img_{index:03d}.JPEG {(label + index % 2) % 1000}\n" for index, label in enumerate(predicted))
+    )
+    accuracy = []
+    for folder in ("dump_prep_f32_0", "dump_prep_u8_1"):
+        scored = run_script("imagenet_acc_eval.py", f"{folder}/", "labels.txt", "./", f"{folder}.json")
+        assert scored.returncode == 0, scored.stderr
+        accuracy.append((tmp_path / f"{folder}.json").read_text())
+    assert accuracy[0] == accuracy[1] and '"57.14%"' in accuracy[0], accuracy[0]
 
 
 def test_a_bin_of_the_wrong_size_is_refused_before_inference(tmp_path: Path, run_script, tiny_onnx: Path) -> None:
