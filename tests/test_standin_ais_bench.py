@@ -64,12 +64,13 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "FAKE_LABELS": str(labels),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES / "python"), os.environ.get("PYTHONPATH")])),
     }
-    os.environ["FAKE_LABELS"] = str(labels)  # planted_scores reads it
     (work / "prep_dataset").mkdir()
-    for name in NAMES:
-        image = np.zeros((3, 224, 224), dtype=np.float32)
-        image.reshape(-1)[:NUM_CLASSES] = planted_scores(name)
-        image.tofile(work / "prep_dataset" / f"{name}.bin")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FAKE_LABELS", str(labels))  # planted_scores reads it
+        for name in NAMES:
+            image = np.zeros((3, 224, 224), dtype=np.float32)
+            image.reshape(-1)[:NUM_CLASSES] = planted_scores(name)
+            image.tofile(work / "prep_dataset" / f"{name}.bin")
     for batch in (1, 4):
         scores_model(work / f"shufflenetv2_bs{batch}.onnx", batch)
         (work / f"shufflenetv2_bs{batch}.om").write_text(
