@@ -201,3 +201,30 @@ def test_timestamped_dirname_and_mixed_flags(host: dict, tmp_path: Path) -> None
     assert mixed.returncode == 2 and "use one tool's names" in mixed.stderr
     missing = run(host, REPO_ROOT / "benchmark_ort.py", "--model", "./nothing_bs1.om", "--loop", "1")
     assert missing.returncode == 2 and "there is no nothing_bs1.onnx beside it" in missing.stderr
+
+
+def test_fixed_point_text_is_printf_percent_f() -> None:
+    """outputs.encode_fixed_lines (array operations) writes what printf's %f writes, value for value: random
+    float32 bit patterns, values next to powers of ten and to rounding ties, signed zeros; non-finite and huge
+    values through Python's %f."""
+    from shufflenet_ascend.standin.outputs import encode_fixed_lines
+
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**32, size=60_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    powers = np.float32(10.0 ** np.arange(-8, 9))
+    values = np.concatenate(
+        [
+            bits[np.abs(bits) < 1e9][:40_000],
+            powers,
+            np.nextafter(powers, np.float32(0)),
+            np.nextafter(powers, np.float32(1e10)),
+            np.float32([0.0, -0.0, 5e-7, -5e-7, 1.5e-6, -2.5e-6, 0.5, 99999999.0, 999999936.0, -123456.789]),
+            (rng.standard_normal(20_000) * 4).astype(np.float32),
+        ]
+    )
+    rows = values[: len(values) // 100 * 100].reshape(-1, 100)
+    expected = [("".join("%f " % value for value in row.tolist()) + "\n").encode() for row in rows]
+    assert encode_fixed_lines(rows) == expected
+    assert encode_fixed_lines(np.float32([[np.nan, -np.inf, 1e10, -0.0]])) == [
+        b"nan -inf 10000000000.000000 -0.000000 \n"
+    ]

@@ -18,13 +18,45 @@ from shufflenet_ascend import fileio
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
 from shufflenet_ascend.formats.dump import encode_dump_lines, write_dumps
 
+_FIXED_LIMIT = 1e9  # |value| below it takes the array path: at most 9 digits before the point
+_FIELD = 18  # sign, 9 integer digits, '.', six decimals, ' '
+_DIGITS4 = np.frombuffer(b"".join(b"%04d" % number for number in range(10_000)), dtype=np.uint8).reshape(-1, 4)
+_DIGITS2 = _DIGITS4[:100, 2:]
+_TEN_TO = 10 ** np.arange(1, 9, dtype=np.int64)  # 10 .. 10**8: how many integer digits a value has
+
 
 def encode_fixed_lines(rows: np.ndarray) -> list[bytes]:
     """Each row as ais_bench's TXT writes a float output: printf ``%f`` (six decimals), single spaces, a trailing
-    space, a newline."""
+    space, a newline.
+
+    Built with array operations (faster than formatting value by value, which matters when writing every image's
+    scores while the model runs): a float32 times 10**6 is exact in float64 (24 + 20 bits), so its rounding to an
+    integer (half to even, as printf rounds an exact tie) gives the six decimals exactly. Rows with a value that is
+    not finite or not below 1e9 in magnitude are formatted by Python's ``%f``."""
     rows = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
-    line = "%f " * rows.shape[1] + "\n"
-    return [(line % tuple(row)).encode("ascii") for row in rows.tolist()]
+    if rows.size == 0 or not (np.abs(rows) < _FIXED_LIMIT).all():  # NaN compares False: also this path
+        line = "%f " * rows.shape[1] + "\n"
+        return [(line % tuple(row)).encode("ascii") for row in rows.tolist()]
+    flat = rows.ravel()
+    scaled = np.rint(np.abs(flat.astype(np.float64)) * 1e6).astype(np.int64)
+    integer, fraction = np.divmod(scaled, 1_000_000)
+    high, low = np.divmod(integer, 10_000)
+    chars = np.empty((flat.size, _FIELD), dtype=np.uint8)
+    chars[:, 0] = ord("-")
+    chars[:, 1] = high // 10_000 + ord("0")
+    chars[:, 2:6] = _DIGITS4[high % 10_000]
+    chars[:, 6:10] = _DIGITS4[low]
+    chars[:, 10] = ord(".")
+    chars[:, 11:13] = _DIGITS2[fraction // 10_000]
+    chars[:, 13:17] = _DIGITS4[fraction % 10_000]
+    chars[:, 17] = ord(" ")
+    digits = np.searchsorted(_TEN_TO, integer, side="right") + 1  # 1..9, "0" for values below one
+    keep = np.ones(chars.shape, dtype=bool)
+    keep[:, 0] = np.signbit(flat)  # printf keeps the sign of -0.0 and of negatives that round to zero
+    keep[:, 1:10] = np.arange(9)[None, :] >= (9 - digits)[:, None]
+    text = chars[keep].tobytes()
+    ends = np.cumsum(keep.sum(axis=1).reshape(rows.shape).sum(axis=1)).tolist()
+    return [text[start:end] + b"\n" for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def encode_npy(rows: np.ndarray) -> list[bytes]:
