@@ -11,10 +11,11 @@ backends take the same batches (float32 NCHW) and return the same outputs (float
                   float16, sums in float32); an emulation of the Ascend's fp16, not the chip
 
 Concurrency: ``streams`` batches are in flight at once, each computed with ``threads`` intra-op threads.
-onnxruntime: one session (intra-op threads = ``threads``) whose ``run`` is called from ``streams`` worker threads
-at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker threads, ``torch.set_num_threads
-(threads)``. openvino: ``NUM_STREAMS = streams``, ``INFERENCE_NUM_THREADS = streams x threads`` and as many infer
-requests as OpenVINO finds optimal (at least ``streams``); with both left automatic, its THROUGHPUT hint decides.
+onnxruntime: one session (intra-op threads = ``threads``, idle ones not spinning) whose ``run`` is called from
+``streams`` worker threads at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker
+threads, ``torch.set_num_threads(threads)``. openvino: ``NUM_STREAMS = streams``, ``INFERENCE_NUM_THREADS =
+streams x threads`` and as many infer requests as OpenVINO finds optimal (at least ``streams``); with both left
+automatic, its THROUGHPUT hint decides.
 
 Defaults (0 = automatic; measured on a 2-core machine, ShuffleNetV2+ Small, img/s, see README section 5):
 one stream per core with one thread each, i.e. streams x threads = the cores this process may run on
@@ -24,7 +25,9 @@ scale badly on this small network: 2 streams x 1 thread ran 1.3-1.5x a single ru
 
 The in-flight clock (``InFlightClock``) measures the wall time during which at least one inference call was in
 flight: the time base of the Interface throughputRate, which stays true when calls overlap (a sum of the calls'
-own times would count overlapping time twice).
+own times would count overlapping time twice). It also keeps each call's own time (``call_seconds``: from a stream
+taking the batch to its outputs; OpenVINO's own request latency), from which the run's latency figures come;
+the warm-up calls are not in it.
 """
 
 from __future__ import annotations
