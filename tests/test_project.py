@@ -375,3 +375,15 @@ def test_the_ascend_by_hand_commands_work_as_written_with_the_tools_faked(by_han
     accuracy = json.loads((by_hand_folder / "result_om_bs1.json").read_text(encoding="utf-8"))
     assert accuracy["value"][0] == {"key": "Number of images", "value": "8"}
     assert len(list((by_hand_folder / "result" / "om_uint8_bs1").glob("*_0.txt"))) == 8
+    # The page says: run them in the clone's folder, everything they write is ignored by git.
+    # (a folder with its slash: git matches folder-only patterns such as result/ by the name alone here)
+    written = sorted(p.name + "/" * p.is_dir() for p in by_hand_folder.iterdir() if p.name != "aipp.config")
+    checked = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        cwd=REPO_ROOT,
+        input="\n".join(written) + "\n",
+        capture_output=True,
+        text=True,
+    )
+    ignored = checked.stdout.split()
+    assert sorted(ignored) == written, f"not ignored by git: {sorted(set(written) - set(ignored))}"
