@@ -38,14 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
         usage="bash run_all.sh [options]",
         epilog="Outputs (the guide's names where it has one): shufflenetv2_bs<B>.onnx, shufflenetv2_bs<B>.om, "
         "prep_dataset/, shufflenetv2_prep_bin.info, result/perf_vision_batchsize_<B>_device_<D>.txt, "
-        "result_bs<B>.json, perf.png, and report.md. Outputs are kept per batch size: "
+        "result_bs<B>.json with result_bs<B>_predictions.csv and result_bs<B>_per_class.csv (one row per image, "
+        "per class) and result_bs<B>.json.record, perf.png, and report.md. Pure-inference runs: "
+        "result/PureInfer_perf_of_shufflenetv2_bs<B>_in_device_<D>.txt (the old tool, the stand-in) or "
+        "result/pure_bs<B>_summary.json (ais_bench). Beside every perf file or summary, its run record "
+        "(<perf file>.json, or result/<name>_record.json beside ais_bench's <name>_summary.json: tool, device, "
+        "model file and hash, weights, route, dataset, command); beside each OM, shufflenetv2_bs<B>_atc.json (the "
+        "ONNX file's sha256 it was built from: an OM of another ONNX file is built again, or refused without "
+        "atc). Outputs are kept per batch size: "
         "result/dumpOutput_device<D>_bs<B>/ (the old tool's and the stand-in's result/dumpOutput_device<D>/, "
         "renamed after each batch size) or result/bs<B>/ and result/bs<B>_summary.json (ais_bench). "
         "Comparison: result/reference/, result/reference_fp16/, result/onnx_bs<B>/, compare_*.json. "
         "Bookkeeping (settings, stamps, lock) in .run_all/.\n\n"
         "A command of a stage that fails ends the run with that command's exit status (below: the same in every "
         "script of the project; 1 when compare_accuracy.py finds a real checkpoint more than 1 point below the "
-        "published accuracy). run_all's own checks (options, tools, dataset, free space, a device failing, a "
+        "published accuracy, and when imagenet_acc_eval.py finds images without output: an output lost since the "
+        "run fails every re-run until the inference is redone). run_all's own checks (options, the interpreter's "
+        "packages, tools, dataset, free space, bins of the wrong size, an OM of another model, a device failing, a "
         "tool leaving outputs missing) end it with 2, one line naming the stage and the problem; 3 when its "
         "bookkeeping (.run_all/, renamed outputs) cannot be written.",
     )
@@ -59,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
            "WORKDIR/demo/val")  # fmt: skip
     option("--labels", metavar="FILE", default=env("LABELS", ""),
            help="val_label.txt for the dataset [LABELS]. Default: val_label.txt beside DATASET. A dataset with "
-           "fewer images than label lines is a subset run: missing images count as misses")  # fmt: skip
+           "fewer images than label lines is a subset: the figures are over the images run, and the tables and "
+           "report.md say 'subset: N of M labelled images'. An entry of DATASET that cannot be an input (a symbolic "
+           "link loop, a name with a blank) is named and left out")  # fmt: skip
     option("--batch-sizes", metavar='"B..."', default=env("BATCH_SIZES", "1 4 8 16 32"),
            help='batch sizes to export and run [BATCH_SIZES]. Default: "1 4 8 16 32"')  # fmt: skip
     option("--workdir", metavar="DIR", default=env("WORKDIR", "."),

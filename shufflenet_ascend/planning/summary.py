@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.perf import measured_cards, read_perf_files
-from shufflenet_ascend.planning.common import STATE, Actions, Run, script
+from shufflenet_ascend.planning.common import AIPP_CONFIG, STATE, Actions, Run, script
 
 
 def measured_card_lines(run: Run) -> list[str]:
@@ -62,8 +62,12 @@ def stage_summary(actions: Actions, run: Run) -> None:
     report += ["--per-class", *(per_class for _, _, per_class in outputs)]
     random = ["--random-weights"] if run.random_weights else []
     report += random
+    # (The route is said here: report.md does not read it from the run records.)
+    route = {"float32": "float32 bins (as in the guide)", "uint8": f"uint8 bins (the AIPP stage of ATC, {AIPP_CONFIG})"}
+    what = f"demo: {run.image_count} generated images" if run.demo else f"{run.image_count} images"
+    report += ["--dataset", f"{what} in {run.dataset}; {route[run.input_dtype]}"]
     if run.demo:
-        report += ["--dataset", f"demo: {run.image_count} generated images in {run.dataset}", "--random-labels"]
+        report += ["--random-labels"]
     if card_lines:
         report += ["--card-throughput", "; ".join(card_lines)]
     actions.run(report)
