@@ -1394,3 +1394,21 @@ def test_model_size_reaches_the_export_and_batch_sizes_are_deduplicated(tmp_path
     exports = [c for c in commands_run(result.stdout) if c[1].endswith("shufflenetv2_pth2onnx.py")]
     assert len(exports) == 1 and exports[0][-2:] == ["--model-size", "Medium"]
     assert "model size: Medium" in result.stdout
+
+
+def test_the_fake_ais_bench_takes_uint8_inputs_of_an_aipp_om_only(tmp_path):
+    om = tmp_path / "m.om"
+    om.write_text(json.dumps({"fake_om": True, "input_shape": "image:1,3,224,224", "soc_version": "Ascend310P3",
+                              "aipp": {"input_format": "RGB888_U8"}}))  # fmt: skip
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.bin").write_bytes(bytes(range(256)) * 588)  # 150,528 bytes: HWC uint8
+    (tmp_path / "labels.txt").write_text("a.JPEG 3\n")
+    env = {**os.environ, "PYTHONPATH": str(FAKES / "python"), "FAKE_LABELS": str(tmp_path / "labels.txt")}
+    args = [sys.executable, "-m", "ais_bench", "--model", str(om), "--input", str(tmp_path / "in"), "--output",
+            str(tmp_path / "out"), "--output_dirname", "r", "--outfmt", "TXT"]  # fmt: skip
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "r" / "a_0.txt").is_file()
+    (tmp_path / "in" / "a.bin").write_bytes(b"\0" * 602112)  # a float32 bin for an OM that takes uint8
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "arg0 tensorsize: 150528 filesize: 602112 not match" in done.stderr
