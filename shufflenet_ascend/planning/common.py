@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shlex
@@ -196,11 +195,3 @@ def count_bins(folder: str) -> int:
 
 def count_files(folder: str) -> int:
     return sum(1 for path in Path(folder).iterdir() if path.is_file())
-
-
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

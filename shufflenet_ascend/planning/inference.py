@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import IMAGE_SIZE
+from shufflenet_ascend.fileio import sha256_file
 from shufflenet_ascend.formats.run_record import Device, RunRecord, dataset_identity, record_path, write_run_record
 from shufflenet_ascend.host import project_version
 from shufflenet_ascend.model_labels import MODEL_SIZE_KEY, UNKNOWN_WEIGHTS, WEIGHTS_KEY, read_onnx_labels
@@ -25,7 +26,6 @@ from shufflenet_ascend.planning.common import (
     remove,
     script,
     set_stamp,
-    sha256,
     touch,
 )
 from shufflenet_ascend.planning.model import read_atc_record
@@ -184,7 +184,7 @@ def write_tool_record(run: Run, batch_size: int, device: int, mode: str, started
         tool=run.infer_tool,
         device=Device("ascend", run.soc_version, (device,), chips_per_card=run.chips_per_card),
         model_file=om,
-        model_sha256=sha256(om),
+        model_sha256=sha256_file(om),
         batch_size=batch_size,
         mode=mode,
         images=images,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import BIN_BYTES_BY_DTYPE, DEFAULT_INPUT_DTYPE, IMAGE_SIZE, SMALL_CHECKPOINT_NAME
-from shufflenet_ascend.fileio import atomic_write_text, format_bytes
+from shufflenet_ascend.fileio import atomic_write_text, format_bytes, sha256_file
 from shufflenet_ascend.formats.labels import read_labels
 from shufflenet_ascend.keys import IMAGE_EXTENSIONS, file_key
 from shufflenet_ascend.planning.common import (
@@ -26,7 +26,6 @@ from shufflenet_ascend.planning.common import (
     note,
     script,
     set_stamp,
-    sha256,
     touch,
 )
 from shufflenet_ascend.preprocess.folder import bins_needed_bytes
@@ -52,7 +51,7 @@ def stage_checkpoint(actions: Actions, run: Run) -> None:
         if not Path(run.checkpoint).is_file():
             raise PipelineError(f"checkpoint {run.checkpoint}: no such file")
         try:
-            digest = sha256(run.checkpoint)
+            digest = sha256_file(run.checkpoint)
         except OSError:
             raise PipelineError(f"checkpoint {run.checkpoint}: cannot be read") from None
         set_stamp("checkpoint", f"sha256 {digest}")
@@ -110,7 +109,7 @@ def check_dataset(run: Run) -> None:
         )
     # The dataset's identity: an image replaced, added or removed changes it; a copy with its mtimes does not.
     set_stamp("dataset", "\n".join(f"{path.name}\t{path.stat().st_size}\t{path.stat().st_mtime_ns}" for path in images))
-    set_stamp("labels", f"sha256 {sha256(run.labels)}")
+    set_stamp("labels", f"sha256 {sha256_file(run.labels)}")
     set_stamp("input_dtype", run.input_dtype)
     run.image_count, run.label_count = len(images), len(labelled)
     note(f"images: {run.dataset} ({run.image_count} images)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import IMAGE_SIZE
-from shufflenet_ascend.fileio import atomic_write_text
+from shufflenet_ascend.fileio import atomic_write_text, sha256_file
 from shufflenet_ascend.planning.common import (
     AIPP_CONFIG,
     REPO_DIR,
@@ -20,7 +20,6 @@ from shufflenet_ascend.planning.common import (
     loud,
     script,
     set_stamp,
-    sha256,
 )
 
 
@@ -66,10 +65,10 @@ def wanted_build(run: Run, batch_size: int) -> dict[str, object]:
     onnx = f"shufflenetv2_bs{batch_size}.onnx"
     return {
         "onnx_file": onnx,
-        "onnx_sha256": sha256(onnx),
+        "onnx_sha256": sha256_file(onnx),
         "soc_version": run.soc_version,
         "input_dtype": run.input_dtype,
-        "aipp_config_sha256": sha256(str(aipp_config())) if run.input_dtype == "uint8" else None,
+        "aipp_config_sha256": sha256_file(str(aipp_config())) if run.input_dtype == "uint8" else None,
     }
 
 
@@ -135,7 +134,7 @@ def check_atc(run: Run, batch_size: int) -> None:
     record = {
         **wanted,
         "om_file": om_file(batch_size),
-        "om_sha256": sha256(om_file(batch_size)),
+        "om_sha256": sha256_file(om_file(batch_size)),
         "weights": labels.get(WEIGHTS_KEY, UNKNOWN_WEIGHTS),
         "model_size": labels.get(MODEL_SIZE_KEY),
         "command": atc_command(run, batch_size),
