@@ -452,7 +452,7 @@ def test_a_held_lock_names_its_holder(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [".run_all"] and os.listdir(tmp_path / ".run_all") == ["lock"]
 
 
-def test_subset_run_counts_missing_images_as_misses(demo_run, tmp_path):
+def test_subset_run_is_judged_over_the_images_run(demo_run, tmp_path):
     clone, _ = demo_run
     work = copy_workdir(clone, tmp_path / "work")
     subset = tmp_path / "subset" / "val"
@@ -480,6 +480,7 @@ def test_subset_run_counts_missing_images_as_misses(demo_run, tmp_path):
     assert "--allow-missing" not in acc_eval[0]
     # Issue 18, case 2: the figure is over the 30 images run, not the 40 labelled (the others are no misses).
     assert read_accuracy_json(work / "result_bs1.json").images == 30
+    assert "subset: 30 of 40 labelled images" in (work / "report.md").read_text()
     assert len(list((work / "prep_dataset").glob("*.bin"))) == 30
     assert dump_keys(work / "result" / "dumpOutput_device0_bs1") == {n.rsplit(".", 1)[0] for n in os.listdir(subset)}
 
@@ -1201,6 +1202,7 @@ def test_uint8_route_gives_atc_the_aipp_config_and_the_same_accuracy(ascend_uint
     assert (work / "result_bs1.json").read_text() == (ascend_host["workdir"] / "result_bs1.json").read_text()
     record = read_run_record(work / "result" / "perf_vision_batchsize_1_device_0.json")
     assert record.input_dtype == "uint8" and "uint8 bins" in result.stdout
+    assert "uint8 bins (the AIPP stage of ATC, aipp.config)" in (work / "report.md").read_text()
 
 
 def test_a_bin_of_the_wrong_size_is_refused_before_inference(ascend_uint8, tmp_path):
