@@ -347,7 +347,17 @@ def test_the_by_hand_commands_work_as_written_in_a_fresh_folder(by_hand_folder: 
     assert comparison["images_paired"] == 8 and comparison["passed"]
     assert "demo: 8 generated images" in (by_hand_folder / "report.md").read_text(encoding="utf-8")
     assert len(list((by_hand_folder / "prep_uint8").glob("*.bin"))) == 8
+    assert len(list((by_hand_folder / "result" / "uint8" / "bs1").glob("*_0.txt"))) == 8
     assert (by_hand_folder / "perf.png").is_file()
+
+
+def test_the_by_hand_commands_run_again_redo_their_work(tmp_path: Path) -> None:
+    """As the page says: run again in the same folder, every line but the demo's (which refuses to replace a
+    demo, exit 2) succeeds, replacing its own outputs; no line refuses the outputs of the run before."""
+    commands = by_hand_commands(BY_HAND_PAGE.read_text(encoding="utf-8"))
+    env = {**os.environ, "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
+    run_by_hand(commands, tmp_path, env)
+    run_by_hand(commands, tmp_path, env, lambda argv: 2 if argv[1] == "make_demo_dataset.py" else 0)
 
 
 def test_the_ascend_by_hand_commands_work_as_written_with_the_tools_faked(by_hand_folder: Path) -> None:
