@@ -236,6 +236,25 @@ def test_the_readme_links_every_docs_page_and_only_existing_ones() -> None:
             assert (REPO_ROOT / "docs" / target).is_file(), f"{page} links to {target}, which does not exist"
 
 
+def heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_anchor_the_docs_link_to_is_a_heading() -> None:
+    assert heading_anchor("Two routes: float32 (the guide's) and uint8") == "two-routes-float32-the-guides-and-uint8"
+    assert heading_anchor("The uint8 route: ATC's AIPP") == "the-uint8-route-atcs-aipp"
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target, anchor in re.findall(r"\]\(([^)#:]*\.md)?#([^)]+)\)", page.read_text(encoding="utf-8")):
+            linked = (page.parent / target) if target else page
+            headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), re.MULTILINE)
+            if anchor not in {heading_anchor(heading) for heading in headings}:
+                broken.append(f"{page.relative_to(REPO_ROOT)}: {target}#{anchor}")
+    assert not broken, f"links to headings that do not exist: {broken}"
+
+
 def test_the_readme_layout_names_every_module_of_the_package() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^([a-z_]+\.py|[a-z_]+/) {2,}\S", readme, re.MULTILINE))
