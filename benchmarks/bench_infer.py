@@ -14,6 +14,8 @@ For each batch size: the same ONNX model, the same images, five runs in ``--roun
   and ``-backend=openvino`` and their default concurrency: files and all (reads the .bin files listed in an info
   file, infers with several batches in flight, writes one dump file per image); its e2e throughputRate, images /
   wall time of the whole run.
+- with ``--routes float32 uint8``, "stand-in ort u8" and "stand-in ov u8" too: the same runs on the uint8 route's
+  bins (the same images as HWC uint8, a quarter of the bytes; the stand-in converts them as AIPP does).
 
 Each ratio printed is the median of the rounds' ratios, each measured within one round (the order rotates from
 round to round), so a load that changes between rounds (the machine is shared) cancels out as far as it can.
@@ -26,6 +28,7 @@ batch 16: ``--workdir /dev/shm/<name>`` measures the stand-in's own overhead wit
 
     python benchmarks/bench_infer.py                       # batch 1 and 16, 384 images, 5 rounds
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --rounds 7
+    python benchmarks/bench_infer.py --routes float32 uint8   # both input routes side by side
 
 The model: ShuffleNetV2+ Small on seeded random weights, exported by the pipeline's own functions
 (shufflenet_ascend.model and .export).
@@ -72,16 +75,21 @@ def export(batch_size: int, path: Path) -> None:
     path.write_bytes(export_onnx(model, batch_size))
 
 
-def write_dataset(folder: Path, count: int) -> Path:
-    """``count`` random preprocessed images and their info file (paths relative to ``folder``)."""
+def write_dataset(folder: Path, count: int, dtype: str = "float32") -> Path:
+    """``count`` random preprocessed images of one route and their info file (paths relative to ``folder``).
+
+    The values are the integers 0..255 that the evaluation transform makes: float32 CHW bins (the guide's route)
+    or the same values as uint8 HWC bins (the uint8 route), the same images for both routes."""
     rng = np.random.default_rng(0)
-    (folder / "prep_dataset").mkdir(parents=True, exist_ok=True)
+    (folder / f"prep_{dtype}").mkdir(parents=True, exist_ok=True)
     entries = []
     for index in range(count):
-        relative = f"./prep_dataset/img_{index:06d}.bin"
-        rng.uniform(0, 255, size=(3, IMAGE_SIZE, IMAGE_SIZE)).astype(np.float32).tofile(folder / relative)
+        relative = f"./prep_{dtype}/img_{index:06d}.bin"
+        chw = rng.integers(0, 256, size=(3, IMAGE_SIZE, IMAGE_SIZE))
+        image = chw.astype(np.float32) if dtype == "float32" else chw.transpose(1, 2, 0).astype(np.uint8)
+        image.tofile(folder / relative)
         entries.append(InfoEntry(index, relative, IMAGE_SIZE, IMAGE_SIZE))
-    info = folder / "bench_prep_bin.info"
+    info = folder / f"bench_{dtype}.info"
     write_info(info, entries)
     return info
 
@@ -193,6 +201,7 @@ def stand_in_rate(
 ) -> float:
     # A fresh dump folder, as run_all.sh gives each run (replacing 50,000 old files costs the file system more).
     shutil.rmtree(folder / "result", ignore_errors=True)
+    backend, _, dtype = backend.partition(" ")
     # Its perf lines and progress messages would bury the table.
     with (
         working_directory(folder),
@@ -212,6 +221,7 @@ def stand_in_rate(
                     "-output_binary=False",
                     "-useDvpp=False",
                     f"-backend={backend}",
+                    f"-input_dtype={dtype or 'float32'}",
                     *extra,
                 ]
             )
@@ -220,13 +230,14 @@ def stand_in_rate(
             raise SystemExit(f"the stand-in failed with status {status}")
         perf = parse_dataset_perf((folder / "result" / perf_file_name(batch_size, 0)).read_text())
     assert perf is not None
-    LAST_PERF[(batch_size, backend)] = perf
+    LAST_PERF[(batch_size, f"{backend} {dtype}".strip())] = perf
     return perf.e2e_throughput
 
 
 RUNS = ("plain", "ort best", "benchmark_app", "onnxruntime", "openvino")
+UINT8_RUNS = ("onnxruntime uint8", "openvino uint8")  # the stand-in on the uint8 route's bins (--routes)
 COLUMNS = {"plain": "plain", "ort best": "ort best", "benchmark_app": "bench_app", "onnxruntime": "ort e2e",
-           "openvino": "ov e2e"}  # fmt: skip
+           "openvino": "ov e2e", "onnxruntime uint8": "ort u8", "openvino uint8": "ov u8"}  # fmt: skip
 # (candidate, reference, batch size) -> the least ratio; None: every batch size.
 TARGETS = {
     ("openvino", "benchmark_app", None): 0.9,
@@ -235,7 +246,9 @@ TARGETS = {
     ("openvino", "plain", None): 1.5,
 }
 RATIOS = (("openvino", "benchmark_app"), ("onnxruntime", "plain"), ("onnxruntime", "ort best"), ("openvino", "plain"))
-SHORT = {"onnxruntime": "ort", "openvino": "ov", "plain": "plain", "ort best": "ort best", "benchmark_app": "app"}
+UINT8_RATIOS = (("onnxruntime uint8", "onnxruntime"), ("openvino uint8", "openvino"))
+SHORT = {"onnxruntime": "ort", "openvino": "ov", "plain": "plain", "ort best": "ort best", "benchmark_app": "app",
+         "onnxruntime uint8": "ort u8", "openvino uint8": "ov u8"}  # fmt: skip
 
 
 def target(candidate: str, reference: str, batch_size: int) -> float | None:
@@ -260,6 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="extra flags for the stand-in in one string, e.g. --stand-in-flags='-streams=2 "
         "-threads=1' (default: none, its defaults)",
     )
+    parser.add_argument(
+        "--routes",
+        nargs="+",
+        choices=("float32", "uint8"),
+        default=["float32"],
+        help="input routes of the stand-in: float32 (the guide's bins, default); with uint8 the stand-in also runs "
+        "on uint8 HWC bins of the same images, side by side (columns ort u8, ov u8)",
+    )
     parser.add_argument("--show-perf", action="store_true", help="print the last stand-in perf file of each run")
     parser.add_argument("--workdir", type=Path, help="where to write models, bins and results (default: temp)")
     args = parser.parse_args(argv)
@@ -273,9 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = folder.resolve()
         folder.mkdir(parents=True, exist_ok=True)
         info = write_dataset(folder, args.images)
+        uint8_info = write_dataset(folder, args.images, "uint8") if "uint8" in args.routes else None
+        runs = RUNS + (UINT8_RUNS if uint8_info else ())
+        ratios = RATIOS + (UINT8_RATIOS if uint8_info else ())
         images = np.stack(
             [
-                np.fromfile(folder / f"prep_dataset/img_{i:06d}.bin", dtype=np.float32).reshape(
+                np.fromfile(folder / f"prep_float32/img_{i:06d}.bin", dtype=np.float32).reshape(
                     3, IMAGE_SIZE, IMAGE_SIZE
                 )
                 for i in range(args.images)
@@ -286,18 +310,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.rounds} interleaved rounds; stand-in flags: {args.stand_in_flags or 'defaults'}; "
             f"{cores} cores; load average {os.getloadavg()[0]:.1f}"
         )
-        print(f"{'batch':>5} " + " ".join(f"{COLUMNS[run]:>9}" for run in RUNS) + "   (img/s, medians of the rounds)")
+        print(f"{'batch':>5} " + " ".join(f"{COLUMNS[run]:>9}" for run in runs) + "   (img/s, medians of the rounds)")
         for batch_size in args.batch_sizes:
             model_path = folder / f"bench_bs{batch_size}.onnx"
             export(batch_size, model_path)
             usable = len(images) - len(images) % batch_size
             batches = [images[start : start + batch_size] for start in range(0, usable, batch_size)]
             best = best_ort_settings(model_path, batches, cores)
-            rates: dict[str, list[float]] = {run: [] for run in RUNS}
+            rates: dict[str, list[float]] = {run: [] for run in runs}
             for round_number in range(args.rounds):
                 # Rotate the order, so a drifting load favours none of them.
-                shift = round_number % len(RUNS)
-                for run in RUNS[shift:] + RUNS[:shift]:
+                shift = round_number % len(runs)
+                for run in runs[shift:] + runs[:shift]:
                     if run == "plain":
                         rate = plain_rate(model_path, batches)
                     elif run == "ort best":
@@ -305,10 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     elif run == "benchmark_app":
                         rate = benchmark_app_rate(model_path, args.app_seconds)
                     else:
-                        rate = stand_in_rate(folder, model_path, info, batch_size, run, extra_flags)
+                        route_info = uint8_info if run in UINT8_RUNS else info
+                        rate = stand_in_rate(folder, model_path, route_info, batch_size, run, extra_flags)
                     rates[run].append(rate)
-            print(f"{batch_size:>5} " + " ".join(f"{statistics.median(rates[run]):>9.1f}" for run in RUNS))
-            for candidate, reference in RATIOS:
+            print(f"{batch_size:>5} " + " ".join(f"{statistics.median(rates[run]):>9.1f}" for run in runs))
+            for candidate, reference in ratios:
                 ratio = statistics.median(
                     ours / theirs for ours, theirs in zip(rates[candidate], rates[reference], strict=True)
                 )
@@ -317,8 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"      stand-in {SHORT[candidate]} / {SHORT[reference]}: {ratio:.2f}x{verdict}")
             print(f"      ort best: {best.describe()}; load average now {os.getloadavg()[0]:.1f}")
             print(
-                f"      rounds ({'/'.join(SHORT[run] for run in RUNS)}): "
-                + ", ".join("/".join(f"{rates[run][index]:.0f}" for run in RUNS) for index in range(args.rounds))
+                f"      rounds ({'/'.join(SHORT[run] for run in runs)}): "
+                + ", ".join("/".join(f"{rates[run][index]:.0f}" for run in runs) for index in range(args.rounds))
             )
             if args.show_perf:
                 for run in ("onnxruntime", "openvino"):
