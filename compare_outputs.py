@@ -1,4 +1,4 @@
-"""How far one inference path's outputs are from another's, image by image (the guide's step 6.4, "Precision").
+"""How far one inference path's outputs are from another's, image by image (precision: beyond the guide's steps).
 
     python compare_outputs.py result/reference/ result/dumpOutput_device0/ --labels val_label.txt --json cmp.json
 
@@ -36,7 +36,7 @@ from shufflenet_ascend.keys import name_some
 LOG = logging.getLogger(Path(__file__).stem)
 
 DESCRIPTION = """\
-How far one inference path's outputs are from another's, image by image (the guide's step 6.4, "Precision").
+How far one inference path's outputs are from another's, image by image (precision: beyond the guide's steps).
 
 Both arguments are dump folders in any of the formats every inference path here writes: the benchmark tool's
 <key>_1.txt or .bin (also benchmark_ort.py's, the stand-in and the PyTorch reference) and ais_bench's <key>_0.txt,
@@ -70,8 +70,8 @@ exit status 2.
 
 The files are read by several processes at once (--workers, default: every core); text dumps in the two forms the
 tools write (the benchmark tool's "%.8e", ais_bench's "%f") are parsed with array operations, many files at a
-time, into exactly the float32 values the one-file reader gives (50,000 pairs of text dumps: measured in the
-README)."""
+time, into exactly the float32 values the one-file reader gives (the accuracy step's parser: its rate on
+50,000 text dumps is in docs/development.md)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""How far one inference path's outputs are from another's, image by image (the guide's step 6.4, "Precision").
+"""How far one inference path's outputs are from another's, image by image (precision: beyond the guide's steps).
 
 Outputs are paired by image key and compared in float64: cosine, max absolute and relative error, top-1 and
 top-5 agreement (``metrics``), with the labels each side's accuracy and the top-1 flips; then the thresholds. The

@@ -377,7 +377,7 @@ def comparison_rows(path: Path, doc: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
-    lines = ["## Precision (guide 6.4): outputs compared image by image", ""]
+    lines = ["## Precision: outputs compared image by image", ""]
     if not paths:
         return lines + [_lack(lacking, "No comparison files were given: outputs not compared in this report.")]
     rows, label_rows, problems, names = [], [], [], []

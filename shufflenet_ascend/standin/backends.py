@@ -17,7 +17,7 @@ threads, ``torch.set_num_threads(threads)``. openvino: ``NUM_STREAMS = streams``
 streams x threads`` and as many infer requests as OpenVINO finds optimal (at least ``streams``); with both left
 automatic, its THROUGHPUT hint decides.
 
-Defaults (0 = automatic; measured on a 2-core machine, ShuffleNetV2+ Small, img/s, see README section 5):
+Defaults (0 = automatic; measured on a 2-core machine, ShuffleNetV2+ Small, img/s, see docs/development.md):
 one stream per core with one thread each, i.e. streams x threads = the cores this process may run on
 (``os.sched_getaffinity``: ``taskset`` gives each of several processes its share). onnxruntime's intra-op threads
 scale badly on this small network: 2 streams x 1 thread ran 1.3-1.5x a single run with 2 threads at batch 1 and
