@@ -196,10 +196,11 @@ def _common_chips(files: Sequence[PerfFile]) -> int | None:
     return values.pop() if len(values) == 1 else None
 
 
-def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD) -> list[CardFigure]:
+def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, warn: bool = False) -> list[CardFigure]:
     """Per batch size and mode with files of two or more devices: the sum of their Interface rates (what the
     devices did together) and the guide's extrapolation from them (their mean x chips per card: the records', or
-    ``chips`` for files without one; None when no card figure means anything: a CPU)."""
+    ``chips`` for files without one; None when no card figure means anything: a CPU). ``warn``: say which groups
+    hold several files of one device (no figure for them); the table says it, the other readers do not repeat it."""
     groups: dict[tuple[int, str], list[PerfFile]] = defaultdict(list)
     for f in files:
         if f.row.batch_size is not None:
@@ -210,6 +211,8 @@ def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD) -
             continue
         devices = [f.row.device_id for f in group]
         if len(set(devices)) < len(devices):
+            if not warn:
+                continue
             LOG.warning(
                 "batch %d (%s): several files of one device (%s): no measured card figure",
                 batch,
@@ -326,7 +329,7 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
     who = measured_on(files, label)
     if who:
         lines.insert(0, f"measured on: {who}")
-    cards = measured_cards(files, chips)
+    cards = measured_cards(files, chips, warn=True)
     if cards:
         lines.append("")
         lines.append(
