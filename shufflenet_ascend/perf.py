@@ -9,7 +9,7 @@ import logging
 import math
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -246,9 +246,28 @@ def _number(value: float | None) -> str:
     return "-" if value is None else repr(round(value, _DECIMALS))
 
 
-def _latency_cell(f: PerfFile, key: str) -> str:
+def latency_cell(f: PerfFile, key: str) -> str:
     value = (f.latency_ms or {}).get(key)
     return "-" if value is None else f"{value:.3f}"
+
+
+def row_cells(
+    f: PerfFile, card_column: bool, latency: bool, rate: Callable[[float | None], str] = _number
+) -> list[str]:
+    """A perf file's cells in the table's column order: batch, device, mode, e2e fps, Interface fps, [card fps],
+    [median ms, p99 ms], each rate printed by ``rate`` (the table and report.md show the same columns)."""
+    cells = [
+        "?" if f.row.batch_size is None else str(f.row.batch_size),
+        str(f.row.device_id),
+        f.mode,
+        rate(f.row.e2e_fps),
+        rate(f.row.interface_fps),
+    ]
+    if card_column:
+        cells.append(rate(f.row.card_fps if f.chips and f.chips > 1 else None))
+    if latency:
+        cells += [latency_cell(f, "median"), latency_cell(f, "p99")]
+    return cells
 
 
 def has_latency(files: Sequence[PerfFile]) -> bool:
@@ -304,18 +323,7 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
     header += ("median ms", "p99 ms") if latency else ()
     rows = [(*header, "file")]
     for f in files:
-        cells = [
-            "?" if f.row.batch_size is None else str(f.row.batch_size),
-            str(f.row.device_id),
-            f.mode,
-            _number(f.row.e2e_fps),
-            _number(f.row.interface_fps),
-        ]
-        if card_title:
-            cells.append(_number(f.row.card_fps if f.chips and f.chips > 1 else None))
-        if latency:
-            cells += [_latency_cell(f, "median"), _latency_cell(f, "p99")]
-        rows.append((*cells, f.path.name))
+        rows.append((*row_cells(f, bool(card_title), latency), f.path.name))
     numeric = len(rows[0]) - 1
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []

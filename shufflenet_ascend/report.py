@@ -56,6 +56,7 @@ from shufflenet_ascend.perf import (
     measured_on,
     published_rates,
     read_perf_files,
+    row_cells,
 )
 from shufflenet_ascend.runs import AccuracyRun, accuracy_run, check_not_mixed, run_of_perf_file, short_identity
 
@@ -449,11 +450,6 @@ def _ascend(f: PerfFile, chips: int) -> bool:
     return f.record.on_ascend if f.record is not None else chips > 1
 
 
-def _ms(f: PerfFile, key: str) -> str:
-    value = (f.latency_ms or {}).get(key)
-    return "-" if value is None else f"{value:.3f}"
-
-
 def performance_section(
     paths: Sequence[Path],
     chips: int,
@@ -488,17 +484,7 @@ def performance_section(
             ]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for f in files:
-            cells = [
-                "?" if f.row.batch_size is None else str(f.row.batch_size),
-                str(f.row.device_id),
-                f.mode,
-                _fps(f.row.e2e_fps),
-                _fps(f.row.interface_fps),
-            ]
-            if card_title:
-                cells.append(_fps(f.row.card_fps if f.chips and f.chips > 1 else None))
-            if latency:
-                cells += [_ms(f, "median"), _ms(f, "p99")]
+            cells = row_cells(f, bool(card_title), latency, _fps)
             if on_ascend:
                 chip, card = published.get(f.row.batch_size, (None, None))
                 ratio = "-" if chip is None else f"{f.row.interface_fps / chip:.2f}x"
