@@ -35,7 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "tests")]
 
 from guide_reference import guide_preprocess
-
 from shufflenet_ascend.cli import PipelineError, add_workers_flag, make_parser, run_cli
 from shufflenet_ascend.contract import FULL_VALIDATION_IMAGES
 from shufflenet_ascend.demo import IMAGENET_LIKE_VARIANTS, write_images

@@ -7,7 +7,6 @@ import errno
 import os
 import re
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 import benchmark_ort
 from shufflenet_ascend import fileio
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import INPUT_NAME, OUTPUT_NAME
+from shufflenet_ascend.contract import INPUT_NAME
 from shufflenet_ascend.fileio import atomic_write_bytes
 from shufflenet_ascend.formats import dump
 from shufflenet_ascend.formats.dump import encode_dump_lines, format_dump_line, read_dump, write_dumps
@@ -26,20 +25,10 @@ from shufflenet_ascend.formats.perf import parse_dataset_perf, parse_pure_infer_
 from shufflenet_ascend.standin import pipeline, torch_reference
 from shufflenet_ascend.standin.backends import open_backend, open_session
 from shufflenet_ascend.standin.flags import check_flags, parse_flags
+from tiny_model import HEIGHT, WIDTH, TinyClassifier, export_tiny
 
-HEIGHT, WIDTH = 32, 24  # not square: a swapped height and width must be caught
 STATIC_BATCH = 4
 IMAGES = 10  # not a multiple of the batch: the last batch is padded
-
-
-class TinyClassifier(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2)
-        self.fc = torch.nn.Linear(8, 1000)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(image)).mean((2, 3)))
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +38,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(0)
     model = TinyClassifier().eval()
     paths = {"static": folder / f"tiny_bs{STATIC_BATCH}.onnx", "dynamic": folder / "tiny_dynamic.onnx"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter, which opset 11 needs
-        torch.onnx.export(
-            model,
-            torch.zeros(STATIC_BATCH, 3, HEIGHT, WIDTH),
-            str(paths["static"]),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=11,
-            dynamo=False,
-        )
-        torch.onnx.export(
-            model,
-            torch.zeros(1, 3, HEIGHT, WIDTH),
-            str(paths["dynamic"]),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=11,
-            dynamo=False,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        )
+    export_tiny(model, paths["static"], batch_size=STATIC_BATCH)
+    export_tiny(model, paths["dynamic"], dynamic_batch=True)
     return paths
 
 

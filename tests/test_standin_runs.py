@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from shufflenet_ascend.contract import INPUT_NAME, OUTPUT_NAME
 from shufflenet_ascend.fileio import sha256_file
 from shufflenet_ascend.formats.dump import read_dump
 from shufflenet_ascend.formats.info import InfoEntry, write_info
@@ -22,19 +20,9 @@ from shufflenet_ascend.model_labels import read_onnx_labels
 from shufflenet_ascend.standin import guard, pipeline
 from shufflenet_ascend.standin.backends import Concurrency, InFlightClock, _ThreadedBackend
 from shufflenet_ascend.standin.latency import latency_figures
+from tiny_model import HEIGHT, WIDTH, TinyClassifier, export_tiny
 
-HEIGHT, WIDTH = 32, 24
 IMAGES = 7
-
-
-class Tiny(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, 3, stride=2)
-        self.fc = torch.nn.Linear(8, 1000)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.relu(self.conv(image)).mean((2, 3)))
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +30,7 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A dynamic-batch model on 32x24 inputs with real spread (seeded weights)."""
     path = tmp_path_factory.mktemp("models") / "tiny.onnx"
     torch.manual_seed(1)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            Tiny().eval(),
-            torch.zeros(1, 3, HEIGHT, WIDTH),
-            str(path),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            opset_version=11,
-            dynamo=False,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        )
+    export_tiny(TinyClassifier(), path, dynamic_batch=True)
     return path
 
 
