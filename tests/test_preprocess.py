@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from guide_reference import guide_bin_bytes
 from PIL import Image
 
 import shufflenet_ascend.preprocess.folder as prep
 from conftest import REPO_ROOT, fill_disk, small_disk
+from guide_reference import guide_bin_bytes
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import BIN_BYTES, BIN_BYTES_BY_DTYPE
 from shufflenet_ascend.demo import make_picture
