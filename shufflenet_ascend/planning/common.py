@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE
 from shufflenet_ascend.fileio import atomic_write_text
 
 PROG = "run_all.sh"
@@ -42,7 +43,7 @@ class Run:
     backend: str
     compare: str
     input_dtype: str = "float32"
-    model_size: str = "Small"
+    model_size: str = DEFAULT_MODEL_SIZE
     pure_loop: int | None = None  # None: the default of the tool (PURE_LOOP_ASCEND, or the stand-in's seconds)
     python: str = "python3"
     arch: str = ""

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import IMAGE_SIZE
+from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, IMAGE_SIZE
 from shufflenet_ascend.fileio import atomic_write_text, sha256_file
 from shufflenet_ascend.planning.common import (
     AIPP_CONFIG,
@@ -27,7 +27,7 @@ def stage_export(actions: Actions, run: Run) -> None:
     actions.stage("export", "PyTorch -> ONNX, opset 11, one file per batch size (guide 3.1)")
     source = "random" if run.random_weights else run.checkpoint
     set_stamp("model_size", run.model_size)
-    size = [] if run.model_size == "Small" else ["--model-size", run.model_size]
+    size = [] if run.model_size == DEFAULT_MODEL_SIZE else ["--model-size", run.model_size]
     for batch_size in run.batch_sizes:
         onnx_file = f"shufflenetv2_bs{batch_size}.onnx"
         if is_fresh(onnx_file, STATE / "checkpoint", STATE / "model_size"):

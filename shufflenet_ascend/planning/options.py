@@ -11,7 +11,13 @@ import shlex
 from collections.abc import Sequence
 
 from shufflenet_ascend.cli import PipelineError, make_parser
-from shufflenet_ascend.contract import DEFAULT_INPUT_DTYPE, INPUT_DTYPES, MODEL_SIZES, SMALL_CHECKPOINT_NAME
+from shufflenet_ascend.contract import (
+    DEFAULT_INPUT_DTYPE,
+    DEFAULT_MODEL_SIZE,
+    INPUT_DTYPES,
+    MODEL_SIZES,
+    SMALL_CHECKPOINT_NAME,
+)
 from shufflenet_ascend.planning.common import (
     BACKENDS,
     COMPARES,
@@ -96,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
            "GB for the 50,000 val images) or uint8 (150,528-byte HWC uint8 BGR bins, a quarter: 7.5 GB; ATC inserts "
            "the AIPP stage of aipp.config, with --insert_op_conf and --enable_small_channel=1, and the OM takes them "
            "as they are). The same values reach the network either way: the accuracy is the same")  # fmt: skip
-    option("--model-size", metavar="SIZE", default=env("MODEL_SIZE", "Small"),
+    option("--model-size", metavar="SIZE", default=env("MODEL_SIZE", DEFAULT_MODEL_SIZE),
            help="ShuffleNetV2+ size of the checkpoint [MODEL_SIZE]: Small (default), Medium or Large; given to the "
            "export and the PyTorch reference")  # fmt: skip
     option("--pure-loop", metavar="N", default=env("PURE_LOOP", ""),
