@@ -190,7 +190,7 @@ def run_dataset(
     layout: DumpLayout | None = None,
     warmup: int = 1,
 ) -> DatasetPerf:
-    """Infer every sample with ``backend.streams`` batches in flight, write one dump file per image and output
+    """Infer every sample with ``backend.in_flight`` batches in flight, write one dump file per image and output
     (``layout``: the 2021 tool's, by default; ``output_dir`` None: nothing written, as ais_bench without
     --output), and measure each stage (flags.DESCRIPTION defines every figure). ``warmup`` untimed rounds first;
     each batch's inference time is in ``backend.clock.call_seconds`` afterwards."""
@@ -205,7 +205,7 @@ def run_dataset(
     finished: queue.Queue = queue.Queue()  # holds at most the batch arrays in circulation
     # Batch arrays go round: reader -> inference -> back to the reader, so none is allocated per batch.
     free_arrays: queue.Queue = queue.Queue()
-    for _ in range(PREFETCH_BATCHES + backend.streams + 1):
+    for _ in range(PREFETCH_BATCHES + backend.in_flight + 1):
         free_arrays.put(aligned_empty((batch_size, *shape)))
     read_clock, preprocess_clock, infer_clock, post_clock = (_StageClock() for _ in range(4))
     infer_lock = threading.Lock()
@@ -335,8 +335,8 @@ def run_pure_inference(
     duration: float = 0.0,
 ) -> PureInferPerf:
     """``rounds`` batches (or, with ``duration``, as many as are started in that many seconds, at least one) of
-    seeded random input (0..255, like the preprocessed images), ``backend.streams`` in flight at once, after
-    ``warmup`` untimed rounds of one batch per stream. Each batch's time is in ``backend.clock.call_seconds``."""
+    seeded random input (0..255, like the preprocessed images), ``backend.in_flight`` at once, after
+    ``warmup`` untimed rounds of that many batches. Each batch's time is in ``backend.clock.call_seconds``."""
     batch = np.random.default_rng(0).uniform(0.0, 255.0, size=(batch_size, *shape)).astype(np.float32)
     backend.warm_up(batch, warmup)
     errors: list[BaseException] = []
@@ -671,7 +671,7 @@ def _infer(
         with write_errors_named(path, "the run record"):
             write_run_record(path, record)
     sys.stdout.write(text)
-    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.streams))
+    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.in_flight))
     if outputs.perf is not None:
         written = f"{len(samples)} outputs to {outputs.dump}, " if outputs.dump else ""
         LOG.info("wrote %s%s and its record %s", written, outputs.perf, outputs.records[0])
