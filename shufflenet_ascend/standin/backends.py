@@ -10,13 +10,13 @@ backends take the same batches (float32 NCHW) and return the same outputs (float
     torch-fp16    the same in fp16 emulation (standin.torch_reference: weights and each layer's output rounded to
                   float16, sums in float32); an emulation of the Ascend's fp16, not the chip
 
-Concurrency: ``streams`` batches are in flight at once, each computed with ``threads`` intra-op threads.
-onnxruntime: one session (intra-op threads = ``threads``, idle ones not spinning) whose ``run`` is called from
-``streams`` worker threads at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker
+Concurrency: ``streams`` batches are computed at once, each with ``threads`` intra-op threads, and as many again
+wait queued (``IN_FLIGHT_PER_STREAM``: a stream then has its next batch while the last one's Python callback
+runs). onnxruntime: one session (intra-op threads = ``threads``, idle ones not spinning) whose ``run`` is called
+from ``streams`` worker threads at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker
 threads, ``torch.set_num_threads(threads)``. openvino: ``NUM_STREAMS = streams``, ``INFERENCE_NUM_THREADS =
-streams x threads`` and two infer requests per stream (``OPENVINO_REQUESTS_PER_STREAM``: a stream then has the
-next batch queued while the last one's Python callback runs); with both left automatic, its THROUGHPUT hint
-decides the streams.
+streams x threads`` and two infer requests per stream; with both left automatic, its THROUGHPUT hint decides the
+streams.
 
 Defaults (0 = automatic; measured on a 2-core machine, ShuffleNetV2+ Small, img/s, see docs/development.md):
 one stream per core with one thread each, i.e. streams x threads = the cores this process may run on
@@ -55,10 +55,11 @@ ONNX_BACKENDS = ("onnxruntime", "openvino")
 TORCH_BACKENDS = ("torch", "torch-fp16")
 BACKENDS = ONNX_BACKENDS + TORCH_BACKENDS
 DEFAULT_BACKEND = "onnxruntime"
-# OpenVINO's optimal request count is one per stream; with one, a stream idles from the end of each batch until the
-# Python callback has taken the outputs and the next batch is started. A second request queued per stream keeps it
-# busy: measured on 2 cores at batch 1, 2 requests 336-341 img/s, 4 requests 362-372 (batch 16: 441-443, 445-456).
-OPENVINO_REQUESTS_PER_STREAM = 2
+# Batches in flight per stream. With one, a stream idles from the end of each batch until the Python callback has
+# taken the outputs and the next batch is handed over; a second one queued keeps it busy. Measured on 2 cores at
+# batch 1: OpenVINO 336-341 img/s with 2 infer requests, 362-372 with 4; the onnxruntime stand-in 352-363 with
+# one batch per stream, 380-399 with two (at batch 16 the same within the noise).
+IN_FLIGHT_PER_STREAM = 2
 
 # Called once per submitted batch, from a worker thread: (outputs, None) or (None, the error).
 DoneCallback = Callable[[list[np.ndarray] | None, BaseException | None], None]
@@ -77,7 +78,7 @@ class ModelInput:
 
 @dataclass(frozen=True)
 class Concurrency:
-    streams: int  # batches in flight at once
+    streams: int  # batches computed at once
     threads: int  # intra-op threads of each
 
 
@@ -148,10 +149,10 @@ def _first_line(error: BaseException) -> str:
 
 
 class Backend(ABC):
-    """A model run with ``streams`` batches in flight. ``open`` (the constructor) loads and checks the model,
-    ``start`` prepares it for one batch shape, ``submit`` hands over one batch (blocking while every stream is
-    busy), ``wait_all`` waits for every submitted batch. The batch array must stay unchanged until its callback.
-    """
+    """A model run with ``streams`` batches computed at once and ``in_flight`` submitted. ``open`` (the
+    constructor) loads and checks the model, ``start`` prepares it for one batch shape, ``submit`` hands over one
+    batch (blocking while ``in_flight`` are), ``wait_all`` waits for every submitted batch. The batch array must
+    stay unchanged until its callback."""
 
     name = ""
 
@@ -167,8 +168,9 @@ class Backend(ABC):
 
     @property
     def in_flight(self) -> int:
-        """Batches submitted and not yet done, at most: ``submit`` blocks beyond it."""
-        return self.concurrency.streams
+        """Batches submitted and not yet done, at most (``streams`` computing, the others queued): ``submit``
+        blocks beyond it."""
+        return self.concurrency.streams * IN_FLIGHT_PER_STREAM
 
     @abstractmethod
     def start(self, batch_size: int, shape: tuple[int, int, int]) -> None: ...
@@ -215,7 +217,7 @@ class _ThreadedBackend(Backend):
     def __init__(self, model: str, concurrency: Concurrency) -> None:
         super().__init__(model, concurrency)
         self._jobs: queue.Queue = queue.Queue()
-        self._slots = threading.Semaphore(concurrency.streams)
+        self._slots = threading.Semaphore(self.in_flight)
         self._idle = threading.Condition()
         self._pending = 0
         self._workers: list[threading.Thread] = []
@@ -353,7 +355,7 @@ class OpenVinoBackend(Backend):
         self.model_input = ModelInput(model_input.get_any_name(), *dims)
         self._automatic_streams = automatic_streams
         self._queue: Any = None
-        self._requests = concurrency.streams * OPENVINO_REQUESTS_PER_STREAM  # until start() compiles the model
+        self._requests = concurrency.streams * IN_FLIGHT_PER_STREAM  # until start() compiles the model
 
     def start(self, batch_size: int, shape: tuple[int, int, int]) -> None:
         import openvino as ov
@@ -376,7 +378,7 @@ class OpenVinoBackend(Backend):
         threads_total = int(compiled.get_property("INFERENCE_NUM_THREADS"))
         self.concurrency = Concurrency(streams, max(1, threads_total // max(streams, 1)))
         optimal = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        requests = max(optimal, streams) * OPENVINO_REQUESTS_PER_STREAM
+        requests = max(optimal, streams) * IN_FLIGHT_PER_STREAM
         self._outputs = len(compiled.outputs)
         self._queue = ov.AsyncInferQueue(compiled, requests)
         self._queue.set_callback(self._finished)

@@ -195,7 +195,7 @@ FLAG_HELP: dict[str, str] = {
     "queue, f32 precision set explicitly), torch or torch-fp16 (the PyTorch model: -om_path is a checkpoint or the "
     "word random, with -model_size and -seed; torch-fp16 is an emulation of fp16 inference, not the chip). All "
     "write the same dump through the same writer",
-    "streams": "stand-in only: batches in flight at once (default 0: one per core this process may use, or cores / "
+    "streams": "stand-in only: batches computed at once (default 0: one per core this process may use, or cores / "
     "-threads; taskset shares the cores among several processes). The outputs do not depend on -streams or "
     "-threads with onnxruntime (bit for bit); PyTorch's kernels sum in another order with another thread count "
     "(differences near 1e-6)",
