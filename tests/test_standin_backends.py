@@ -26,6 +26,7 @@ from shufflenet_ascend.standin.backends import (
     open_backend,
     resolve_concurrency,
     run_batches,
+    stream_seconds,
 )
 
 BATCH = 4
@@ -104,6 +105,31 @@ def test_in_flight_clock_counts_overlapping_calls_once(monkeypatch: pytest.Monke
         event()
     # In flight 0..3 and 5..6: 4 s (the calls' own times would sum to 3 + 1 + 1 = 5).
     assert clock.seconds == 4.0
+
+
+def simulate_fifo_streams(submitted: list[float], service: list[float], streams: int) -> list[float]:
+    """Completion times of jobs served first come, first served by ``streams`` streams (an event-by-event
+    simulation, written apart from stream_seconds' heap)."""
+    free = [0.0] * streams
+    completed = []
+    for arrival, duration in zip(submitted, service, strict=True):
+        stream = min(range(streams), key=lambda index: free[index])
+        start = max(arrival, free[stream])
+        free[stream] = start + duration
+        completed.append(start + duration)
+    return completed
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3])
+def test_stream_seconds_recover_each_jobs_time_on_a_stream(streams: int) -> None:
+    # Jobs submitted faster than the streams serve them (the second request of each stream waits), then slower.
+    rng = np.random.default_rng(streams)
+    service = rng.uniform(2.0, 8.0, size=60).tolist()
+    submitted = np.cumsum(np.r_[rng.uniform(0.0, 1.0, size=30), rng.uniform(5.0, 12.0, size=30)]).tolist()
+    completed = simulate_fifo_streams(submitted, service, streams)
+    latencies = [done - arrival for done, arrival in zip(completed, submitted, strict=True)]
+    assert max(np.subtract(latencies, service)) > 5.0  # the requests' own latencies include the wait
+    np.testing.assert_allclose(stream_seconds(submitted, completed, streams), service, rtol=1e-12)
 
 
 def test_onnxruntime_outputs_do_not_depend_on_the_concurrency(onnx_bs4: Path, batches: list[np.ndarray]) -> None:

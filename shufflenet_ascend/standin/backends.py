@@ -33,7 +33,9 @@ the warm-up calls are not in it.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import os
 import queue
 import threading
@@ -137,6 +139,20 @@ class InFlightClock:
         with self._lock:
             self.seconds = 0.0
             self.call_seconds = []
+
+
+def stream_seconds(submitted: Sequence[float], completed: Sequence[float], streams: int) -> list[float]:
+    """Each job's time on a stream, from when it was submitted and when it completed (same clock, submission
+    order), when ``streams`` streams take the submitted jobs first come, first served (OpenVINO's CPU streams
+    do): a job starts at its submission or when a stream is free, whichever is later. A request's own latency
+    counts from its submission, so with more requests than streams it would include the wait for a stream."""
+    free_at = [-math.inf] * streams  # when each stream is free: a heap
+    seconds = []
+    for submitted_at, completed_at in zip(submitted, completed, strict=True):
+        started = max(submitted_at, heapq.heappop(free_at))
+        heapq.heappush(free_at, max(completed_at, started))
+        seconds.append(max(completed_at - started, 0.0))
+    return seconds
 
 
 def _static(dimension: object) -> int | None:
@@ -356,6 +372,8 @@ class OpenVinoBackend(Backend):
         self._automatic_streams = automatic_streams
         self._queue: Any = None
         self._requests = concurrency.streams * IN_FLIGHT_PER_STREAM  # until start() compiles the model
+        self._submitted: list[float] = []  # each job's submission time, since the last wait_all
+        self._latency: dict[int, float] = {}  # job -> OpenVINO's latency of its request, seconds
 
     def start(self, batch_size: int, shape: tuple[int, int, int]) -> None:
         import openvino as ov
@@ -391,7 +409,8 @@ class OpenVinoBackend(Backend):
     def describe(self) -> str:
         return f"{super().describe()}, {self._requests} infer requests, precision f32"
 
-    def _finished(self, request: Any, userdata: DoneCallback) -> None:
+    def _finished(self, request: Any, userdata: tuple[DoneCallback, int]) -> None:
+        on_done, job = userdata
         outputs: list[np.ndarray] | None = None
         failure: BaseException | None = None
         try:
@@ -402,25 +421,37 @@ class OpenVinoBackend(Backend):
         except BaseException as error:
             failure = error
         finally:
-            # OpenVINO's own time of this request's inference (ms), as benchmark_app reports it: the wait for an
-            # idle request is not in it.
-            self.clock.record_call(float(request.latency) / 1000.0)
+            # OpenVINO's own time of this request (ms), as benchmark_app reports it: from its start (after the
+            # wait for an idle request) to its outputs, the wait for a stream included (see wait_all).
+            self._latency[job] = float(request.latency) / 1000.0
             self.clock.end()
-        userdata(outputs, failure)
+        on_done(outputs, failure)
 
     def submit(self, batch: np.ndarray, on_done: DoneCallback) -> None:
         # start_async waits for an idle request, i.e. while other batches are in flight: starting the clock
         # before it changes nothing in the in-flight time. The batch is shared, not copied (share_inputs).
+        # One thread submits (the pipeline's): the jobs' numbers are their submission order.
+        job = len(self._submitted)
         self.clock.begin()
         try:
-            self._queue.start_async({0: batch}, userdata=on_done, share_inputs=True)
+            self._queue.start_async({0: batch}, userdata=(on_done, job), share_inputs=True)
         except BaseException:
             self.clock.end()
             raise
+        self._submitted.append(self.clock.now())  # the request's latency counts from about now
 
     def wait_all(self) -> None:
-        if self._queue is not None:
-            self._queue.wait_all()
+        """Wait for every request; then each one's time on a stream goes to the clock (``stream_seconds``: its
+        latency less the wait for a stream, the queued second request of each stream having waited)."""
+        if self._queue is None:
+            return
+        self._queue.wait_all()
+        jobs = [job for job in range(len(self._submitted)) if job in self._latency]
+        completed = [self._submitted[job] + self._latency[job] for job in jobs]
+        submitted = [self._submitted[job] for job in jobs]
+        for seconds in stream_seconds(submitted, completed, self.concurrency.streams):
+            self.clock.record_call(seconds)
+        self._submitted, self._latency = [], {}
 
 
 class TorchBackend(_ThreadedBackend):

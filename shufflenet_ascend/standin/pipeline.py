@@ -252,7 +252,7 @@ def run_dataset(
             if item is _Pipeline._END:
                 return
 
-    def done_callback(batch: _Batch, started: list[float]) -> Callable[[Any, Any], None]:
+    def done_callback(batch: _Batch) -> Callable[[Any, Any], None]:
         def done(outputs: list[np.ndarray] | None, error: BaseException | None) -> None:
             now = time.perf_counter()
             free_arrays.put(batch.data)  # the backend has finished with it; outputs are separate arrays
@@ -260,7 +260,6 @@ def run_dataset(
                 pipeline.fail(inference_error(backend, error or RuntimeError("no outputs")))
                 return
             with infer_lock:
-                infer_clock.busy += now - started[-1]
                 infer_clock.last = max(infer_clock.last, now)
             count = len(batch.keys)
             finished.put((batch.keys, [np.asarray(output[:count], dtype=np.float32) for output in outputs]))
@@ -275,14 +274,11 @@ def run_dataset(
     writer.start()
     try:
         while (item := pipeline.get(to_infer)) is not _Pipeline._END:
-            # A batch's latency counts from when a stream took it: submit waits while every stream is busy.
-            started = [time.perf_counter()]
             if not infer_clock.first:
-                infer_clock.first = started[0]
-            backend.submit(item.data, done_callback(item, started))
-            with infer_lock:
-                started.append(time.perf_counter())  # unless its outputs came first (then: when it was handed over)
+                infer_clock.first = time.perf_counter()
+            backend.submit(item.data, done_callback(item))
         backend.wait_all()
+        infer_clock.busy = sum(backend.clock.call_seconds)  # each batch's time on a stream
         pipeline.put(finished, _Pipeline._END)
         writer.join()
     except BaseException as error:
