@@ -27,8 +27,8 @@ scale badly on this small network: 2 streams x 1 thread ran 1.3-1.5x a single ru
 The in-flight clock (``InFlightClock``) measures the wall time during which at least one inference call was in
 flight: the time base of the Interface throughputRate, which stays true when calls overlap (a sum of the calls'
 own times would count overlapping time twice). It also keeps each call's own time (``call_seconds``: from a stream
-taking the batch to its outputs; OpenVINO's own request latency), from which the run's latency figures come;
-the warm-up calls are not in it.
+taking the batch to its outputs; for OpenVINO its request latency less the wait for a stream), from which the
+run's latency figures come; the warm-up calls are not in it.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ flight at once:
 
 Reading, inference and writing overlap: a reader thread, the backend's streams, a writer thread (which takes the
 outputs in groups of 32 images); each dump file is written once, to a temporary name, and renamed. -warmup=N
-untimed rounds of one batch per stream (OpenVINO: per infer request; default 1) precede the clock. The reader's
+untimed rounds of two batches per stream (default 1) precede the clock. The reader's
 and writer's times are wall-clock: they include waiting for a core.
 
 Pure-inference mode (-round=N batches, or -duration=SECONDS, of seeded random input, with the same streams and
@@ -115,7 +115,7 @@ or dataset, or that has no record (another tool's, or an interrupted run's), is 
 -overwrite=true; a run of the same model, backend and dataset replaces it. One run per result folder and device
 at a time: a second one refuses at once, naming the first (its pid and command).
 
-Timing: -warmup=N untimed rounds of one batch per stream (OpenVINO: per request) first (default 1, as
+Timing: -warmup=N untimed rounds of two batches per stream first (default 1, as
 ais_bench's --warmup_count); then every batch's inference time is kept (from a stream taking it to its outputs)
 and its min, mean, median, p90, p99 and max are printed at the end and written to the record. Pure inference
 runs -round=N batches or for -duration=SECONDS.
@@ -206,7 +206,7 @@ FLAG_HELP: dict[str, str] = {
     "shufflenetv2_pth2onnx.py random ... --seed N)",
     "input_dtype": "stand-in only: auto (from the first input's size), float32 (CHW, the guide's bins) or uint8 "
     "(HWC BGR bins, the OM's input with ATC's AIPP stage; converted to float32 NCHW before the model)",
-    "warmup": "untimed warm-up rounds (one batch per stream or OpenVINO infer request each) before the clock "
+    "warmup": "untimed warm-up rounds (two batches per stream each) before the clock "
     "starts; 0: none (ais_bench: --warmup_count)",
     "duration": "pure inference for this many seconds (instead of -round=N); at least one batch",
     "overwrite": "replace a dump folder or perf file whose record names another model, backend or dataset, or "
