@@ -12,9 +12,38 @@ PYTHON="${PYTHON:-python3}"
 export PYTHON PYTHONPATH="${REPO_DIR}${PYTHONPATH:+:${PYTHONPATH}}"
 
 CURRENT_STAGE=""
-die() {
+die() {  # die MESSAGE: one line, exit status 2 (DIE_STATUS=3: an output cannot be written)
     echo "${PROG}: error: ${CURRENT_STAGE:+stage \"${CURRENT_STAGE}\": }$*" >&2
-    exit 2
+    exit "${DIE_STATUS:-2}"
+}
+
+# Each command of a stage runs as a process group of its own, without the lock's descriptor, and is waited for:
+# Ctrl-C or SIGTERM to this script is passed on to it, and the script ends once it has ended (its own locks
+# released), with one line and exit status 130 or 143.
+CHILDREN=()
+interrupted() {  # interrupted SIGNAL STATUS
+    trap '' INT TERM
+    local child
+    for child in "${CHILDREN[@]}"; do kill -s "$1" -- "-${child}" 2>/dev/null || true; done
+    for child in "${CHILDREN[@]}"; do wait "${child}" 2>/dev/null || true; done
+    echo "${PROG}: interrupted (SIG$1)${CURRENT_STAGE:+ in stage \"${CURRENT_STAGE}\"}" >&2
+    exit "$2"
+}
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
+launch() {  # launch COMMAND: eval COMMAND in the background as a process group of its own; its pid in CHILDREN
+    set -m
+    # (The subshell outlives a signal to its group, so that waiting for it is waiting for the command.)
+    ( trap : INT TERM; eval "$1" ) < /dev/null 9>&- &
+    CHILDREN+=("$!")
+    set +m
+}
+in_child() {  # in_child COMMAND: launch COMMAND and wait for it; its exit status
+    local status=0
+    launch "$1"
+    wait "${CHILDREN[-1]}" || status=$?
+    CHILDREN=()
+    return "${status}"
 }
 # (PYTHONSAFEPATH: the package of this checkout, not a copy that the work folder may hold.)
 planning() { PYTHONSAFEPATH=1 "${PYTHON}" -m shufflenet_ascend.planning "$@"; }
@@ -31,8 +60,8 @@ cd "${WORKDIR}"
 trap 'status=$?; [ "${BASH_SUBSHELL}" != 0 ] || echo "${PROG}: error: stage \"${CURRENT_STAGE}\" failed (exit status ${status}); see the messages above" >&2; exit ${status}' ERR
 
 # One run per work folder: a second run finds the lock taken and names the process that holds it.
-mkdir -p .run_all 2>/dev/null || die "work folder ${WORKDIR}: cannot create .run_all/ in it (not writable?)"
-{ exec 9<>.run_all/lock; } 2>/dev/null || die "work folder ${WORKDIR}: cannot open .run_all/lock (not writable?)"
+mkdir -p .run_all 2>/dev/null || DIE_STATUS=3 die "work folder ${WORKDIR}: cannot create .run_all/ in it (not writable?)"
+{ exec 9<>.run_all/lock; } 2>/dev/null || DIE_STATUS=3 die "work folder ${WORKDIR}: cannot open .run_all/lock (not writable?)"
 if ! flock -n 9; then
     holder="$(head -n 1 .run_all/lock 2>/dev/null || true)"
     die "work folder ${WORKDIR} is in use by another run of ${PROG} (${holder:-process unknown}); wait for it to end"
@@ -51,12 +80,12 @@ run_stage() {
         case "${kind}" in
             stage) CURRENT_STAGE="${fields[1]}"; echo; echo "==> [${CURRENT_STAGE}] ${fields[2]}" ;;
             say) echo "${fields[1]:-}" ;;
-            run) echo "    \$ ${fields[1]}"; eval "${fields[1]}" < /dev/null ;;
-            run_in) echo "    in ${fields[1]}/:"; echo "    \$ ${fields[2]}"; (cd "${fields[1]}" && eval "${fields[2]}" < /dev/null) ;;
+            run) echo "    \$ ${fields[1]}"; in_child "${fields[1]}" ;;
+            run_in) echo "    in ${fields[1]}/:"; echo "    \$ ${fields[2]}"; in_child "cd ${fields[1]@Q} && ${fields[2]}" ;;
             tolerate)  # exit status 1 is a missed threshold: said, not fatal
                 echo "    \$ ${fields[3]}"
                 status=0
-                eval "${fields[3]}" < /dev/null || status=$?
+                in_child "${fields[3]}" || status=$?
                 case "${status}" in
                     0) ;;
                     1) echo "    ${fields[1]}" ;;
@@ -65,12 +94,13 @@ run_stage() {
             device)
                 device="${fields[1]}"
                 echo "    [device ${device}] \$ ${fields[2]}"
-                ( trap - ERR; set +e; eval "${fields[2]}" < /dev/null 2>&1 | sed -u "s/^/    [device ${device}] /" ) &
-                pids+=("$!"); devices+=("${device}") ;;
+                launch "( trap - ERR; set +e; ${fields[2]} 2>&1 | sed -u 's/^/    [device ${device}] /' )"
+                pids+=("${CHILDREN[-1]}"); devices+=("${device}") ;;
             wait)
                 for index in "${!pids[@]}"; do
                     if wait "${pids[${index}]}"; then :; else failed+=("device ${devices[${index}]} (exit status $?)"); fi
                 done
+                CHILDREN=()
                 [ "${#failed[@]}" = 0 ] || die "inference failed on ${failed[*]}; see the lines marked [device <D>] above"
                 pids=(); devices=() ;;
             check) planning check "${fields[@]:1}" || exit $? ;;

@@ -14,3 +14,9 @@ module:
   ``report``, ``runs`` (which run a figure came from), ``metrics``, ``parallel``, ``demo``;
 - ``planning``: run_all.sh's decisions, one module per stage.
 """
+
+from shufflenet_ascend import signals as _signals
+
+# First thing on import, before any heavy module loads: Ctrl-C or SIGTERM while a script is still importing is one
+# line and exit status 130/143, not a traceback (``signals``).
+_signals.install()

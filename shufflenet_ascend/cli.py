@@ -15,12 +15,15 @@ import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from shufflenet_ascend import signals
+
 # One meaning per exit status, in every script of the project (and in run_all.sh).
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1  # the step ran, and what it checks failed: a verdict, a threshold, images without output
 EXIT_BAD_INPUT = 2  # a bad argument or input file; nothing was written
 EXIT_CANNOT_WRITE = 3  # an output could not be written (disk full, I/O error); nothing half-written is left
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = signals.EXIT_INTERRUPTED  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = signals.EXIT_TERMINATED  # kill (SIGTERM)
 
 EXIT_STATUS_HELP = """\
 exit status:
@@ -28,7 +31,8 @@ exit status:
   1    the step ran and what it checks failed (named on stderr)
   2    bad argument or input file (one line on stderr names it); nothing written
   3    an output could not be written (disk full, I/O error); nothing half-written is left
-  130  interrupted"""
+  130  interrupted (Ctrl-C, SIGINT)
+  143  terminated (kill, SIGTERM)"""
 
 
 class PipelineError(Exception):
@@ -53,13 +57,14 @@ def run_cli(main: Callable[[Sequence[str] | None], int]) -> None:
     """Run a script's ``main`` and turn a PipelineError into one stderr line and its exit status."""
     prog = Path(sys.argv[0]).name
     try:
-        status = main(None)
+        with signals.running():  # SIGINT and SIGTERM raise from here on: locks and temporary files are released
+            status = main(None)
     except PipelineError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         status = exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        status = EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # Ctrl-C, or signals.Terminated (SIGTERM)
+        status = signals.exit_status(exc)
+        print(f"{prog}: interrupted ({'SIGTERM' if status == EXIT_TERMINATED else 'SIGINT'})", file=sys.stderr)
     sys.exit(status)
 
 

@@ -1093,8 +1093,8 @@ def test_sigterm_stops_like_ctrl_c(run_script, tmp_path: Path, many_images: Path
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 130, stderr
-    assert stderr.splitlines() == ["imagenet_torch_preprocess.py: interrupted"]  # no worker's traceback
+    assert process.returncode == 143, stderr
+    assert stderr.splitlines() == ["imagenet_torch_preprocess.py: interrupted (SIGTERM)"]  # no worker's traceback
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no worker left behind
     made = bins_of(tmp_path / "prep")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from shufflenet_ascend import signals
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
 from shufflenet_ascend.planning.common import PROG, Actions, Run
 from shufflenet_ascend.planning.options import options
@@ -57,6 +58,20 @@ def main(argv: Sequence[str]) -> int:
         {"inference": f"inference bs{''.join(args[1:2])}", "reference": "compare"}.get(args[0], args[0]) if args else ""
     )
     try:
+        return decide(command, args)
+    except PipelineError as exc:
+        where = f'stage "{stage}": ' if command != "options" else ""
+        print(f"{PROG}: error: {where}{exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # a stamp, a renamed output or a folder of links that could not be written
+        print(f'{PROG}: error: stage "{stage}": {exc}', file=sys.stderr)
+        return EXIT_CANNOT_WRITE
+    except KeyboardInterrupt as exc:  # Ctrl-C, or signals.Terminated (SIGTERM): run_all.sh says it
+        return signals.exit_status(exc)
+
+
+def decide(command: str, args: list[str]) -> int:
+    with signals.running():
         if command == "options":
             options(args)
             return 0
@@ -69,14 +84,7 @@ def main(argv: Sequence[str]) -> int:
             else:
                 checks[args[0]](args[1:])
             return 0
-        raise PipelineError(f"usage: python -m shufflenet_ascend.planning options|start|check ... (got {argv})")
-    except PipelineError as exc:
-        where = f'stage "{stage}": ' if command != "options" else ""
-        print(f"{PROG}: error: {where}{exc}", file=sys.stderr)
-        return exc.exit_code
-    except OSError as exc:  # a stamp, a renamed output or a folder of links that could not be written
-        print(f'{PROG}: error: stage "{stage}": {exc}', file=sys.stderr)
-        return EXIT_CANNOT_WRITE
+        raise PipelineError(f"usage: python -m shufflenet_ascend.planning options|start|check ... (got {command})")
 
 
 if __name__ == "__main__":

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run fails every re-run until the inference is redone). run_all's own checks (options, the interpreter's "
         "packages, tools, dataset, free space, bins of the wrong size, an OM of another model, a device failing, a "
         "tool leaving outputs missing) end it with 2, one line naming the stage and the problem; 3 when its "
-        "bookkeeping (.run_all/, renamed outputs) cannot be written.",
+        "bookkeeping (.run_all/, renamed outputs) cannot be written (a read-only work folder). Ctrl-C or kill -TERM "
+        "is passed on to the running command and waited for (its locks released): 130 or 143.",
     )
     parser.allow_abbrev = False
     option = parser.add_argument

@@ -52,6 +52,7 @@ from shufflenet_ascend.preprocess.record import (
     scan_source_folder,
 )
 from shufflenet_ascend.preprocess.transform import ImageRefused, check_dtype, preprocess_image, transform_identity
+from shufflenet_ascend.signals import Terminated
 
 LOG = logging.getLogger(__name__)
 
@@ -288,10 +289,6 @@ def quiet_worker_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by start_pool while forking
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled as Ctrl-C is: the run stops, the record is saved, exit status 130 (interrupted)."""
 
 
 def raise_terminated(signal_number: int, frame: object) -> None:
