@@ -15,7 +15,7 @@ from pathlib import Path
 from shufflenet_ascend.accuracy import batch_order, format_reference_table, read_results, row_label
 from shufflenet_ascend.cli import add_reference_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import ACCURACY_TOLERANCE_POINTS, PUBLISHED_OPEN_SOURCE_ACCURACY
-from shufflenet_ascend.runs import accuracy_run, add_allow_mixed_flag, check_not_mixed
+from shufflenet_ascend.runs import accuracy_run, add_allow_mixed_flag, refuse_mixed
 
 DESCRIPTION = """\
 Compare measured top-1/top-5 accuracy with the published figures (the guide's step 6.3).
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     results = read_results(args.accuracy_files)
     runs = {path: accuracy_run(path) for path in args.accuracy_files}
-    notes = check_not_mixed([run.run_of(str(path)) for path, run in runs.items()], args.allow_mixed)
+    notes = refuse_mixed(accuracy=runs, allow_mixed=args.allow_mixed)
     subsets = {
         row_label(path): run.record.subset_text()
         for path, run in sorted(runs.items(), key=lambda item: batch_order(item[0]))

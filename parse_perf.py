@@ -17,7 +17,7 @@ from shufflenet_ascend.cli import PipelineError, add_label_flag, make_parser, ru
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
 from shufflenet_ascend.perf import format_json, format_table, plot_throughput, read_perf_files, record_notes
-from shufflenet_ascend.runs import add_allow_mixed_flag, check_not_mixed, run_of_perf_file
+from shufflenet_ascend.runs import add_allow_mixed_flag, refuse_mixed
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--chips",
         type=int,
         help=f"chips per card for perf files without a run record: card fps = Interface throughputRate x chips "
-        f"(default: {CHIPS_PER_310_CARD}, an Ascend 310 card); a record's device always decides",
+        f"(default: {CHIPS_PER_310_CARD} for the benchmark tool's files, which ran only on an Ascend 310; none for "
+        "ais_bench summaries, whose chip is not known); a record's device always decides",
     )
     add_label_flag(parser)
     add_allow_mixed_flag(parser)
@@ -91,9 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    chips_given = args.chips is not None
-    chips = args.chips if chips_given else CHIPS_PER_310_CARD
-    if chips < 1:
+    chips = args.chips
+    if chips is not None and chips < 1:
         raise PipelineError(f"--chips {chips}: must be at least 1")
     json_path = None if args.json in (None, "-") else Path(args.json)
     if json_path is not None:
@@ -107,18 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_file(args.plot)
 
     files = read_perf_files(args.paths, chips)
-    for note in check_not_mixed([run_of_perf_file(f.path) for f in files], args.allow_mixed):
+    for note in refuse_mixed([f.path for f in files], allow_mixed=args.allow_mixed):
         LOG.warning("warning: %s (--allow-mixed)", note)
-    for note in record_notes(files, chips, chips_given):
+    for note in record_notes(files, chips):
         LOG.info("note: %s", note)
     document = format_json(files, chips, args.label)
     if json_path is not None:
         with write_errors_named(json_path, "perf JSON"):
             atomic_write_text(json_path, document)
         LOG.info("wrote %s", json_path)
-    sys.stdout.write(document if args.json == "-" else format_table(files, chips, args.label))
+    sys.stdout.write(document if args.json == "-" else format_table(files, args.label))
     if args.plot is not None:
-        plot_throughput(files, chips, args.plot, args.label)
+        plot_throughput(files, args.plot, args.label)
         LOG.info("wrote %s", args.plot)
     return 0
 

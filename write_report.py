@@ -26,8 +26,9 @@ Write report.md: the run on one page (machine and tool, accuracy, precision, per
     python write_report.py report.md --accuracy result_bs1.json result_bs16.json --perf result/ \\
         --comparison compare_bs1_onnx_vs_torch.json --plot perf.png --random-weights
 
-Every option may be absent, and a given file may be missing or unreadable: the report then says what it lacks in
-its place (and a warning is logged); it is still written, atomically. run_all.sh writes it at the end of a run.
+Every option may be absent: the report then says what it lacks in its place (and a warning is logged). A given
+file that does not exist is exit status 2, one line naming it, nothing written; one that cannot be read as what it
+should be is said in its place, and the report is still written, atomically. run_all.sh writes it at the end of a run.
 
 What was run (dataset, model files and weights, tool, backend and device, streams x threads, command, date and
 commit) comes from the run records beside the perf files and from the accuracy records beside the JSONs
@@ -36,9 +37,10 @@ what they cannot know. A subset run says "subset: N of M labelled images". The t
 frequent confusions come from the predictions and per-class files (--predictions/--per-class, else the ones the
 accuracy record names, else result_bs<B>_predictions.csv and result_bs<B>_per_class.csv beside result_bs<B>.json),
 which the report links. Rows are sorted by batch size. The published Ascend 310 figures stand beside a run's
-rates with a ratio only when it ran on an Ascend device (a record's device, or --chips above 1 for perf files
-without one); for a CPU run they are a reference table of their own. Runs of different datasets or models (their
-records say so) are refused, one line naming both files (exit status 2), unless --allow-mixed."""
+rates with a ratio only when it ran on an Ascend device (a record's device; without one, the benchmark tool's perf
+files, or --chips above 1); for a CPU run, or one whose device is not known, they are a reference table of their
+own. Runs of different datasets or models (their records say so), among the accuracy JSONs and the perf files
+together, are refused, one line naming both files (exit status 2), unless --allow-mixed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chips",
         type=int,
-        default=CHIPS_PER_310_CARD,
-        help="chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU)",
+        help=f"chips per card for perf files without a run record: card fps = Interface fps x chips (default: "
+        f"{CHIPS_PER_310_CARD} for the benchmark tool's files, none for ais_bench summaries; 1 on a CPU)",
     )
     add_label_flag(parser)
     parser.add_argument("--perf-label", dest="label", help=argparse.SUPPRESS)  # the older name of --label
@@ -117,9 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if args.chips < 1:
+    if args.chips is not None and args.chips < 1:
         raise PipelineError(f"--chips {args.chips}: must be at least 1")
     output = check_output_file(args.output)
+    for flag, paths in (("--accuracy", args.accuracy), ("--perf", args.perf), ("--comparison", args.comparison),
+                        ("--plot", [args.plot] if args.plot else []), ("--predictions", args.predictions),
+                        ("--per-class", args.per_class)):  # fmt: skip
+        missing = next((path for path in paths if not path.exists()), None)
+        if missing is not None:
+            raise PipelineError(f"{flag} {missing}: no such file")
 
     inputs = ReportInputs(
         accuracy=args.accuracy,

@@ -71,14 +71,29 @@ class PerfFile:
         return f"{self.tool} (no run record: device not known)"
 
 
-def card_chips(record: RunRecord | None, chips: int) -> int | None:
-    """Chips per card for a card figure: the record's (an Ascend 310 on an Atlas 300I: 4; a chip whose card is not
-    known: None), never for a CPU; ``chips`` (the --chips flag, the guide's 4) only for a file without record."""
+# The most chips an accelerator card holds (Atlas 300I: 4 Ascend 310; 300I Duo: 2 and Pro: 1 Ascend 310P): a
+# record's count outside 1..this is no card's, and gives no card figure.
+MAX_CHIPS_PER_CARD = 8
+# The stand-in's backends that are the PyTorch reference of a precision comparison, not an inference tool's run.
+REFERENCE_BACKENDS = ("torch", "torch-fp16")
+
+
+def card_chips(record: RunRecord | None, chips: int | None, tool: str = "benchmark") -> int | None:
+    """Chips per card for a card figure (None: no card figure).
+
+    With a run record: the record's (an Ascend 310 on an Atlas 300I: 4; a chip whose card is not known: None), never
+    for a CPU. Without one the chip is not known: ``chips`` when given (--chips), else the guide's 4 for the benchmark
+    tool's text files only (the 2021 tool ran only on the Ascend 310), and none for an ais_bench summary (a current
+    host: a 310P's card is not known, and a stand-in's summary that lost its record is a CPU's)."""
     if record is None:
-        return chips
+        if chips is not None:
+            return chips
+        return CHIPS_PER_310_CARD if tool == "benchmark" else None
     if not record.on_ascend:
         return None
-    return record.device.chips_per_card
+    value = record.device.chips_per_card
+    sane = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_CHIPS_PER_CARD
+    return value if sane else None
 
 
 def _check_rate(path: Path, what: str, value: float) -> float:
@@ -103,14 +118,15 @@ def is_perf_file_name(name: str) -> bool:
     return any(pattern.match(name) for pattern in (PERF_NAME_PATTERN, PURE_INFER_NAME_PATTERN, SUMMARY_NAME_PATTERN))
 
 
-def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD) -> PerfFile:
+def read_perf_file(path: str | os.PathLike[str], chips: int | None = None) -> PerfFile:
     """One perf file of any kind, with the run record beside it when there is one; anything else is a
-    PipelineError naming it. ``chips`` applies only to a file without a record (see ``card_chips``)."""
+    PipelineError naming it. ``chips`` (--chips; None: not given) applies only to a file without a record (see
+    ``card_chips``)."""
     path = Path(path)
     if SUMMARY_NAME_PATTERN.match(path.name):
         summary = read_ais_bench_summary(path)
         record = find_run_record(path)
-        used = card_chips(record, chips)
+        used = card_chips(record, chips, "ais_bench")
         card = None if used is None else round(summary.throughput * used, _DECIMALS)
         row = PerfRow(summary.batch_size, summary.device_id, None, summary.throughput, card)
         latency = summary.latency_ms or (record.latency_ms if record else None)
@@ -145,21 +161,41 @@ def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD
             _check_rate(path, "ave_throughputRate", pure.throughput),
         )
     record = find_run_record(path)
-    used = card_chips(record, chips)
+    used = card_chips(record, chips, "benchmark")
     card = None if used is None else round(interface * used, _DECIMALS)
     tool = record.tool if record is not None else "benchmark"
     latency = record.latency_ms if record is not None else None
     return PerfFile(path, PerfRow(batch, device, e2e, interface, card), tool, None, record, used, latency)
 
 
+def is_reference_run(path: str | os.PathLike[str]) -> bool:
+    """The perf file of the PyTorch reference (the stand-in's torch backends, a precision comparison's other side),
+    as its run record says."""
+    try:
+        record = find_run_record(path)
+    except PipelineError:
+        return False
+    return record is not None and record.backend in REFERENCE_BACKENDS
+
+
 def find_perf_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The perf files among ``paths``: files as given, folders searched (not recursively) for all kinds.
 
-    A file named twice (or given and also found in a folder) is read once."""
+    A folder gives the inference runs only: the PyTorch reference's files (``is_reference_run``) are left out, with
+    a note (given by name, they are shown, labelled by their record). A file named twice (or given and also found
+    in a folder) is read once."""
     found: dict[Path, Path] = {}
     for given in map(Path, paths):
         if given.is_dir():
             matches = sorted(entry for entry in given.iterdir() if entry.is_file() and is_perf_file_name(entry.name))
+            references = [path for path in matches if is_reference_run(path)]
+            if references and len(references) < len(matches):
+                LOG.info(
+                    "note: %s left out: the PyTorch reference of a precision comparison, not an inference run (give "
+                    "it by name to show it)",
+                    ", ".join(str(path) for path in references),
+                )
+                matches = [path for path in matches if path not in references]
             if not matches:
                 raise PipelineError(
                     f"{given}: no perf files (perf_vision_batchsize_<B>_device_<D>.txt, "
@@ -175,7 +211,7 @@ def find_perf_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return list(found.values())
 
 
-def read_perf_files(paths: Sequence[str | os.PathLike[str]], chips: int = CHIPS_PER_310_CARD) -> list[PerfFile]:
+def read_perf_files(paths: Sequence[str | os.PathLike[str]], chips: int | None = None) -> list[PerfFile]:
     """Every perf file under ``paths``, sorted by batch size (unknown last), device, dataset before pure, name."""
     files = [read_perf_file(path, chips) for path in find_perf_files(paths)]
     return sorted(
@@ -196,11 +232,12 @@ def _common_chips(files: Sequence[PerfFile]) -> int | None:
     return values.pop() if len(values) == 1 else None
 
 
-def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, warn: bool = False) -> list[CardFigure]:
+def measured_cards(files: Sequence[PerfFile], warn: bool = False) -> list[CardFigure]:
     """Per batch size and mode with files of two or more devices: the sum of their Interface rates (what the
-    devices did together) and the guide's extrapolation from them (their mean x chips per card: the records', or
-    ``chips`` for files without one; None when no card figure means anything: a CPU). ``warn``: say which groups
-    hold several files of one device (no figure for them); the table says it, the other readers do not repeat it."""
+    devices did together) and the guide's extrapolation from them (their mean x the files' chips per card, see
+    ``card_chips``; None when no card figure means anything: a CPU, a chip whose card is not known). ``warn``: say
+    which groups hold several files of one device (no figure for them); the table says it, the other readers do
+    not repeat it."""
     groups: dict[tuple[int, str], list[PerfFile]] = defaultdict(list)
     for f in files:
         if f.row.batch_size is not None:
@@ -221,7 +258,7 @@ def measured_cards(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, w
             )
             continue
         rates = [f.row.interface_fps for f in group]
-        per_card = _common_chips(group) if any(f.record for f in group) else chips
+        per_card = _common_chips(group)
         figures.append(
             CardFigure(
                 batch,
@@ -291,19 +328,25 @@ def measured_on(files: Sequence[PerfFile], label: str | None) -> str | None:
     return "; ".join(described) if described else None
 
 
-def record_notes(files: Sequence[PerfFile], chips: int, chips_given: bool) -> list[str]:
-    """What a reader should know about the records: files without one (read as before: a perf file of Huawei's
-    tool from elsewhere, card = Interface x --chips), and a --chips the records overrule."""
+def record_notes(files: Sequence[PerfFile], chips: int | None) -> list[str]:
+    """What a reader should know about the records: files without one (the chip is not known: what card figure
+    each gets, see ``card_chips``), and a --chips (``chips``, None: not given) the records overrule."""
     notes = []
-    without = [f.path.name for f in files if f.record is None]
-    if without:
-        card = f"card fps = Interface x {chips} (--chips)" if chips > 1 else "no card figure (--chips 1)"
+
+    def figure(f: PerfFile) -> str:
+        if chips is not None:
+            return f"card fps = Interface x {chips} (--chips)" if chips > 1 else "no card figure (--chips 1)"
+        if f.chips:
+            return f"card fps = Interface x {f.chips}, the guide's (its benchmark tool ran only on the Ascend 310)"
+        return "no card figure (an ais_bench summary: the chip is not known; --chips N gives one)"
+
+    for text, group in _group_by([f for f in files if f.record is None], figure).items():
+        names = [f.path.name for f in group]
         notes.append(
-            f"no run record beside {len(without)} perf file(s) ({', '.join(without[:3])}"
-            f"{', ...' if len(without) > 3 else ''}): a file of Huawei's tool from elsewhere; tool and device not "
-            f"known, {card}"
+            f"no run record beside {len(names)} perf file(s) ({', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}): tool and device not known, {text}"
         )
-    if chips_given:
+    if chips is not None:
         overruled = [f.path.name for f in files if f.record is not None and (f.chips or 1) != chips]
         if overruled:
             notes.append(
@@ -313,7 +356,14 @@ def record_notes(files: Sequence[PerfFile], chips: int, chips_given: bool) -> li
     return notes
 
 
-def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None) -> str:
+def _group_by(files: Sequence[PerfFile], key: Callable[[PerfFile], str]) -> dict[str, list[PerfFile]]:
+    groups: dict[str, list[PerfFile]] = defaultdict(list)
+    for f in files:
+        groups[key(f)].append(f)
+    return groups
+
+
+def format_table(files: Sequence[PerfFile], label: str | None = None) -> str:
     """One row per file (the card column only where a card figure means something; median and p99 latency when
     a file has them), then the measured card figures, if any."""
     card_title = card_header(files)
@@ -337,7 +387,7 @@ def format_table(files: Sequence[PerfFile], chips: int, label: str | None = None
     who = measured_on(files, label)
     if who:
         lines.insert(0, f"measured on: {who}")
-    cards = measured_cards(files, chips, warn=True)
+    cards = measured_cards(files, warn=True)
     if cards:
         lines.append("")
         lines.append(
@@ -379,7 +429,7 @@ def _run_fields(record: RunRecord | None) -> dict[str, object] | None:
     }
 
 
-def format_json(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, label: str | None = None) -> str:
+def format_json(files: Sequence[PerfFile], chips: int | None = None, label: str | None = None) -> str:
     """Rows (one per file), measured card figures and the guide's published figures, as one JSON object."""
     document = {
         "label": measured_on(files, label),
@@ -396,7 +446,7 @@ def format_json(files: Sequence[PerfFile], chips: int = CHIPS_PER_310_CARD, labe
             }
             for f in files
         ],
-        "measured_cards": [{**asdict(card), "devices": list(card.devices)} for card in measured_cards(files, chips)],
+        "measured_cards": [{**asdict(card), "devices": list(card.devices)} for card in measured_cards(files)],
         "published_ascend310": [
             {"batch_size": batch, "interface_fps": fps, "card_fps": card} for batch, fps, card in published_rates()
         ],
@@ -409,9 +459,7 @@ def draws_published(files: Sequence[PerfFile]) -> bool:
     return not any(f.on_cpu for f in files)
 
 
-def plot_series(
-    files: Sequence[PerfFile], chips: int, label: str | None = None
-) -> dict[str, tuple[list[tuple[int, float]], bool]]:
+def plot_series(files: Sequence[PerfFile], label: str | None = None) -> dict[str, tuple[list[tuple[int, float]], bool]]:
     """What the plot draws: {line label: (points (batch, fps), published?)}, measured lines first.
 
     Measured rates of several devices of one batch size are averaged (the label says so); the card lines are
@@ -439,12 +487,12 @@ def plot_series(
         series[f"{who}: {kind}Interface fps ({per})"] = (by_batch(rows, lambda f: f.row.interface_fps), False)
         carded = [f for f in rows if f.chips is not None and f.chips > 1]
         if carded:
-            per_card = _common_chips(carded) or chips
+            per_card = _common_chips(carded) or "chips per card"
             series[f"{who}: {kind}Interface x {per_card} (guide's card extrapolation)"] = (
                 by_batch(carded, lambda f: f.row.card_fps),
                 False,
             )
-        cards = [card for card in measured_cards(files, chips) if card.mode == mode]
+        cards = [card for card in measured_cards(files) if card.mode == mode]
         series[f"{who}: {kind}card fps measured (sum of the devices run at once)"] = (
             [(card.batch_size, card.measured_fps) for card in cards],
             False,
@@ -492,9 +540,7 @@ def y_range(series: dict[str, tuple[list[tuple[int, float]], bool]]) -> tuple[fl
     return top, clipped
 
 
-def plot_throughput(
-    files: Sequence[PerfFile], chips: int, path: str | os.PathLike[str], label: str | None = None
-) -> None:
+def plot_throughput(files: Sequence[PerfFile], path: str | os.PathLike[str], label: str | None = None) -> None:
     """Throughput against batch size, written atomically as PNG. The y range is this run's (its measured lines
     fill the plot); a published line above it is clipped, and a note says how high it goes."""
     import textwrap
@@ -506,7 +552,7 @@ def plot_throughput(
 
     if not any(f.row.batch_size is not None for f in files):
         raise PipelineError("nothing to plot: no perf file has a known batch size")
-    series = plot_series(files, chips, label)
+    series = plot_series(files, label)
     caption = textwrap.fill(plot_caption(files), 110)
     figure, axes = plt.subplots(figsize=(10, 6.5 + 0.25 * len(series)), dpi=100)
     try:

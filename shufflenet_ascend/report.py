@@ -9,7 +9,7 @@ than 50,000 images); the ten worst classes and the most frequent confusions with
 per-class files; the precision comparisons (compare_outputs.py's JSON files); performance per batch size (beside
 the published Ascend 310 figures with a ratio only for a run on an Ascend device; for a CPU run they are a
 reference table of their own); the plot. Rows are sorted by batch size; runs of different datasets or models are
-refused unless allowed (``runs.check_not_mixed``).
+refused unless allowed (``runs.refuse_mixed``, over the whole page).
 
 Every input may be absent or unreadable: the report then says what it lacks, in its place, instead of failing.
 The text depends only on the inputs and the machine (the date is the run's, from its records), so the same run
@@ -58,7 +58,7 @@ from shufflenet_ascend.perf import (
     read_perf_files,
     row_cells,
 )
-from shufflenet_ascend.runs import AccuracyRun, accuracy_run, check_not_mixed, run_of_perf_file, short_identity
+from shufflenet_ascend.runs import AccuracyRun, accuracy_run, refuse_mixed, short_identity
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
 TOOLKIT_ENVIRONMENT = ("ASCEND_TOOLKIT_HOME", "ASCEND_HOME_PATH")
@@ -80,7 +80,7 @@ class ReportInputs:
 
     accuracy: Sequence[Path] = ()
     perf: Sequence[Path] = ()
-    chips: int = CHIPS_PER_310_CARD
+    chips: int | None = None  # --chips: for perf files without a run record (None: not given, see perf.card_chips)
     perf_label: str | None = None
     comparisons: Sequence[Path] = ()
     plot: Path | None = None
@@ -162,17 +162,15 @@ def machine_section(inputs: ReportInputs) -> list[str]:
 # Accuracy
 
 
-def accuracy_runs(paths: Sequence[Path], allow_mixed: bool) -> tuple[dict[Path, AccuracyRun], list[str]]:
-    """The records behind each accuracy JSON, and the notes of --allow-mixed; runs of different datasets or
-    models are a PipelineError naming both files unless ``allow_mixed``."""
+def accuracy_runs(paths: Sequence[Path]) -> dict[Path, AccuracyRun]:
+    """The records behind each accuracy JSON (none for one that cannot be read: its section says why)."""
     runs = {}
     for path in paths:
         try:
             runs[Path(path)] = accuracy_run(path)
         except PipelineError:
             runs[Path(path)] = AccuracyRun(None, ())  # the accuracy table says what is wrong with it
-    notes = check_not_mixed([run.run_of(str(path)) for path, run in runs.items()], allow_mixed)
-    return runs, notes
+    return runs
 
 
 def accuracy_section(
@@ -180,7 +178,6 @@ def accuracy_section(
     random_weights: bool,
     lacking: list[str],
     runs: dict[Path, AccuracyRun] | None = None,
-    notes: Sequence[str] = (),
 ) -> list[str]:
     lines = ["## Accuracy (guide 6)", ""]
     if not paths:
@@ -227,7 +224,6 @@ def accuracy_section(
         )
     if random_weights:
         lines.append("Random weights: chance-level accuracy is expected; the rule does not apply.")
-    lines += [f"Mixed runs (--allow-mixed): {note}." for note in notes]
     return lines + _problems(problems, lacking)
 
 
@@ -433,7 +429,7 @@ def _fps(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def read_perf(paths: Sequence[Path], chips: int) -> tuple[list[PerfFile], list[str]]:
+def read_perf(paths: Sequence[Path], chips: int | None) -> tuple[list[PerfFile], list[str]]:
     """Every readable perf file under ``paths`` (in ``read_perf_files``' order) and the problems met on the others."""
     readable, problems = [], []
     for path in paths:
@@ -445,32 +441,30 @@ def read_perf(paths: Sequence[Path], chips: int) -> tuple[list[PerfFile], list[s
     return (read_perf_files(readable, chips=chips) if readable else []), problems
 
 
-def _ascend(f: PerfFile, chips: int) -> bool:
-    """On an Ascend device as far as is known: its record says so, or (no record) --chips says a card of chips."""
-    return f.record.on_ascend if f.record is not None else chips > 1
+def _ascend(f: PerfFile) -> bool:
+    """On an Ascend device as far as is known: its record says so, or (no record) it has a card figure (the benchmark
+    tool's file, or --chips above 1)."""
+    return f.record.on_ascend if f.record is not None else (f.chips or 0) > 1
 
 
 def performance_section(
     paths: Sequence[Path],
-    chips: int,
+    files: Sequence[PerfFile],
+    problems: Sequence[str],
     label: str | None,
     card_text: str | None,
     lacking: list[str],
-    allow_mixed: bool = False,
 ) -> list[str]:
+    """The perf table of ``files`` (read from ``paths`` by ``read_perf``, with the ``problems`` met)."""
     lines = ["## Performance (guide 7)", ""]
     published = {batch: (chip, card) for batch, chip, card in published_rates()}
     if not paths:
         lines.append(_lack(lacking, "No perf files were given: performance not shown in this report."))
-        files, problems = [], []
-    else:
-        files, problems = read_perf(paths, chips)
-    notes = check_not_mixed([run_of_perf_file(f.path) for f in files], allow_mixed)
     who = measured_on(files, label)
     if who:
         lines += [f"Measured on: {who}.", ""]
     if files:
-        on_ascend = all(_ascend(f, chips) for f in files)
+        on_ascend = all(_ascend(f) for f in files)
         card_title = card_header(files)
         latency = has_latency(files)
         header = ["batch", "device", "mode", "e2e fps", "Interface fps (one device)"]
@@ -490,7 +484,7 @@ def performance_section(
                 ratio = "-" if chip is None else f"{f.row.interface_fps / chip:.2f}x"
                 cells += [_fps(chip), _fps(card), ratio]
             lines.append("| " + " | ".join(cells) + " |")
-        cards = measured_cards(files, chips)
+        cards = measured_cards(files)
         if cards:
             lines += ["", "Several devices at once (measured card = sum of the devices' Interface rates):", ""]
             for c in cards:
@@ -507,7 +501,7 @@ def performance_section(
             lines += [
                 "",
                 (
-                    f"card fps = Interface fps x {chips} (the chips of a card, as the guide reports it). "
+                    f"{card_title} = Interface fps x the chips of a card (as the guide reports it). "
                     if card_title
                     else ""
                 )
@@ -515,10 +509,15 @@ def performance_section(
                 f"card = x{CHIPS_PER_310_CARD}).",
             ]
         else:
+            where = (
+                "This run was not on an Ascend device"
+                if any(f.on_cpu for f in files)
+                else "The device of these rates is not known (no run record)"
+            )
             lines += [
                 "",
-                "This run was not on an Ascend device: its rates are not compared with the Ascend figures (no ratio, "
-                "no card figure). The guide's published Ascend 310 figures, for reference only:",
+                f"{where}: its rates are not compared with the Ascend figures (no ratio, no card figure). The guide's "
+                "published Ascend 310 figures, for reference only:",
                 "",
                 f"| batch | published Interface fps (one 310 chip) | published card fps (x{CHIPS_PER_310_CARD}) |",
                 "|---|---|---|",
@@ -526,7 +525,6 @@ def performance_section(
             ]
         if latency:
             lines += ["", "Latency: per batch, in ms (ais_bench's NPU_compute_time; the stand-in's inference time)."]
-        lines += [f"Mixed runs (--allow-mixed): {note}." for note in notes]
     elif paths:
         lines.append("No perf file could be read.")
     if card_text:
@@ -542,9 +540,10 @@ def _distinct(values: Iterable[object]) -> list[str]:
     return list(dict.fromkeys(str(value) for value in values if value not in (None, "")))
 
 
-def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) -> list[str]:
+def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun], notes: Sequence[str] = ()) -> list[str]:
     """Dataset, labels, model files and weights, tool and device, streams x threads, command, date and commit,
-    from the run records (and what write_report.py was told)."""
+    from the run records (and what write_report.py was told); ``notes``: what differs between the page's runs
+    (--allow-mixed)."""
     records = []
     for path in inputs.perf:
         try:
@@ -600,7 +599,8 @@ def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) ->
         ("date", (dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}") if dates else unknown),
         ("commit", "; ".join(commits) or unknown),
     ]
-    return ["## What was run", "", "| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
+    lines = ["## What was run", "", "| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
+    return lines + ([""] if notes else []) + [f"Mixed runs (--allow-mixed): {note}." for note in notes]
 
 
 def plot_section(plot: Path | None, report_path: Path, lacking: list[str]) -> list[str]:
@@ -646,16 +646,17 @@ def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | N
     sections = [["# ShuffleNetV2+ offline inference: run report"]]
     if inputs.random_weights:
         sections[0] += ["", RANDOM_WEIGHTS_WARNING]
-    runs, notes = accuracy_runs(inputs.accuracy, inputs.allow_mixed)
+    runs = accuracy_runs(inputs.accuracy)
+    perf_files, perf_problems = read_perf(inputs.perf, inputs.chips)
+    # One check over the whole page: an accuracy and a performance of other datasets or models are refused too.
+    notes = refuse_mixed([f.path for f in perf_files], runs, inputs.allow_mixed)
     sections += [
-        what_was_run_section(inputs, runs),
+        what_was_run_section(inputs, runs, notes),
         machine_section(inputs),
-        accuracy_section(inputs.accuracy, inputs.random_weights, lacking, runs, notes),
+        accuracy_section(inputs.accuracy, inputs.random_weights, lacking, runs),
         per_image_section(per_image_files(inputs.accuracy, inputs.predictions, inputs.per_class, runs), report_path),
         precision_section(inputs.comparisons, lacking),
-        performance_section(
-            inputs.perf, inputs.chips, inputs.perf_label, inputs.card_throughput, lacking, inputs.allow_mixed
-        ),
+        performance_section(inputs.perf, perf_files, perf_problems, inputs.perf_label, inputs.card_throughput, lacking),
         plot_section(inputs.plot, report_path, lacking),
     ]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"

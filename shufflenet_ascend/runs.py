@@ -14,7 +14,7 @@ import argparse
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,6 +150,19 @@ def add_allow_mixed_flag(parser: argparse.ArgumentParser) -> None:
         help="put runs of different datasets or models (as their run records say) in one table, with a note "
         "saying what differs; without it they are refused",
     )
+
+
+def refuse_mixed(
+    perf_files: Sequence[str | os.PathLike[str]] = (),
+    accuracy: Mapping[Path, AccuracyRun] | None = None,
+    allow_mixed: bool = False,
+) -> list[str]:
+    """The one rule of every table, plot and report (parse_perf.py, compare_accuracy.py, write_report.py): the runs
+    of these perf files and accuracy JSONs (with their records, ``accuracy_run``) together are of one dataset and
+    one model, else a PipelineError naming two files, unless ``allow_mixed`` (then: the notes saying what differs)."""
+    rows = [run_of_perf_file(path) for path in perf_files]
+    rows += [run.run_of(str(path)) for path, run in (accuracy or {}).items()]
+    return check_not_mixed(rows, allow_mixed)
 
 
 def check_not_mixed(rows: Sequence[RunOf], allow_mixed: bool) -> list[str]:

@@ -80,7 +80,7 @@ def test_a_cpu_run_with_its_record_is_never_shown_as_card_throughput(tmp_path: P
     assert "card" not in forced.stdout and "--chips 4 not used" in forced.stderr
     # The plot: no published Ascend line for a CPU run, a caption naming images, batches, tool and device.
     files = perf.read_perf_files([result_dir])
-    series = perf.plot_series(files, 4)
+    series = perf.plot_series(files)
     assert not any(published for _, published in series.values())
     assert not any("x 4" in name for name in series)
     caption = perf.plot_caption(files)
@@ -179,7 +179,7 @@ def test_latency_percentiles_and_pure_inference_rows(tmp_path: Path, run_script)
 def test_the_plot_is_scaled_to_the_run_and_says_what_is_clipped() -> None:
     legacy = [perf.PerfFile(Path(f"perf_vision_batchsize_{b}_device_0.txt"), perf.PerfRow(b, 0, 20.0, 30.0 * b, None),
                             chips=None) for b in (1, 4)]  # fmt: skip
-    series = perf.plot_series(legacy, 1, "CPU")
+    series = perf.plot_series(legacy, "CPU")
     top, clipped = perf.y_range(series)
     assert top == pytest.approx(1.15 * 120.0)  # this run's highest rate, not the published 1966.672
     assert clipped == [

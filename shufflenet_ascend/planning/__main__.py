@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from shufflenet_ascend import signals
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
-from shufflenet_ascend.planning.common import PROG, Actions, Run
+from shufflenet_ascend.planning.common import PROG, Actions, Run, made
 from shufflenet_ascend.planning.options import options
 
 
@@ -48,6 +48,7 @@ def tables() -> tuple[dict, dict]:
         "atc": lambda args: check_atc(Run.load(), int(args[0])),
         "inference": lambda args: check_inference(Run.load(), int(args[0]), args[1] if len(args) > 1 else "dataset"),
         "reference": lambda args: check_reference(*args),
+        "made": lambda args: made(*args),
     }
     return stages, checks
 

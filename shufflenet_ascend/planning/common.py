@@ -13,7 +13,8 @@ from pathlib import Path
 
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE
-from shufflenet_ascend.fileio import atomic_write_text
+from shufflenet_ascend.fileio import atomic_write_text, sha256_file
+from shufflenet_ascend.identity import file_identity
 
 PROG = "run_all.sh"
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -158,16 +159,71 @@ def script(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Freshness: make's rule, with stamps holding the values outputs depend on.
+# Freshness by identity: an output is re-used only when it and every input are the very files they were when it was
+# made (``identity.FileIdentity``: size, mtime_ns, inode, ctime_ns; a replaced file has another inode or ctime), or,
+# for a file copied with its times (``cp -a`` of a work folder: new inodes), the same size, mtime and sha256.
+
+MADE = STATE / "made.json"
+
+
+def _identity(path: str | os.PathLike[str], with_hash: bool) -> list | None:
+    identity = file_identity(path)
+    if identity is None:
+        return None
+    digest = sha256_file(path) if with_hash and os.path.isfile(path) else None
+    return [*identity, digest]
+
+
+def _same(recorded: object, path: str) -> bool:
+    """PATH is the file RECORDED: every field of its identity, or its size, mtime and sha256 (a copy)."""
+    now = file_identity(path)
+    if recorded is None or now is None:
+        return recorded is None and now is None
+    if not isinstance(recorded, list) or len(recorded) != 5:
+        return False
+    if list(now) == recorded[:4]:
+        return True
+    return list(now[:2]) == recorded[:2] and recorded[4] is not None and _identity(path, True)[4] == recorded[4]
+
+
+def _made_record() -> dict[str, dict]:
+    try:
+        record = json.loads(MADE.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def made(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:
+    """OUTPUT was just made from INPUTS: their identities (and sha256s) are kept in .run_all/made.json."""
+    record = _made_record()
+    record[str(output)] = {
+        "output": _identity(output, True),
+        "inputs": {str(path): _identity(path, True) for path in inputs},
+    }
+    atomic_write_text(MADE, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def is_fresh(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> bool:
-    """OUTPUT exists and is newer than every INPUT that exists."""
+    """OUTPUT is the file ``made`` recorded, and every INPUT the same file as then (a missing one still missing)."""
+    entry = _made_record().get(str(output))
+    if not isinstance(entry, dict) or file_identity(output) is None or not isinstance(entry.get("inputs"), dict):
+        return False
+    recorded = entry["inputs"]
+    return (
+        _same(entry.get("output"), str(output))
+        and set(recorded) == {str(path) for path in inputs}
+        and all(_same(recorded[str(path)], str(path)) for path in inputs)
+    )
+
+
+def is_newer(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> bool:
+    """OUTPUT exists and is newer than every INPUT that exists (make's rule: for files run_all did not make)."""
     try:
-        made = os.stat(output).st_mtime_ns
+        made_ns = os.stat(output).st_mtime_ns
     except FileNotFoundError:
         return False
-    return all(not os.path.exists(path) or made > os.stat(path).st_mtime_ns for path in inputs)
+    return all(not os.path.exists(path) or made_ns > os.stat(path).st_mtime_ns for path in inputs)
 
 
 def set_stamp(name: str, value: str) -> None:
@@ -177,8 +233,10 @@ def set_stamp(name: str, value: str) -> None:
         atomic_write_text(path, value + "\n")
 
 
-def touch(path: str | os.PathLike[str]) -> None:
+def touch(path: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:
+    """The marker PATH of a stage's step done, made from INPUTS (``made``)."""
     Path(path).touch()
+    made(path, *inputs)
 
 
 def remove(*patterns: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shufflenet_ascend.contract import IMAGE_SIZE
-from shufflenet_ascend.planning.common import INFO, STATE, Actions, Run, is_fresh, remove, script, touch
+from shufflenet_ascend.planning.common import INFO, STATE, Actions, Run, is_fresh, made, remove, script, touch
 
 
 def candidate_folder(run: Run, batch_size: int) -> str:
@@ -25,6 +25,7 @@ def candidate_folder(run: Run, batch_size: int) -> str:
             for path in folder.iterdir():
                 if path.is_file():
                     (merged / path.name).symlink_to(f"../{folder.name}/{path.name}")
+        made(merged, STATE / f"inference_bs{batch_size}.done")
     return f"{merged}/"
 
 
@@ -49,7 +50,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
                    f"-input_text_path={os.path.join(run.workdir, INFO)}", f"-input_width={IMAGE_SIZE}",
                    f"-input_height={IMAGE_SIZE}", "-output_binary=False", "-useDvpp=False"]  # fmt: skip
         actions.add("run_in", str(scratch), shlex.join(map(str, command)))
-        actions.add("check", "reference", folder, marker)
+        actions.add("check", "reference", folder, marker, *inputs)
 
     def compare(reference_folder: str, candidate: str, json_file: str, *markers: str) -> None:
         if not redone.intersection(markers) and is_fresh(json_file, *markers, STATE / "labels"):
@@ -64,6 +65,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
             f"compare_outputs.py failed on {reference_folder} and {candidate}",
             shlex.join(command),
         )
+        actions.add("check", "made", json_file, *markers, str(STATE / "labels"))
 
     if run.stand_in:
         actions.stage(
@@ -98,10 +100,10 @@ def stage_compare(actions: Actions, run: Run) -> None:
                     str(STATE / f"inference_bs{b}.done"))  # fmt: skip
 
 
-def check_reference(folder: str, marker: str) -> None:
+def check_reference(folder: str, marker: str, *inputs: str) -> None:
     scratch = STATE / "scratch" / Path(folder).name
     os.rename(scratch / "result" / "dumpOutput_device0", folder)
     shutil.rmtree(scratch)
-    touch(marker)
+    touch(marker, *inputs)
     if Path(folder).name.startswith("onnx_bs"):
         touch(STATE / "onnx_ref.done")

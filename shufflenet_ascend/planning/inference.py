@@ -100,7 +100,7 @@ def stage_inference(actions: Actions, run: Run, batch_size: int) -> None:
     present = all(Path(run.dump_folder(batch_size, d)).is_dir() and Path(run.perf_file(batch_size, d)).is_file()
                   for d in run.devices)  # fmt: skip
     lost = []
-    if present and is_fresh(done, INFO, model, STATE / "inference", STATE / "devices"):
+    if present and is_fresh(done, *inference_inputs(run, batch_size)):
         actions.skip(f"the outputs of {model} on the {run.image_count} images are up to date ({' '.join(dumps)})")
         ran = False
         # An output lost since the run is never a quiet miss: the accuracy below runs and fails, naming it.
@@ -149,6 +149,17 @@ def stage_inference(actions: Actions, run: Run, batch_size: int) -> None:
     else:
         actions.run([run.python, script("imagenet_acc_eval.py"), *dumps, run.labels, "./", accuracy,
                      "--inputs", f"./{INFO}", "--predictions", predictions, "--per-class", per_class])  # fmt: skip
+        actions.add("check", "made", accuracy, str(done), str(STATE / "labels"))
+
+
+def inference_inputs(run: Run, batch_size: int) -> tuple[str, ...]:
+    """What the outputs of a batch size's inference are made from: the info file, the model, the tool, devices."""
+    return INFO, f"shufflenetv2_bs{batch_size}.{run.model_ext}", str(STATE / "inference"), str(STATE / "devices")
+
+
+def pure_inputs(run: Run, batch_size: int) -> tuple[str, ...]:
+    model = f"shufflenetv2_bs{batch_size}.{run.model_ext}"
+    return model, str(STATE / "inference"), str(STATE / "pure_loop"), str(STATE / "input_dtype")
 
 
 def stage_pure(actions: Actions, run: Run, batch_size: int, model: str) -> None:
@@ -156,7 +167,7 @@ def stage_pure(actions: Actions, run: Run, batch_size: int, model: str) -> None:
         return
     perf = run.pure_perf_file(batch_size)
     done = STATE / f"pure_bs{batch_size}.done"
-    if Path(perf).is_file() and is_fresh(done, model, STATE / "inference", STATE / "pure_loop", STATE / "input_dtype"):
+    if Path(perf).is_file() and is_fresh(done, *pure_inputs(run, batch_size)):
         actions.skip(f"the pure-inference figures of {model} are up to date ({perf})")
         return
     remove(str(done), perf, str(record_path(perf)), f"result/pure_bs{batch_size}")
@@ -211,7 +222,7 @@ def check_inference(run: Run, batch_size: int, mode: str = "dataset") -> None:
         started = float((STATE / f"pure_started_bs{batch_size}").read_text())
         if not run.stand_in:
             write_tool_record(run, batch_size, run.devices[0], "pure", started)
-        touch(STATE / f"pure_bs{batch_size}.done")
+        touch(STATE / f"pure_bs{batch_size}.done", *pure_inputs(run, batch_size))
         return
     started = float((STATE / f"started_bs{batch_size}").read_text())
     for device in run.devices:
@@ -236,4 +247,4 @@ def check_inference(run: Run, batch_size: int, mode: str = "dataset") -> None:
     if run.infer_tool == "ais_bench" and len(run.devices) > 1:
         remove("prep_dataset_device*")
     (STATE / f"wall_bs{batch_size}").write_text(f"{run.image_count} {finished - started:.3f}\n")
-    touch(STATE / f"inference_bs{batch_size}.done")
+    touch(STATE / f"inference_bs{batch_size}.done", *inference_inputs(run, batch_size))

@@ -23,13 +23,14 @@ from shufflenet_ascend.planning.common import (
     count_bins,
     is_fresh,
     loud,
+    made,
     note,
     script,
     set_stamp,
     touch,
 )
 from shufflenet_ascend.preprocess.folder import bins_needed_bytes
-from shufflenet_ascend.preprocess.record import scan_source_folder
+from shufflenet_ascend.preprocess.record import dataset_identity, scan_source_folder
 
 
 def stage_checkpoint(actions: Actions, run: Run) -> None:
@@ -107,8 +108,9 @@ def check_dataset(run: Run) -> None:
             f"label file {run.labels} has no line for {len(unlabelled)} image{'s' if len(unlabelled) > 1 else ''} of "
             f"{run.dataset} (first: {unlabelled[0]}): give the label file of this dataset (--labels)"
         )
-    # The dataset's identity: an image replaced, added or removed changes it; a copy with its mtimes does not.
-    set_stamp("dataset", "\n".join(f"{path.name}\t{path.stat().st_size}\t{path.stat().st_mtime_ns}" for path in images))
+    # The dataset's identity, as the preprocessor's record knows it: an image replaced (even by another of the same
+    # size under its old modification time), added or removed changes it.
+    set_stamp("dataset", dataset_identity(listing.images).rstrip("\n"))
     set_stamp("labels", f"sha256 {sha256_file(run.labels)}")
     set_stamp("input_dtype", run.input_dtype)
     run.image_count, run.label_count = len(images), len(labelled)
@@ -170,18 +172,18 @@ def stage_preprocess(actions: Actions, run: Run) -> None:
     actions.add("check", "preprocess")
 
 
+PREPROCESS_INPUTS = (STATE / "dataset", STATE / "input_dtype")
+
+
 def preprocess_done(run: Run) -> bool:
-    return (
-        is_fresh(STATE / "preprocess.done", STATE / "dataset", STATE / "input_dtype")
-        and count_bins("prep_dataset") == run.image_count
-    )
+    return is_fresh(STATE / "preprocess.done", *PREPROCESS_INPUTS) and count_bins("prep_dataset") == run.image_count
 
 
 def check_preprocess(run: Run) -> None:
     bins_made = count_bins("prep_dataset")
     if bins_made != run.image_count:
         raise PipelineError(f"prep_dataset/ holds {bins_made} bins for {run.image_count} images of {run.dataset}")
-    touch(STATE / "preprocess.done")
+    touch(STATE / "preprocess.done", *PREPROCESS_INPUTS)
 
 
 def stage_info(actions: Actions, run: Run) -> None:
@@ -198,6 +200,7 @@ def stage_info(actions: Actions, run: Run) -> None:
 
 def check_info(run: Run) -> None:
     """Several devices: contiguous shards of the info file, one per device (sizes differ by at most one line)."""
+    made(INFO, STATE / "preprocess.done")
     set_stamp("devices", " ".join(map(str, run.devices)))
     if len(run.devices) == 1:
         return
@@ -209,5 +212,6 @@ def check_info(run: Run) -> None:
     for index, device in enumerate(run.devices):
         end = len(lines) * (index + 1) // len(run.devices)
         atomic_write_text(run.shard_info(device), "".join(lines[start:end]))
+        made(run.shard_info(device), INFO, STATE / "devices")
         note(f"device {device}: lines {start + 1}..{end} of {INFO} -> {run.shard_info(device)}")
         start = end

@@ -17,10 +17,13 @@ from shufflenet_ascend.planning.common import (
     Actions,
     Run,
     is_fresh,
+    is_newer,
     loud,
     script,
     set_stamp,
 )
+
+EXPORT_INPUTS = (str(STATE / "checkpoint"), str(STATE / "model_size"))
 
 
 def stage_export(actions: Actions, run: Run) -> None:
@@ -30,10 +33,11 @@ def stage_export(actions: Actions, run: Run) -> None:
     size = [] if run.model_size == DEFAULT_MODEL_SIZE else ["--model-size", run.model_size]
     for batch_size in run.batch_sizes:
         onnx_file = f"shufflenetv2_bs{batch_size}.onnx"
-        if is_fresh(onnx_file, STATE / "checkpoint", STATE / "model_size"):
+        if is_fresh(onnx_file, *EXPORT_INPUTS):
             actions.skip(f"{onnx_file} is up to date")
         else:
             actions.run([run.python, script("shufflenetv2_pth2onnx.py"), source, onnx_file, batch_size, *size])
+            actions.add("check", "made", onnx_file, *EXPORT_INPUTS)
 
 
 def om_file(batch_size: int) -> str:
@@ -93,7 +97,16 @@ def stage_atc(actions: Actions, run: Run) -> None:
         wanted = wanted_build(run, b)
         record = read_atc_record(b)
         present = Path(om_file(b)).is_file()
-        if present and record is not None and not build_differences(record, wanted):
+        # The OM itself must be the one ATC built (its sha256 in the record): another OM put in its place is not.
+        replaced = present and record is not None and record.get("om_sha256") != sha256_file(om_file(b))
+        if replaced and not have_atc:
+            raise PipelineError(
+                f"{om_file(b)} is not the OM that ATC built ({atc_record_file(b)}: sha256 "
+                f"{str(record.get('om_sha256'))[:16]}..., now {sha256_file(om_file(b))[:16]}...): it was replaced "
+                "since; atc not found to build it again (source env.sh of the CANN toolkit, or remove "
+                f"{atc_record_file(b)} to take the OM as it is)"
+            )
+        if present and record is not None and not replaced and not build_differences(record, wanted):
             actions.skip(f"{om_file(b)} is up to date (built from {wanted['onnx_file']}, sha256 "
                          f"{str(wanted['onnx_sha256'])[:16]}...)")  # fmt: skip
             continue
@@ -109,7 +122,7 @@ def stage_atc(actions: Actions, run: Run) -> None:
                 f"{'; '.join(build_differences(record, wanted))}; atc not found to build it again (source env.sh of "
                 "the CANN toolkit, or bring the OM built from this ONNX file)"
             )
-        if not is_fresh(om_file(b), wanted["onnx_file"]):
+        if not is_newer(om_file(b), wanted["onnx_file"]):
             raise PipelineError(
                 f"{om_file(b)} is older than {wanted['onnx_file']} and has no ATC record ({atc_record_file(b)}): it "
                 "may hold other weights; atc not found to build it again (source env.sh of the CANN toolkit, or "

@@ -15,7 +15,7 @@ def measured_card_lines(run: Run) -> list[str]:
         files = [run.perf_file(b, d) for d in run.devices]
         try:
             # (The run records beside the files decide the chips per card: none for a CPU or a 310P.)
-            cards = measured_cards(read_perf_files(files), chips=run.chips_per_card or 1)
+            cards = measured_cards(read_perf_files(files))
         except PipelineError as exc:
             raise PipelineError(f"cannot read the performance files {' '.join(files)}: {exc}") from None
         if not cards:

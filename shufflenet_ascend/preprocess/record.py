@@ -3,8 +3,9 @@
 The record (hidden: the info step and the Ascend tools read only ``.bin`` files) holds, for every image, its name,
 size, modification time (ns), inode and inode change time (ctime, ns) and the modification time of its bin, with
 the transform, the Pillow/OpenCV versions and the bins' dtype (the input route). A bin is kept only when all of
-these still match: an image replaced by another of the same size under its old modification time (``touch -r``,
-``mv``) has another inode or a newer ctime, so its bin is redone. The bins of changed images are redone, missing
+these (``identity.FileIdentity``, which run_all.sh's freshness uses too) still match: an image replaced by another
+of the same size under its old modification time (``touch -r``, ``mv``) has another inode or a newer ctime, so its
+bin is redone. The bins of changed images are redone, missing
 ones made, those whose image is gone deleted.
 
 A folder holds another dataset when its bins were mostly not made from the images now in the source folder, judged
@@ -29,6 +30,7 @@ from typing import NamedTuple
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
 from shufflenet_ascend.contract import BIN_BYTES_BY_DTYPE, DEFAULT_INPUT_DTYPE, INPUT_DTYPES
 from shufflenet_ascend.fileio import atomic_write_text
+from shufflenet_ascend.identity import FileIdentity, identity_of
 from shufflenet_ascend.keys import file_key, is_image_file
 from shufflenet_ascend.preprocess.names import WHITESPACE_RULE, display_path, entry_problem, has_whitespace, is_utf8
 
@@ -68,8 +70,8 @@ class SourceImage(NamedTuple):
         return f"{file_key(self.path)}.bin"
 
     @property
-    def identity(self) -> tuple[int, int, int, int]:
-        return (self.size, self.mtime_ns, self.inode, self.ctime_ns)
+    def identity(self) -> FileIdentity:
+        return FileIdentity(self.size, self.mtime_ns, self.inode, self.ctime_ns)
 
 
 @dataclass
@@ -125,7 +127,7 @@ def scan_source_folder(src_dir: str | os.PathLike[str]) -> SourceListing:
         elif has_whitespace(entry.name):
             failures.append(Failure(display_path(path), f"file name holds whitespace ({WHITESPACE_RULE}): rename it"))
         else:
-            images.append(SourceImage(path, info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns))
+            images.append(SourceImage(path, *identity_of(info)))
     first_by_key: dict[str, SourceImage] = {}
     duplicates = []
     for image in images:
