@@ -54,6 +54,7 @@ settings="$(planning options "$@")" || exit $?
 eval "${settings}"
 if [ -n "${RUN_ALL_HELP:-}" ]; then printf '%s' "${RUN_ALL_HELP}"; exit 0; fi
 export RUN_ALL_SETTINGS
+CALLER_DIR="${PWD}"
 cd "${WORKDIR}"
 
 # (Reported once: not again by each command substitution the failure passes through.)
@@ -117,4 +118,4 @@ for batch_size in "${BATCH_LIST[@]}"; do run_stage inference "${batch_size}"; do
 run_stage compare
 run_stage summary
 echo
-echo "${PROG}: done; outputs in ${WORKDIR} (read report.md)"
+echo "${PROG}: done; outputs in $(realpath -m --relative-to="${CALLER_DIR}" "${WORKDIR}") (read report.md)"

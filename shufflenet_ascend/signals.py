@@ -25,7 +25,7 @@ from pathlib import Path
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 _ROOT = Path(__file__).resolve().parents[1]
-_state = {"pid": 0, "running": 0}
+_state = {"pid": 0, "running": 0, "deferred": 0, "held": 0}
 
 
 class Terminated(KeyboardInterrupt):
@@ -57,8 +57,11 @@ def _project_script() -> bool:
 def _handle(number: int, frame: object) -> None:
     name = signal.Signals(number).name
     if os.getpid() == _state["pid"]:
+        if _state["running"] and _state["deferred"]:
+            _state["held"] = _state["held"] or number
+            return
         if _state["running"]:
-            raise Terminated(name) if number == signal.SIGTERM else KeyboardInterrupt(name)
+            raise _exception(number)
         if _project_script():
             os.write(2, f"{_prog()}: interrupted ({name})\n".encode())
             os._exit(EXIT_TERMINATED if number == signal.SIGTERM else EXIT_INTERRUPTED)
@@ -67,6 +70,11 @@ def _handle(number: int, frame: object) -> None:
         raise KeyboardInterrupt
     signal.signal(number, signal.SIG_DFL)
     os.kill(os.getpid(), number)
+
+
+def _exception(number: int) -> KeyboardInterrupt:
+    name = signal.Signals(number).name
+    return Terminated(name) if number == signal.SIGTERM else KeyboardInterrupt(name)
 
 
 def install() -> None:
@@ -88,3 +96,17 @@ def running() -> Iterator[None]:
         yield
     finally:
         _state["running"] -= 1
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within: a signal is held, and raised when the block ends. For the main thread's waits on threading's locks,
+    semaphores and queues, which an exception raised inside them can leave held (the workers then wait forever)."""
+    _state["deferred"] += 1
+    try:
+        yield
+    finally:
+        _state["deferred"] -= 1
+    if not _state["deferred"] and _state["held"]:
+        number, _state["held"] = _state["held"], 0
+        raise _exception(number)

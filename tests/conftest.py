@@ -128,3 +128,15 @@ def run_on_full_disk(
     assert process.returncode != 99, process.stderr
     output, _, listing = process.stdout.partition("--- listing\n")
     return subprocess.CompletedProcess(process.args, process.returncode, "", output), listing.split()
+
+
+@pytest.fixture(scope="session")
+def rule_demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """One finished ``bash run_all.sh --batch-sizes 1`` on the demo in a fresh clone, shared by the rule tests of
+    issue 25 (tests/test_rule_*.py): (the clone, the completed process)."""
+    from test_run_all import clone_working_tree, run_all
+
+    clone = clone_working_tree(tmp_path_factory.mktemp("rules"))
+    result = run_all("--batch-sizes", "1", cwd=clone, script=clone / "run_all.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return clone, result

@@ -21,6 +21,7 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 STATE = Path(".run_all")
 INFO = "shufflenetv2_prep_bin.info"
 DUMP_BYTES_PER_IMAGE = 16_000  # one text output of 1000 scores (%.8e: about 15,000 bytes), rounded up
+MODEL_FILE_BYTES = 30_000_000  # one ONNX or OM file (the Large model's 6.7 M float32 weights: 27 MB), rounded up
 TOOLS = ("auto", "benchmark", "ais_bench", "stand-in")
 BACKENDS = ("onnxruntime", "openvino")
 COMPARES = ("none", "first", "all")
@@ -154,8 +155,12 @@ def loud(*lines: str) -> None:
     print("\n".join([bar, *(f"    {line}" for line in lines), bar]), file=sys.stderr, flush=True)
 
 
-def script(name: str) -> str:
-    return str(REPO_DIR / name)
+def script(name: str, where: str | os.PathLike[str] = ".") -> str:
+    """A script of this checkout as a command run in WHERE (a folder of the work folder) names it: relative when the
+    checkout is the work folder or inside it (what a reader there can replay), else absolute."""
+    path = REPO_DIR / name
+    work = Path.cwd().resolve()
+    return os.path.relpath(path, work / where) if path.is_relative_to(work) else str(path)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -239,13 +244,30 @@ def touch(path: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None
     made(path, *inputs)
 
 
-def remove(*patterns: str) -> None:
-    for pattern in patterns:
-        for path in Path(".").glob(pattern):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+def remove(*patterns: str, actions: Actions | None = None) -> None:
+    """Remove what PATTERNS name in the work folder, printed as the command that does it (in the plan's ``actions``
+    for a stage, else on stdout): what run_all changes can be replayed."""
+    paths = sorted({path for pattern in patterns for path in Path(".").glob(pattern)})
+    if paths:
+        say(["rm", "-rf", *map(str, paths)], actions)
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def rename(source: str | os.PathLike[str], target: str | os.PathLike[str], actions: Actions | None = None) -> None:
+    """os.rename, printed as the command that does it (see ``remove``)."""
+    say(["mv", str(source), str(target)], actions)
+    os.rename(source, target)
+
+
+def say(command: Sequence[str], actions: Actions | None) -> None:
+    if actions is not None:
+        actions.say(f"$ {shlex.join(command)}")
+    else:
+        note(f"$ {shlex.join(command)}")
 
 
 def count_bins(folder: str) -> int:

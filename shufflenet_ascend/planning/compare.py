@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from shufflenet_ascend.contract import IMAGE_SIZE
-from shufflenet_ascend.planning.common import INFO, STATE, Actions, Run, is_fresh, made, remove, script, touch
+from shufflenet_ascend.planning.common import INFO, STATE, Actions, Run, is_fresh, made, remove, rename, script, touch
 
 
-def candidate_folder(run: Run, batch_size: int) -> str:
+def candidate_folder(run: Run, batch_size: int, actions: Actions) -> str:
     """The run's outputs of BATCH as one folder (several devices: a folder of links to all)."""
     if len(run.devices) == 1:
         return f"{run.dump_folder(batch_size, run.devices[0])}/"
     merged = Path(f"result/all_devices_bs{batch_size}")
     if not is_fresh(merged, STATE / f"inference_bs{batch_size}.done"):
-        remove(str(merged))
+        remove(str(merged), actions=actions)
         merged.mkdir(parents=True)
         for device in run.devices:
             folder = Path(run.dump_folder(batch_size, device))
@@ -43,11 +42,11 @@ def stage_compare(actions: Actions, run: Run) -> None:
         redone.add(marker)
         Path(marker).unlink(missing_ok=True)
         scratch = STATE / "scratch" / Path(folder).name
-        remove(str(scratch), folder)
+        remove(str(scratch), folder, actions=actions)
         scratch.mkdir(parents=True)
         (scratch / "prep_dataset").symlink_to(os.path.join(run.workdir, "prep_dataset"))
-        command = [run.python, script("benchmark_ort.py"), *flags, "-model_type=vision", "-device_id=0",
-                   f"-input_text_path={os.path.join(run.workdir, INFO)}", f"-input_width={IMAGE_SIZE}",
+        command = [run.python, script("benchmark_ort.py", scratch), *flags, "-model_type=vision", "-device_id=0",
+                   f"-input_text_path={os.path.relpath(INFO, scratch)}", f"-input_width={IMAGE_SIZE}",
                    f"-input_height={IMAGE_SIZE}", "-output_binary=False", "-useDvpp=False"]  # fmt: skip
         actions.add("run_in", str(scratch), shlex.join(map(str, command)))
         actions.add("check", "reference", folder, marker, *inputs)
@@ -83,7 +82,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
             ]
             reference(folder, marker, [INFO, str(STATE / "checkpoint"), str(STATE / "model_size")], flags)
         for b in batches:
-            compare("result/reference/", candidate_folder(run, b), f"compare_bs{b}_onnx_vs_torch.json",
+            compare("result/reference/", candidate_folder(run, b, actions), f"compare_bs{b}_onnx_vs_torch.json",
                     str(STATE / "reference.done"), str(STATE / f"inference_bs{b}.done"))  # fmt: skip
         compare("result/reference/", "result/reference_fp16/", "compare_fp16_vs_torch.json",
                 str(STATE / "reference.done"), str(STATE / "reference_fp16.done"))  # fmt: skip
@@ -93,17 +92,18 @@ def stage_compare(actions: Actions, run: Run) -> None:
         )
         for b in batches:
             folder, marker = f"result/onnx_bs{b}", str(STATE / f"onnx_bs{b}.done")
-            onnx = os.path.join(run.workdir, f"shufflenetv2_bs{b}.onnx")
+            onnx = os.path.relpath(f"shufflenetv2_bs{b}.onnx", STATE / "scratch" / Path(folder).name)
             reference(folder, marker, [INFO, f"shufflenetv2_bs{b}.onnx"],
                       ["-backend=onnxruntime", f"-om_path={onnx}", f"-batch_size={b}"])  # fmt: skip
-            compare(f"{folder}/", candidate_folder(run, b), f"compare_bs{b}_om_vs_onnx.json", marker,
+            compare(f"{folder}/", candidate_folder(run, b, actions), f"compare_bs{b}_om_vs_onnx.json", marker,
                     str(STATE / f"inference_bs{b}.done"))  # fmt: skip
 
 
 def check_reference(folder: str, marker: str, *inputs: str) -> None:
     scratch = STATE / "scratch" / Path(folder).name
-    os.rename(scratch / "result" / "dumpOutput_device0", folder)
-    shutil.rmtree(scratch)
+    # (The reference's perf file and record stay in the scratch folder, removed with it: not this run's figures.)
+    rename(scratch / "result" / "dumpOutput_device0", folder)
+    remove(str(scratch))
     touch(marker, *inputs)
     if Path(folder).name.startswith("onnx_bs"):
         touch(STATE / "onnx_ref.done")

@@ -24,6 +24,7 @@ from shufflenet_ascend.planning.common import (
     count_files,
     is_fresh,
     remove,
+    rename,
     script,
     set_stamp,
     touch,
@@ -123,14 +124,14 @@ def stage_inference(actions: Actions, run: Run, batch_size: int) -> None:
                f"result/bs{b}_record.json", f"result/bs{b}_device*", f"result/perf_vision_batchsize_{b}_device_*.txt",
                f"result/perf_vision_batchsize_{b}_device_*.json",
                *(f"result/dumpOutput_device{d}" for d in run.devices),
-               *(f"result/dumpOutput_device{d}.json" for d in run.devices))  # fmt: skip
+               *(f"result/dumpOutput_device{d}.json" for d in run.devices), actions=actions)  # fmt: skip
         Path("result").mkdir(exist_ok=True)
         if len(run.devices) == 1:
             actions.run(inference_command(run, batch_size, run.devices[0]))
         else:
             if run.infer_tool == "ais_bench":  # ais_bench reads a folder: each device gets links to its shard's bins
                 for device in run.devices:
-                    remove(f"prep_dataset_device{device}")
+                    remove(f"prep_dataset_device{device}", actions=actions)
                     folder = Path(f"prep_dataset_device{device}")
                     folder.mkdir()
                     for line in Path(run.shard_info(device)).read_text().splitlines():
@@ -170,7 +171,7 @@ def stage_pure(actions: Actions, run: Run, batch_size: int, model: str) -> None:
     if Path(perf).is_file() and is_fresh(done, *pure_inputs(run, batch_size)):
         actions.skip(f"the pure-inference figures of {model} are up to date ({perf})")
         return
-    remove(str(done), perf, str(record_path(perf)), f"result/pure_bs{batch_size}")
+    remove(str(done), perf, str(record_path(perf)), f"result/pure_bs{batch_size}", actions=actions)
     Path("result").mkdir(exist_ok=True)
     (STATE / f"pure_started_bs{batch_size}").write_text(f"{time.time()}\n")
     actions.run(pure_command(run, batch_size))
@@ -231,9 +232,9 @@ def check_inference(run: Run, batch_size: int, mode: str = "dataset") -> None:
             written = f"result/dumpOutput_device{device}"
             if not Path(written).is_dir():
                 raise PipelineError(f"device {device}: the tool wrote no {written}/")
-            os.rename(written, folder)
+            rename(written, folder)
             if record_path(written).is_file():  # the stand-in's record of the dump folder goes with it
-                os.rename(record_path(written), record_path(folder))
+                rename(record_path(written), record_path(folder))
         if not Path(folder).is_dir():
             raise PipelineError(f"device {device}: no output folder {folder}/")
         if not Path(run.perf_file(batch_size, device)).is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from shufflenet_ascend.keys import IMAGE_EXTENSIONS, file_key
 from shufflenet_ascend.planning.common import (
     DUMP_BYTES_PER_IMAGE,
     INFO,
+    MODEL_FILE_BYTES,
     PROG,
     REPO_DIR,
     STATE,
@@ -63,13 +65,13 @@ def stage_checkpoint(actions: Actions, run: Run) -> None:
 def stage_dataset(actions: Actions, run: Run) -> None:
     actions.stage("dataset", "choose the validation images and labels; check the free space")
     if not run.dataset:
-        run.dataset = os.path.join(run.workdir, "demo", "val")
+        run.dataset = os.path.join("demo", "val")  # in the work folder: printed as a reader there replays it
         run.demo = True
         run.save()
         if Path(run.dataset).is_dir():
             actions.skip(f"demo dataset {run.dataset} exists")
         else:
-            actions.run([run.python, script("make_demo_dataset.py"), os.path.join(run.workdir, "demo")])
+            actions.run([run.python, script("make_demo_dataset.py"), "demo"])
     actions.add("check", "dataset")
 
 
@@ -142,14 +144,20 @@ def check_free_space(run: Run) -> None:
         dumps_to_make += 2
     bins_needed = missing_bins * bin_bytes
     dumps_needed = run.image_count * dumps_to_make * DUMP_BYTES_PER_IMAGE
+    # The model files still to make: an ONNX file per batch size, and its OM where ATC builds one.
+    kinds = ("onnx",) if run.stand_in or not shutil.which("atc") else ("onnx", "om")
+    models_to_make = sum(not Path(f"shufflenetv2_bs{b}.{kind}").is_file() for b in run.batch_sizes for kind in kinds)
+    models_needed = models_to_make * MODEL_FILE_BYTES
+    needed_bytes = bins_needed + dumps_needed + models_needed
     needed = (
-        f"{format_bytes(bins_needed + dumps_needed)} ({missing_bins} {run.input_dtype} bins x {bin_bytes:,} bytes = "
-        f"{format_bytes(bins_needed)}, text outputs for {dumps_to_make} runs about {format_bytes(dumps_needed)})"
+        f"{format_bytes(needed_bytes)} ({missing_bins} {run.input_dtype} bins x {bin_bytes:,} bytes = "
+        f"{format_bytes(bins_needed)}, text outputs for {dumps_to_make} runs about {format_bytes(dumps_needed)}, "
+        f"{models_to_make} model files about {format_bytes(models_needed)})"
     )
     df = subprocess.run(["df", "-P", "-B1", "."], capture_output=True, text=True)
     rows = df.stdout.splitlines()
     free = int(rows[1].split()[3]) if df.returncode == 0 and len(rows) > 1 else None
-    if free is not None and free < bins_needed + dumps_needed:
+    if free is not None and free < needed_bytes:
         raise PipelineError(
             f"not enough free space in {run.workdir}: this run needs about {needed}; {format_bytes(free)} free"
         )

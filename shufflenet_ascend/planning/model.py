@@ -72,8 +72,14 @@ def wanted_build(run: Run, batch_size: int) -> dict[str, object]:
         "onnx_sha256": sha256_file(onnx),
         "soc_version": run.soc_version,
         "input_dtype": run.input_dtype,
-        "aipp_config_sha256": sha256_file(str(aipp_config())) if run.input_dtype == "uint8" else None,
+        "aipp_config_sha256": aipp_config_sha256() if run.input_dtype == "uint8" else None,
     }
+
+
+def aipp_config_sha256() -> str:
+    if not aipp_config().is_file():
+        raise PipelineError(f"{aipp_config()}: no such file (the AIPP stage of the uint8 route; restore it with git)")
+    return sha256_file(str(aipp_config()))
 
 
 def read_atc_record(batch_size: int) -> dict[str, object] | None:

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from shufflenet_ascend import signals
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import CHANNELS, DEFAULT_MODEL_SIZE, IMAGE_SIZE, INPUT_NAME, RANDOM_WEIGHTS
 
@@ -274,21 +275,24 @@ class _ThreadedBackend(Backend):
                     self._idle.notify_all()
 
     def submit(self, batch: np.ndarray, on_done: DoneCallback) -> None:
-        self._slots.acquire()
-        with self._idle:
-            self._pending += 1
-        self._jobs.put((batch, on_done))
+        with signals.deferred():  # Ctrl-C or SIGTERM raised after, not inside, the semaphore's and queue's code
+            self._slots.acquire()
+            with self._idle:
+                self._pending += 1
+            self._jobs.put((batch, on_done))
 
     def wait_all(self) -> None:
-        with self._idle:
+        with signals.deferred(), self._idle:
             self._idle.wait_for(lambda: self._pending == 0)
 
     def close(self) -> None:
-        self.wait_all()
-        for _ in self._workers:
-            self._jobs.put(None)
+        # The workers finish the batches queued before their stop marks (the queue is first in, first out). No
+        # wait_all, and a stop mark given again to a worker still alive: Ctrl-C or SIGTERM in the middle of ``submit``
+        # or of the queue's own code can leave the count of pending batches, or a mark, wrong.
         for worker in self._workers:
-            worker.join()
+            while worker.is_alive():
+                self._jobs.put(None)
+                worker.join(0.1)
         self._workers = []
 
 

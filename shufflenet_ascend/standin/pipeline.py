@@ -667,6 +667,12 @@ def _infer(
         with write_errors_named(path, "the run record"):
             write_run_record(path, record)
     sys.stdout.write(text)
+    if isinstance(perf, PureInferPerf):  # said where it is printed: it is not any batch's latency
+        LOG.info(
+            "ave_latency: the tool's figure, wall time / batches (= batch size / ave_throughputRate); with %d "
+            "batches in flight at once it is below each batch's own time (the latency per batch below)",
+            backend.in_flight,
+        )
     LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.in_flight))
     if outputs.perf is not None:
         written = f"{len(samples)} outputs to {outputs.dump}, " if outputs.dump else ""
