@@ -24,7 +24,8 @@ LOG = logging.getLogger(Path(__file__).stem)
 DESCRIPTION = """\
 Performance table of the inference tools' perf files (the guide's section 7).
 
-Reads, given one by one or as result folders (not searched recursively):
+Reads, given one by one or as result folders (not searched recursively; a folder's files of the PyTorch reference,
+the other side of a precision comparison, are left out with a note: give them by name to show them):
 
 - perf_vision_batchsize_<B>_device_<D>.txt: the benchmark tool's dataset mode (five lines), also written by this
   project's CPU stand-in (benchmark_ort.py);
@@ -42,8 +43,9 @@ The run record beside a perf file (perf_vision_batchsize_<B>_device_<D>.json, <n
 summary: written by the stand-in and by run_all.sh) says what ran: the tool, its backend and the device. The
 table's "measured on" line and the card figure come from it: card = Interface x the chips of the device's card (4
 for an Ascend 310 on an Atlas 300I; none for a chip whose card is not known), and never for a CPU, whatever
---chips says. A perf file without a record (a file of Huawei's tool from elsewhere) is read as before: card =
-Interface x --chips (default 4, the guide's extrapolation), with a note on stderr. When several devices of one
+--chips says. Without a record the chip is not known (a note on stderr says so): the benchmark tool's files keep
+the guide's card = Interface x 4 (that 2021 tool ran only on the Ascend 310), an ais_bench summary gets no card
+figure (a 310P's card, or a CPU stand-in's summary that lost its record); --chips N sets it for both. When several devices of one
 batch size were run (..._device_0.txt, ..._device_1.txt, or several summaries), it also prints the measured card
 throughput, the sum of the devices' Interface rates, beside the guide's extrapolation (their mean x chips).
 
