@@ -45,9 +45,10 @@ table's "measured on" line and the card figure come from it: card = Interface x 
 for an Ascend 310 on an Atlas 300I; none for a chip whose card is not known), and never for a CPU, whatever
 --chips says. Without a record the chip is not known (a note on stderr says so): the benchmark tool's files keep
 the guide's card = Interface x 4 (that 2021 tool ran only on the Ascend 310), an ais_bench summary gets no card
-figure (a 310P's card, or a CPU stand-in's summary that lost its record); --chips N sets it for both. When several devices of one
-batch size were run (..._device_0.txt, ..._device_1.txt, or several summaries), it also prints the measured card
-throughput, the sum of the devices' Interface rates, beside the guide's extrapolation (their mean x chips).
+figure (a 310P's card, or a CPU stand-in's summary that lost its record); --chips N sets it for both. When several
+devices of one batch size were run (..._device_0.txt, ..._device_1.txt, or several summaries), it also prints the
+measured card throughput, the sum of the devices' Interface rates, beside the guide's extrapolation (their mean x
+chips).
 
 Runs of different datasets or models (their records' dataset identity or weights differ) are refused in one table,
 with one line naming both files, unless --allow-mixed. Batch sizes are one model (one file per batch size, the same

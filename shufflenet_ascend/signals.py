@@ -25,7 +25,8 @@ from pathlib import Path
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 _ROOT = Path(__file__).resolve().parents[1]
-_state = {"pid": 0, "running": 0, "deferred": 0, "held": 0}
+# held: a signal that came inside ``deferred``; raised: one raised and not yet seen by run_cli (sticky, see _handle)
+_state = {"pid": 0, "running": 0, "deferred": 0, "held": 0, "raised": 0}
 
 
 class Terminated(KeyboardInterrupt):
@@ -61,6 +62,9 @@ def _handle(number: int, frame: object) -> None:
             _state["held"] = _state["held"] or number
             return
         if _state["running"]:
+            # Sticky: an exception raised inside an import or an isinstance check can be swallowed by the code
+            # around it; every ``deferred`` block raises it again until run_cli has it.
+            _state["raised"] = _state["raised"] or number
             raise _exception(number)
         if _project_script():
             os.write(2, f"{_prog()}: interrupted ({name})\n".encode())
@@ -96,17 +100,21 @@ def running() -> Iterator[None]:
         yield
     finally:
         _state["running"] -= 1
+        _state["raised"] = 0
 
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """Within: a signal is held, and raised when the block ends. For the main thread's waits on threading's locks,
     semaphores and queues, which an exception raised inside them can leave held (the workers then wait forever)."""
+    if _state["raised"] and not _state["deferred"]:
+        raise _exception(_state["raised"])
     _state["deferred"] += 1
     try:
         yield
     finally:
         _state["deferred"] -= 1
-    if not _state["deferred"] and _state["held"]:
-        number, _state["held"] = _state["held"], 0
+    if not _state["deferred"] and (_state["held"] or _state["raised"]):
+        number, _state["held"] = _state["held"] or _state["raised"], 0
+        _state["raised"] = number
         raise _exception(number)
