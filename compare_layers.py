@@ -42,9 +42,10 @@ with every intermediate tensor exposed; each tensor of GOLDEN is compared with i
 GOLDEN's order, and written as one CSV row with the columns of Huawei's msit debug compare (read the CSV top down:
 the first row whose cosine falls below the threshold is where the candidate parts from the golden model):
 
-    python compare_layers.py shufflenetv2_bs1.onnx model_int8.onnx --input prep_dataset/img.bin --csv layers.csv
-    python compare_layers.py shufflenetv2_bs1.onnx --fp16 --input prep_dataset/img.bin --csv layers_fp16.csv
-    python compare_layers.py ShuffleNetV2+.Small.pth.tar shufflenetv2_bs1.onnx --input img.bin --csv layers.csv
+    python compare_layers.py shufflenetv2_bs1.onnx model_int8.onnx --input img.bin --csv layers.csv
+    python compare_layers.py shufflenetv2_bs1.onnx --fp16 --input img.bin --csv layers_fp16.csv
+    python compare_layers.py ShuffleNetV2+.Small.pth.tar shufflenetv2_bs1.onnx --input img.bin \\
+        --csv layers.csv
 
 - GOLDEN: an ONNX file (run by onnxruntime on the CPU, graph optimizations off, every node output exposed), or a
   PyTorch checkpoint, or the word {RANDOM_WEIGHTS} (ShuffleNetV2+ in PyTorch, --model-size, --seed; a forward hook

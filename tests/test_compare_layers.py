@@ -162,6 +162,17 @@ def test_a_checkpoint_golden_pairs_by_module_path(network):
     assert {"Add", "Clip", "Div"} <= {row.op_type for row in comparison.candidate_only}
 
 
+def test_fp16_of_a_checkpoint_runs_pytorch_in_float16(network):
+    comparison = compare_layers("random", None, [network["bin"]], fp16=True)
+    assert "in float16 (PyTorch .half() on the CPU)" in comparison.candidate
+    assert not comparison.golden_only and not comparison.candidate_only  # the same modules on both sides
+    conv = next(row for row in comparison.rows if row.ground_truth == "first_conv.0")
+    assert conv.npu_dump == "first_conv.0" and conv.op_type == "Conv2d"
+    # float16's 11-bit significand: errors near 2**-11 of the values, far above float32's, far below a fault's
+    assert 1e-5 < conv.relative_euclidean_distance < 1e-2
+    assert all(0.999 < row.cosine < 1.0 for row in comparison.compared if row.op_type == "Conv2d")
+
+
 def test_an_int8_model_pairs_what_pairs_and_lists_the_rest(tiny, run_script, tmp_path):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
