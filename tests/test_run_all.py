@@ -797,6 +797,26 @@ def test_ascend_path_compares_the_om_layer_by_layer_with_msit(ascend_host):
     assert (workdir / "report_layers_bs1_om_vs_onnx.png").stat().st_size > 0
 
 
+def test_a_failing_msit_is_said_and_the_run_goes_on(ascend_host, tmp_path):
+    work = copy_workdir(ascend_host["workdir"], tmp_path / "work")
+    (work / "layers_bs1_om_vs_onnx.csv").unlink()  # msit's comparison is made again
+    tools = tools_dir(tmp_path, f"benchmark.{ARCH}")
+    (tools / "msit").write_text('#!/bin/sh\necho "[ERROR] msit: no NPU answered" >&2\nexit 3\n')
+    (tools / "msit").chmod(0o755)
+    env = {**ascend_host["env"], "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(tmp_path / "log")}
+    done = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "msit: no NPU answered" in done.stderr
+    assert "NOTE: msit debug compare failed (see above): the OM is not compared layer by layer (exit status 3)" in (
+        done.stdout
+    )
+    assert "NOTE: msit wrote no result CSV under result/msit_bs1/" in done.stdout
+    report = [c for c in commands_run(done.stdout) if c[1].endswith("write_report.py")][0]
+    assert report[report.index("--layers") + 1] == "layers_bs1_fp16_vs_onnx.csv"
+    assert "layers_bs1_om_vs_onnx.csv" not in report
+    assert (work / "report.md").is_file()
+
+
 def test_ascend_path_second_run_calls_no_tool(ascend_host):
     second = ascend_host["second"]
     assert second.returncode == 0, second.stdout + second.stderr

@@ -156,12 +156,9 @@ def compare_layers(actions: Actions, run: Run, batch_size: int) -> None:
     remove(out, target)
     command = ["msit", "debug", "compare", "-gm", "./shufflenetv2_bs1.onnx", "-om", "./shufflenetv2_bs1.om",
                "-i", image, "-o", out]  # fmt: skip
-    actions.add(
-        "tolerate",
-        "NOTE: msit debug compare reported a failure (see above)",
-        "msit debug compare failed",
-        shlex.join(command),
-    )
+    # msit is a diagnostic beside the run: its failure is said and the run goes on to its report.
+    actions.add("optional", "NOTE: msit debug compare failed (see above): the OM is not compared layer by layer",
+                shlex.join(command))  # fmt: skip
     actions.add("check", "layers", out, target)
 
 
