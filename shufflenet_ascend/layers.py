@@ -69,7 +69,6 @@ COLUMNS = (
     "RelativeEuclideanDistance",
 )
 MODULE_COLUMN = "PyTorchModule"  # ours, after msit's columns: the module a row belongs to
-FLOAT_TYPES = ("float", "float16", "double", "bfloat16")
 MIN_PAIRED_FRACTION = 0.5  # below this share of the golden's tensors paired, the two are not the same network
 
 
@@ -89,7 +88,7 @@ class Tensor:
     output_index: int = 0
     tensor: str = ""  # ONNX: the tensor's name
     dequantized: str = ""  # ONNX: the tensor that QuantizeLinear -> DequantizeLinear make of it (what is passed on)
-    source: object = None  # PyTorch: the hook's record (see _torch_tensors)
+    source: object = None  # PyTorch: the hook's record (see torch_tensors)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -118,11 +117,6 @@ def module_of(node_name: str) -> str:
         else:
             path.append(scope)
     return ".".join(path)
-
-
-def within(module: str, scope: str) -> bool:
-    """Whether ``module`` is ``scope`` or one of its descendants (the root scope "" holds every module)."""
-    return not scope or module == scope or module.startswith(scope + ".")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -191,8 +185,10 @@ def to_fp16(model):  # onnx.ModelProto -> onnx.ModelProto
         return convert_float_to_float16(model, keep_io_types=True)
 
 
-def onnx_tensors(model, images: Sequence[np.ndarray], spec: InputSpec) -> list[Tensor]:
-    """Every floating-point node output of ``model`` on each image batch, in the graph's (topological) order."""
+def onnx_tensors(model, images: Sequence[np.ndarray], spec: InputSpec, source: str = "the model") -> list[Tensor]:
+    """Every floating-point node output of ``model`` on each image batch, in the graph's (topological) order;
+    a graph onnxruntime cannot run (an AMCT deploy model's Ascend operators, say) is a PipelineError naming
+    ``source``."""
     import onnx
     import onnxruntime
 
@@ -219,17 +215,21 @@ def onnx_tensors(model, images: Sequence[np.ndarray], spec: InputSpec) -> list[T
     options.log_severity_level = 3
     # Off: each exposed tensor is what its node computes, not a fused kernel's.
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     quantized = {node.output[0]: node.input[0] for node in graph.node if node.op_type == "QuantizeLinear"}
     dequantized = {quantized[node.input[0]]: node.output[0] for node in graph.node
                    if node.op_type == "DequantizeLinear" and node.input[0] in quantized}  # fmt: skip
     for tensor in tensors:
         tensor.dequantized = dequantized.get(tensor.tensor, "")
     names = [tensor.tensor for tensor in tensors]
-    for batch in images:
-        for tensor, value in zip(tensors, session.run(names, {spec.name: batch}), strict=True):
-            tensor.values.append(np.asarray(value))
-    return [tensor for tensor in tensors if tensors and np.issubdtype(tensor.values[0].dtype, np.floating)]
+    try:
+        session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        for batch in images:
+            for tensor, value in zip(tensors, session.run(names, {spec.name: batch}), strict=True):
+                tensor.values.append(np.asarray(value))
+    except Exception as exc:  # onnxruntime's errors share no public base class
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PipelineError(f"{source}: onnxruntime cannot run it on the CPU: {reason}") from None
+    return [tensor for tensor in tensors if np.issubdtype(tensor.values[0].dtype, np.floating)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def onnx_tensors(model, images: Sequence[np.ndarray], spec: InputSpec) -> list[T
 
 @dataclass
 class _Hooked:
-    """What a module's forward hook saw: its input and output tensors (by identity) and the output's values."""
+    """What a module's forward hook saw: the module, and its input and output tensors by identity."""
 
     path: str
     kind: str
@@ -528,7 +528,9 @@ def compare_layers(
     runtime = "onnxruntime CPU"
 
     if golden_onnx is not None:
-        golden_side = Side(f"{golden} (ONNX, float32, {runtime})", onnx_tensors(golden_onnx, images, spec), True)
+        golden_side = Side(
+            f"{golden} (ONNX, float32, {runtime})", onnx_tensors(golden_onnx, images, spec, golden), True
+        )
     else:
         golden_side = Side(
             f"{golden} (PyTorch ShuffleNetV2+ {model_size}, float32, CPU)",
@@ -538,7 +540,7 @@ def compare_layers(
     if fp16 and golden_onnx is not None:
         candidate_side = Side(
             f"{golden} in float16 (onnxruntime.transformers.float16, inputs and outputs float32; {runtime})",
-            onnx_tensors(to_fp16(golden_onnx), images, spec),
+            onnx_tensors(to_fp16(golden_onnx), images, spec, f"{golden} in float16"),
             True,
         )
     elif fp16:
@@ -548,7 +550,9 @@ def compare_layers(
             False,
         )
     else:
-        candidate_side = Side(f"{candidate} (ONNX, {runtime})", onnx_tensors(candidate_onnx, images, spec), True)
+        candidate_side = Side(
+            f"{candidate} (ONNX, {runtime})", onnx_tensors(candidate_onnx, images, spec, str(candidate)), True
+        )
 
     if golden_side.is_onnx:
         pairs = pair_onnx(golden_side.tensors, candidate_side.tensors)

@@ -247,6 +247,7 @@ def test_a_uint8_bin_is_the_same_image_as_its_float32_bin(tiny, tmp_path):
         (["{model}", "{model}", "--fp16", "--input", "{bin}"], "give either CANDIDATE or --fp16"),
         (["{model}", "{other}", "--input", "{bin}"], "not the same network as"),
         (["{model}", "{real}", "--input", "{bin}"], "not the same network at the same batch size"),
+        (["{model}", "{ascend}", "--input", "{bin}"], "ascend.onnx: onnxruntime cannot run it on the CPU: "),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tiny, network, run_script, tmp_path, arguments, message):
@@ -262,7 +263,12 @@ def test_bad_input_is_one_line_and_exit_2(tiny, network, run_script, tmp_path, a
             return self.last(torch.sigmoid(self.first(image)).amax((2, 3)))
 
     other = export_tiny(Other(), tmp_path / "other.onnx")
-    names = {"model": tiny["model"], "bin": tiny["bin"], "other": other, "real": network["model"]}
+    ascend = onnx.load(tiny["model"])  # an operator only ATC knows, as in AMCT's deploy model
+    ascend.graph.node[0].op_type, ascend.graph.node[0].domain = "AscendQuant", "amct"
+    ascend.opset_import.add(domain="amct", version=1)
+    onnx.save(ascend, tmp_path / "ascend.onnx")
+    names = {"model": tiny["model"], "bin": tiny["bin"], "other": other, "real": network["model"],
+             "ascend": tmp_path / "ascend.onnx"}  # fmt: skip
     done = run_script("compare_layers.py", *[a.format(**names) for a in arguments], "--csv", "out.csv")
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
