@@ -154,11 +154,51 @@ class BenchmarkFlags:
     output: str = ""
     output_dirname: str = ""
     outfmt: str = "BIN"
+    device: str = ""  # ais_bench's --device: one id, or a comma-separated list run as one command
+    debug: bool = False
+    pure_data_type: str = "zero"
+    display_all_summary: bool = False
 
     @property
     def ais_bench_style(self) -> bool:
         """Given ais_bench's names for the model, inputs or outputs: the run writes ais_bench's files."""
         return bool(self.model or self.input or self.output or self.output_dirname)
+
+    @property
+    def device_ids(self) -> tuple[int, ...]:
+        """The devices of the run: ``--device`` (one id or a comma-separated list), else ``-device_id``."""
+        return parse_device_list(self.device) if self.device else (self.device_id,)
+
+
+def parse_device_list(text: str) -> tuple[int, ...]:
+    """ais_bench's ``--device 0`` or ``--device 0,1,2``: device ids, each at most once."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise PipelineError(f"--device={text}: expected a device id (0, 1, ...) or a comma-separated list (0,1)")
+    ids = tuple(int(part) for part in parts)
+    if len(set(ids)) != len(ids):
+        raise PipelineError(f"--device={text}: a device is named twice")
+    return ids
+
+
+# ais_bench's flags that the stand-in cannot honour, and why: one line, exit 2 (nothing is run or written).
+UNSUPPORTED_AIS_BENCH_FLAGS = {
+    "dymBatch": "a dynamic-batch OM",
+    "dymHW": "a dynamic image size OM",
+    "dymDims": "dynamic dimensions",
+    "dymShape": "dynamic shapes",
+    "dymShape_range": "dynamic shapes",
+    "auto_set_dymshape_mode": "dynamic shapes",
+    "auto_set_dymdims_mode": "dynamic dimensions",
+    "outputSize": "outputs of dynamic size",
+    "aipp_config": "an OM with a dynamic AIPP stage",
+    "acl_json_path": "the ACL runtime's configuration",
+    "profiler": "the NPU's profiler",
+    "dump": "the NPU's operator dump",
+    "energy_consumption": "the NPU's power readings",
+    "npu_id": "the NPU's power readings",
+    "output_batchsize_axis": "outputs split along another axis than 0",
+}
 
 
 # ais_bench's names (and short forms) for the flags that mean the same as the 2021 tool's.
@@ -167,14 +207,14 @@ FLAG_ALIASES = {
     "loop": "round",
     "l": "round",
     "warmup_count": "warmup",
-    "device": "device_id",
-    "d": "device_id",
+    "d": "device",
     "m": "model",
     "i": "input",
     "o": "output",
 }
 AIS_BENCH_FLAGS = ("model", "input", "output", "output_dirname", "outfmt")
 OUTFMTS = ("TXT", "BIN", "NPY")
+PURE_DATA_TYPES = ("zero", "random")
 
 
 FLAG_HELP: dict[str, str] = {
@@ -212,15 +252,24 @@ FLAG_HELP: dict[str, str] = {
     "overwrite": "replace a dump folder or perf file whose record names another model, backend or dataset, or "
     "that has no record (default: refuse, naming it)",
     "model": "ais_bench: the model (--model, -m); an .om file runs as the .onnx file beside it",
-    "input": "ais_bench: a folder of .bin inputs, read in natural order (--input, -i); absent: pure inference",
+    "input": "ais_bench: a folder of .bin/.npy inputs, read in natural order, one .bin or .npy file, or a "
+    "comma-separated list of files (--input, -i); one output per input file; absent: pure inference",
     "output": "ais_bench: where the outputs and <dirname>_summary.json go (--output, -o); absent: nothing written",
     "output_dirname": "ais_bench: the outputs' folder name under --output (default: the start time)",
     "outfmt": "ais_bench: the dump format, TXT (printf %f), BIN (raw float32) or NPY",
+    "device": "ais_bench: the device id, or a list such as 0,1 run as one command (--device, -d): the images "
+    "split into one contiguous shard per device, the cores shared between them (-streams = cores / devices, "
+    "-threads=1, as run_all.sh's shards), one summary and one printed block per device",
+    "debug": "ais_bench: True: one 'cost :' line (ms) per inference on stderr, warm-up inferences included",
+    "pure_data_type": "ais_bench, pure inference: zero (the default: zeros) or random (fresh random input "
+    "0..255 per loop, seeded by the loop's number); with --output each loop's outputs are written",
+    "display_all_summary": "ais_bench: True: also print the H2D_latency and D2H_latency lines (0 here: no copy "
+    "to a device is made)",
 }
 FLAG_ALIAS_HELP = (
     "ais_bench's names: "
     + ", ".join(f"--{alias} = -{name}" for alias, name in FLAG_ALIASES.items() if len(alias) > 1)
-    + "; short forms -m -i -o -l -d"
+    + "; short forms -m -i -o -l -d; --device also takes a list (0,1)"
 )
 
 
@@ -299,6 +348,11 @@ def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
         ):
             values[name[2:]] = False
             continue
+        if name in UNSUPPORTED_AIS_BENCH_FLAGS:
+            raise PipelineError(
+                f"{token.partition('=')[0]}: ais_bench's flag for {UNSUPPORTED_AIS_BENCH_FLAGS[name]}; the stand-in "
+                "runs a static ONNX model with one input on the CPU and cannot do this"
+            )
         if name not in names:
             close = difflib.get_close_matches(name, sorted(names), n=1)
             hint = f" (did you mean -{close[0]}?)" if close else ""
@@ -337,8 +391,8 @@ def check_flags(flags: BenchmarkFlags) -> None:
             raise PipelineError("--model is required (the .om file, run as the .onnx file beside it, or the .onnx)")
         if flags.outfmt.upper() not in OUTFMTS:
             raise PipelineError(f"--outfmt={flags.outfmt}: expected one of {', '.join(OUTFMTS)}")
-        if "," in flags.input:
-            raise PipelineError(f"--input={flags.input}: the stand-in takes one folder of .bin files")
+        if flags.pure_data_type not in PURE_DATA_TYPES:
+            raise PipelineError(f"--pure_data_type={flags.pure_data_type}: expected zero or random")
     elif not flags.om_path:
         raise PipelineError("-om_path is required (the .onnx model; a checkpoint or 'random' for a torch backend)")
     elif Path(flags.om_path).suffix.lower() == ".om":
@@ -347,6 +401,10 @@ def check_flags(flags: BenchmarkFlags) -> None:
             f"(benchmark.{platform.machine()}); give the stand-in the ONNX file it was converted from, "
             f"e.g. -om_path={Path(flags.om_path).with_suffix('.onnx')}"
         )
+    if flags.device:
+        devices = parse_device_list(flags.device)
+        if len(devices) > 1 and not flags.ais_bench_style:
+            raise PipelineError(f"--device={flags.device}: a list of devices runs with ais_bench's flags (--model)")
     model_path = flags.model or flags.om_path
     if flags.backend in TORCH_BACKENDS:
         if flags.model_size not in MODEL_SIZES:
