@@ -83,22 +83,42 @@ ms per batch (as the tool's: throughput x latency = batch size).
 
 AIS_BENCH_DESCRIPTION = """\
 ais_bench's command line (Huawei's current tool, python3 -m ais_bench) runs too, with only the program name
-changed: --model, --input, --output, --output_dirname, --outfmt, --batchsize, --loop, --warmup_count, --device
-(also -m, -i, -o, -l, -d) mean what they mean to ais_bench. An .om model runs as the .onnx file beside it (the
-stand-in says so). The current guide's command lines:
+changed, for a static model of one input: --model, --input, --output, --output_dirname, --outfmt, --batchsize,
+--loop, --warmup_count, --device, --debug, --pure_data_type, --display_all_summary (also -m, -i, -o, -l, -d) mean
+what they mean to ais_bench. An .om model runs as the .onnx file beside it (the stand-in says so). The current
+guide's command lines:
 
     python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ \\
         --output ./result/ --outfmt TXT --batchsize 1
     python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 \\
         --output ./result/
 
-and it writes ais_bench's files: <output>/<dirname>/<key>_0.txt (printf %f values, a trailing space; .bin raw
-float32 with --outfmt BIN, the default, or .npy with NPY; the key is the input's name cut at its first '.') and
-<output>/<dirname>_summary.json (NPU_compute_time: each batch's inference time in ms: min, max, mean, median,
-percentile(99%), count; H2D_latency and D2H_latency 0, as no copy to a device is made; throughput: images per
-second with the streams' overlapping calls counted once, as the Interface throughputRate; npu_compute_time_list,
-pid, filesinfo, args); <dirname> is --output_dirname or the start time (%Y_%m_%d-%H_%M_%S). Without --input: pure
-inference, --loop batches; without --output nothing is written (as ais_bench), the figures are printed.
+--input is a folder of .bin/.npy files, one such file, or a comma-separated list of them; one output per input
+file: <output>/<dirname>/<key>_0.txt (printf %f values, a trailing space; .bin raw float32 with --outfmt BIN, the
+default, or .npy with NPY; the key is the input's name cut at its first '.'). Without --input: pure inference,
+--loop batches of zeros (--pure_data_type zero) or of random values 0..255 (random), each batch's outputs written
+as pure_infer_data_<n>_0.<fmt>. <dirname> is --output_dirname or the start time (%Y_%m_%d-%H_%M_%S); without
+--output nothing is written (as ais_bench), the figures are printed.
+
+It prints ais_bench's summary block, line for line (the Performance Summary rule, the NPU_compute_time line, with
+--display_all_summary true the H2D_latency line before it and the D2H_latency line after it, the line
+'[INFO] throughput 1000*batchsize.mean(B)/NPU_compute_time.mean(T): X', the closing rule), then a line of its
+own: the stand-in's wall-clock throughput. <output>/<dirname>_summary.json holds ais_bench's keys:
+NPU_compute_time (each batch's inference time in ms on the CPU: min, max, mean, median, percentile(99%), count);
+H2D_latency and D2H_latency (0: no copy to a device is made; counted as ais_bench counts them: each batch, 1 in
+pure inference); throughput = 1000 x batch size / mean NPU_compute_time, as ais_bench defines it (one batch at a
+time: with several streams the CPU runs faster than this); npu_compute_time_list, pid, filesinfo, args; and the
+stand-in's own key wall_clock_throughput: images per second of wall-clock time with its streams computing at once
+(a dataset run from the first read to the last output written, the [e2e] rate; pure inference while a batch was
+in flight). --debug true prints one 'cost :' line per inference on stderr, the warm-up's included; --warmup_count
+N runs N warm-up inferences (one batch each), as ais_bench.
+
+--device 0,1 runs one process per device, each on a contiguous shard of the inputs (their images add up to the
+inputs) with its share of the cores (streams = cores / devices, one thread each, as run_all.sh's shards), and
+writes <dirname>_device<d>/ and <dirname>_device<d>_summary.json per device; the blocks are printed in the order of
+the devices. What the stand-in cannot do (dynamic shapes, an AIPP config, ais_bench's NPU tools: --dymBatch,
+--dymHW, --dymDims, --dymShape, --outputSize, --aipp_config, --acl_json_path, --profiler, --dump, ...) is refused
+in one line, exit status 2.
 """
 
 RECORD_DESCRIPTION = """\
@@ -246,8 +266,8 @@ FLAG_HELP: dict[str, str] = {
     "shufflenetv2_pth2onnx.py random ... --seed N)",
     "input_dtype": "stand-in only: auto (from the first input's size), float32 (CHW, the guide's bins) or uint8 "
     "(HWC BGR bins, the OM's input with ATC's AIPP stage; converted to float32 NCHW before the model)",
-    "warmup": "untimed warm-up rounds (two batches per stream each) before the clock "
-    "starts; 0: none (ais_bench: --warmup_count)",
+    "warmup": "untimed warm-up rounds (two batches per stream each) before the clock starts; 0: none. As "
+    "ais_bench's --warmup_count (with ais_bench's flags): warm-up inferences, one batch each",
     "duration": "pure inference for this many seconds (instead of -round=N); at least one batch",
     "overwrite": "replace a dump folder or perf file whose record names another model, backend or dataset, or "
     "that has no record (default: refuse, naming it)",
