@@ -85,7 +85,7 @@ def main() -> int:
         log_call("ais_bench", mode="pure", model_batch=model_batch)
         for device in devices:
             folder = dirname if len(devices) == 1 else f"{dirname}_device{device}"
-            filesinfo = write_pure_outputs(args, folder, model)
+            filesinfo = write_pure_outputs(args, folder)
             write_summary(args, device, folder, model_batch, [None] * args.loop, filesinfo, ms_per_image=1.6)
         return 0
     files = input_files(args.input)
@@ -129,7 +129,7 @@ def write_output(args: argparse.Namespace, folder: str, name: str, values: list)
     return path
 
 
-def write_pure_outputs(args: argparse.Namespace, folder: str, model: dict) -> dict:
+def write_pure_outputs(args: argparse.Namespace, folder: str) -> dict:
     """Each loop's output: of zeros the same scores every loop; of random data, scores that differ."""
     filesinfo = {}
     for loop in range(args.loop):
