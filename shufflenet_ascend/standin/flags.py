@@ -128,7 +128,8 @@ and PureInfer_perf_of_<stem>_in_device_<id>.json), or <output>/<dirname>_record.
 this CPU and the cores used, streams x threads, the model file, its sha256 and its weights (from the ONNX file's
 metadata; the checkpoint's sha256 or the seed for the torch backends), batch size, input dtype, mode, the dataset's
 identity and source, the images inferred, the start time, the project version, the command line and the latency
-per batch (min, mean, median, p90, p99, max, and every batch's time).
+per batch (min, mean, median, p90, p99, max, and every batch's time), and the wall-clock throughput (images per
+second with the streams at once: a dataset run's [e2e] rate, or pure inference's).
 
 Nothing is replaced silently: a dump folder or perf file whose record names another model (other weights), backend
 or dataset, or that has no record (another tool's, or an interrupted run's), is refused with one line unless

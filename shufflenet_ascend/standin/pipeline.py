@@ -734,7 +734,8 @@ def _infer(
         with write_errors_named(path, "the run record"):
             write_run_record(path, record)
     sys.stdout.write(text)
-    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.in_flight))
+    unit = "inference" if ais_bench else "round"
+    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.in_flight, unit))
     if outputs.perf is not None:
         count = len(samples) if samples else len(times)
         written = f"{count} outputs to {outputs.dump}, " if outputs.dump else ""
