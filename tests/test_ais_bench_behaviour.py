@@ -54,6 +54,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in NAMES:
         rng.uniform(0, 255, (3, HEIGHT, WIDTH)).astype(np.float32).tofile(folder / "bins" / f"{name}.bin")
     np.save(folder / "ILSVRC2012_val_00000020.npy", rng.uniform(0, 255, (3, HEIGHT, WIDTH)).astype(np.float32))
+    np.save(folder / "float64.npy", rng.uniform(0, 255, (3, HEIGHT, WIDTH)))
     labels = [*NAMES, "ILSVRC2012_val_00000020"]
     (folder / "val_label.txt").write_text("".join(f"{name}.JPEG {index * 7}\n" for index, name in enumerate(labels)))
     return folder
@@ -254,6 +255,8 @@ def test_several_devices_in_one_command(work: Path, tool: str) -> None:
         (["--pure_data_type", "ones"], "--pure_data_type=ones: expected zero or random"),
         (["--batchsize", "2"], "the model has a static batch of 1 but -batch_size=2"),
         (["--input", "bins,ILSVRC2012_val_00000020.npy"], "bins is a folder; a list names files"),
+        (["--input", "bins/missing.bin"], "bins/missing.bin: input not found"),
+        (["--input", "float64.npy"], "float64.npy: a .npy of float64 values; the inputs are float32 (CHW) or uint8"),
     ],
 )
 def test_what_the_stand_in_cannot_do_is_one_line_and_exit_2(work: Path, argv: list[str], message: str) -> None:

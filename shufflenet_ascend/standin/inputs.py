@@ -62,6 +62,8 @@ def resolve_input_dtype(requested: str, first: Sample, shape: tuple[int, int, in
     size, npy_dtype = payload(first.path)
     if npy_dtype in DTYPE_ITEM_BYTES:
         return npy_dtype
+    if npy_dtype is not None:
+        raise PipelineError(f"{first.path}: a .npy of {npy_dtype} values; the inputs are float32 (CHW) or uint8 (HWC)")
     for dtype in DTYPE_ITEM_BYTES:
         if npy_dtype is None and size == input_bytes(shape, dtype):
             return dtype
@@ -178,9 +180,9 @@ def ais_bench_samples(spec: str) -> list[Sample]:
                 f"--input={spec}: {path} is a folder; a list names files (ais_bench takes a list of folders only "
                 "for a model of several inputs, and this model has one)"
             )
+        _size_of(path, f"{path}: input" if len(parts) > 1 or path.suffix else f"{path}: input folder or file")
         if not path.name.lower().endswith(AIS_BENCH_SUFFIXES):
             raise PipelineError(f"{path}: not a .bin or .npy input")
-        _size_of(path, path)
         paths.append(path)
     return _keyed(paths, f"--input={spec}")
 
