@@ -13,7 +13,8 @@ the published Ascend 310 figures with a ratio only for a run on an Ascend device
 reference table of their own); the plot. Rows are sorted by batch size; runs of different datasets or models are
 refused unless allowed (``runs.refuse_mixed``, over the whole page).
 
-Every input may be absent or unreadable: the report then says what it lacks, in its place, instead of failing.
+Every input may be absent or unreadable: the report then says what it lacks, in its place, instead of failing
+(write_report.py refuses a file named that does not exist, before any work).
 The text depends only on the inputs and the machine (the date is the run's, from its records), so the same run
 writes the same report.
 """
