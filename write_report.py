@@ -109,6 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="imagenet_acc_eval.py --per-class files, in the order of --accuracy (default: found beside them)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("int8",),
+        help="int8: the model was quantized; the report gets an int8 section (calibration images, the outputs and "
+        "the accuracy against the fp32 model: the comparisons whose file names say int8)",
+    )
+    parser.add_argument("--calibration", metavar="TEXT", help="int8: which images calibrated the model, in words")
+    parser.add_argument(
+        "--layers",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="int8: compare_layers.py CSVs (the int8 model against the fp32 one, layer by layer)",
+    )
     add_allow_mixed_flag(parser)
     add_verbose_flag(parser)
     return parser
@@ -140,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         predictions=args.predictions,
         per_class=args.per_class,
         allow_mixed=args.allow_mixed,
+        precision=args.precision,
+        calibration=args.calibration,
+        layers=args.layers,
     )
     lacking: list[str] = []
     text = build_report(inputs, output, lacking)

@@ -98,6 +98,9 @@ class ReportInputs:
     predictions: Sequence[Path] = ()  # imagenet_acc_eval.py --predictions files (else found beside the JSONs)
     per_class: Sequence[Path] = ()
     allow_mixed: bool = False
+    precision: str | None = None  # "int8": the int8 section (calibration, the drop against fp32)
+    calibration: str | None = None  # which images calibrated the int8 model, in words
+    layers: Sequence[Path] = ()  # compare_layers.py CSVs of the int8 model against the fp32 one
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -603,6 +606,26 @@ def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) ->
     return ["## What was run", "", "| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
 
 
+def quantized_section(inputs: ReportInputs) -> list[str]:
+    """The int8 section: its comparisons are those whose file names say int8."""
+    from shufflenet_ascend.int8_report import int8_section
+
+    comparisons = []
+    for path in map(Path, inputs.comparisons):
+        if "int8" in path.name:
+            try:
+                comparisons.append((path.name, read_comparison(path)))
+            except PipelineError:
+                continue  # the precision section says what is wrong with it
+    top1 = None
+    for path in sorted(inputs.accuracy, key=batch_order)[:1]:
+        try:
+            top1 = top1_top5(read_accuracy_json(path), path)[0]
+        except PipelineError:
+            top1 = None
+    return int8_section(inputs.calibration, comparisons, top1, inputs.random_weights, inputs.layers)
+
+
 def plot_section(plot: Path | None, report_path: Path, lacking: list[str]) -> list[str]:
     lines = ["## Throughput plot", ""]
     if plot is None:
@@ -643,7 +666,8 @@ RANDOM_WEIGHTS_WARNING = (
 def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | None = None) -> str:
     """The whole report.md as text; what it lacks (missing or unreadable inputs) is added to ``lacking``."""
     lacking = [] if lacking is None else lacking
-    sections = [["# ShuffleNetV2+ offline inference: run report"]]
+    title = "# ShuffleNetV2+ offline inference: run report"
+    sections = [[title + (f" ({inputs.precision} model)" if inputs.precision else "")]]
     if inputs.random_weights:
         sections[0] += ["", RANDOM_WEIGHTS_WARNING]
     runs, notes = accuracy_runs(inputs.accuracy, inputs.allow_mixed)
@@ -653,6 +677,7 @@ def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | N
         accuracy_section(inputs.accuracy, inputs.random_weights, lacking, runs, notes),
         per_image_section(per_image_files(inputs.accuracy, inputs.predictions, inputs.per_class, runs), report_path),
         precision_section(inputs.comparisons, lacking),
+        *([quantized_section(inputs)] if inputs.precision == "int8" else []),
         performance_section(
             inputs.perf, inputs.chips, inputs.perf_label, inputs.card_throughput, lacking, inputs.allow_mixed
         ),

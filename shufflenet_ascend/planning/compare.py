@@ -81,7 +81,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
             ]
             reference(folder, marker, [INFO, str(STATE / "checkpoint"), str(STATE / "model_size")], flags)
         for b in batches:
-            compare("result/reference/", candidate_folder(run, b), f"compare_bs{b}_onnx_vs_torch.json",
+            compare("result/reference/", candidate_folder(run, b), run.comparison_file(b),
                     str(STATE / "reference.done"), str(STATE / f"inference_bs{b}.done"))  # fmt: skip
         compare("result/reference/", "result/reference_fp16/", "compare_fp16_vs_torch.json",
                 str(STATE / "reference.done"), str(STATE / "reference_fp16.done"))  # fmt: skip
@@ -94,7 +94,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
             onnx = os.path.join(run.workdir, f"shufflenetv2_bs{b}.onnx")
             reference(folder, marker, [INFO, f"shufflenetv2_bs{b}.onnx"],
                       ["-backend=onnxruntime", f"-om_path={onnx}", f"-batch_size={b}"])  # fmt: skip
-            compare(f"{folder}/", candidate_folder(run, b), f"compare_bs{b}_om_vs_onnx.json", marker,
+            compare(f"{folder}/", candidate_folder(run, b), run.comparison_file(b), marker,
                     str(STATE / f"inference_bs{b}.done"))  # fmt: skip
 
 
