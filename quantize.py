@@ -27,8 +27,8 @@ name of BINS (float32 bins of imagenet_torch_preprocess.py), in whole batches of
 order), and AMCT runs as Huawei's ModelZoo guides write it:
 
     amct_onnx calibration --model shufflenetv2_bs1.onnx --save_path amct_model/shufflenetv2_bs1
-        --input_shape "image:1,3,224,224" --data_dir shufflenetv2_bs1_calibration --data_types "float32"
-        --batch_num 300 [--calibration_config quant.cfg]
+        --input_shape "image:1,3,224,224" --data_dir shufflenetv2_bs1_calibration
+        --data_types "float32" --batch_num 300 [--calibration_config quant.cfg]
 
 It writes amct_model/<stem>_deploy_model.onnx, which ATC converts as any ONNX file (atc
 --model=./amct_model/shufflenetv2_bs1_deploy_model.onnx --output=shufflenetv2_bs1_int8 ...), and

@@ -608,7 +608,7 @@ def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) ->
 
 def quantized_section(inputs: ReportInputs) -> list[str]:
     """The int8 section: its comparisons are those whose file names say int8."""
-    from shufflenet_ascend.int8_report import int8_section
+    from shufflenet_ascend.quantization_report import int8_section
 
     comparisons = []
     for path in map(Path, inputs.comparisons):

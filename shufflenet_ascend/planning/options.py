@@ -234,7 +234,7 @@ def options(argv: Sequence[str]) -> None:
         print(f"RUN_ALL_HELP={shlex.quote(build_parser().format_help())}")
         return
     run = parse_options(argv)
-    check_packages(run.backend)
+    check_packages(run.backend, run.precision)
     print(f"WORKDIR={shlex.quote(run.workdir)}")
     print(f"BATCH_LIST=({' '.join(map(str, run.batch_sizes))})")
     print(f"STAGE_LIST=({' '.join(stage_list(run))})")
