@@ -148,3 +148,25 @@ def test_the_fake_amct_refuses_what_amct_refuses(tiny, tmp_path, bins, args, mes
     result = fake_amct(tmp_path, "calibration", *common, *args)
     assert result.returncode == 1 and message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_report_section_gives_the_guard_the_drop_and_the_first_layer_int8_cannot_carry(tmp_path):
+    from shufflenet_ascend.quantization_report import int8_section
+
+    comparison = {
+        "images_paired": 50,
+        "cosine": {"min": 0.91, "min_key": "img_7", "median": 0.975},
+        "top1_agreement_percent": 96.0,
+        "labels": {
+            "images": 50, "reference_top1_percent": 74.0, "candidate_top1_percent": 72.0,
+            "reference_top5_percent": 92.0, "candidate_top5_percent": 91.0,
+            "reference_right_candidate_wrong": {"count": 3}, "candidate_right_reference_wrong": {"count": 2},
+        },
+    }  # fmt: skip
+    layers = tmp_path / "layers.csv"
+    layers.write_text("Index,GroundTruth,CosineSimilarity\n0,Conv_0,0.9995\n1,Relu_1,NaN\n2,Conv_2,0.9712\n")
+    text = "\n".join(int8_section("the first 50 images", [("cmp.json", comparison)], 72.0, False, [layers]))
+    assert "median cosine 0.975000 over 50 images (FAIL: the int8 guard is >= 0.98)" in text
+    assert "top-1 74.00% (fp32) -> 72.00% (int8): -2.00 points; top-5 92.00% -> 91.00%: -1.00 points" in text
+    assert "| first layer int8 cannot carry | Conv_2 (cosine 0.971200 < 0.98; layers.csv) |" in text
+    assert "top-1 72.00% (int8) against the published 74.10% (fp32): -2.10 points" in text

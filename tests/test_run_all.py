@@ -98,6 +98,10 @@ MIRRORED = {
     "FAKE_LOG",
     "FAKE_LABELS",
     "FAKE_FAIL_DEVICE",
+    "PRECISION",
+    "CALIBRATION_IMAGES",
+    "CALIBRATION_DATASET",
+    "CALIBRATION_CONFIG",
 }
 
 
@@ -1129,6 +1133,11 @@ def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
         (["--frobnicate", "1"], "unknown option --frobnicate"),
         (["stray"], "unexpected argument 'stray'"),
         (["--workdir"], "needs a value"),
+        (["--precision", "int4"], "--precision: 'int4' is not one of float, int8"),
+        (["--calibration-images", "8"], "--calibration-images is for --precision int8"),
+        (["--precision", "int8", "--input-dtype", "uint8"], "--input-dtype uint8 is not supported with it"),
+        (["--precision", "int8", "--calibration-images", "0"], "'0' is not a positive integer"),
+        (["--precision", "int8", "--calibration-dataset", "nowhere"], "--calibration-dataset: nowhere: no such"),
     ],
 )
 def test_usage_errors(tmp_path, bad_arguments, message):
