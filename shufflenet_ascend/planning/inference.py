@@ -89,7 +89,9 @@ def stage_inference(actions: Actions, run: Run, batch_size: int) -> None:
         "offline inference on prep_dataset/ (guide 5.2), a pure-inference run (the current guides' speed figure), "
         "then top-1..5 accuracy (guide 6.1)",
     )
-    set_stamp("inference", f"stand-in {run.backend}" if run.stand_in else f"{run.infer_tool} {run.soc_version}")
+    # (The int8 model's outputs are another run's: switching --precision redoes the inference.)
+    tool = f"stand-in {run.backend}" if run.stand_in else f"{run.infer_tool} {run.soc_version}"
+    set_stamp("inference", tool + (" int8" if run.int8 else ""))
     set_stamp("pure_loop", str(run.pure_loop))
     model = f"{run.model_stem(batch_size)}.{run.model_ext}"
     done = STATE / f"inference_bs{batch_size}.done"
