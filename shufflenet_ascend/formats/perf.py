@@ -102,12 +102,15 @@ def batch_from_model_name(model_name: str) -> int | None:
 class AisBenchSummary:
     """What ais_bench's ``<name>_summary.json`` says of a run on one device."""
 
-    throughput: float  # images per second of the device: the counterpart of the Interface throughputRate
+    throughput: float  # 1000 x batch / mean NPU_compute_time: the counterpart of the Interface throughputRate
     batch_size: int | None  # from args.batchsize, else bs<N> in the file's or the model's name, else unknown
     device_id: int
     pure: bool  # pure inference: it ran without --input
     # NPU_compute_time per batch in ms, the run record's keys: min, mean, median, p99, max, count (those it has)
     latency_ms: dict[str, float] | None = None
+    # The CPU stand-in's own key: images per second of wall-clock time, its streams computing at once (a dataset
+    # run: from the first read to the last output written, the e2e rate); None in ais_bench's own summaries.
+    wall_clock_throughput: float | None = None
 
 
 def _non_negative_int(value: object) -> int | None:
@@ -131,11 +134,7 @@ def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
     if not isinstance(document, dict) or "throughput" not in document:
         raise PipelineError(f"{path}: no 'throughput' key: not a summary of ais_bench")
     throughput = document["throughput"]
-    if (
-        isinstance(throughput, bool)
-        or not isinstance(throughput, (int, float))
-        or not (math.isfinite(throughput) and throughput > 0)
-    ):
+    if not _positive_number(throughput):
         raise PipelineError(f"{path}: throughput {throughput!r} is not a positive number of images per second")
     args = document.get("args") or {}
     if not isinstance(args, dict):
@@ -155,7 +154,15 @@ def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
     if device is None:
         raise PipelineError(f"{path}: device {device_value!r} in args is not a device number")
     pure = "input" in args and not args["input"]
-    return AisBenchSummary(float(throughput), batch, device, pure, _latency(document.get("NPU_compute_time")))
+    wall_clock = document.get("wall_clock_throughput")
+    if not _positive_number(wall_clock):
+        wall_clock = None
+    latency = _latency(document.get("NPU_compute_time"))
+    return AisBenchSummary(float(throughput), batch, device, pure, latency, wall_clock)
+
+
+def _positive_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 _AIS_BENCH_LATENCY_KEYS = {"min": "min", "mean": "mean", "median": "median", "percentile(99%)": "p99", "max": "max"}

@@ -73,6 +73,9 @@ class RunRecord:
     latency_ms: dict[str, float] | None = None  # per batch: min, mean, median, p90, p99, max (+ count)
     model_size: str | None = None  # ShuffleNetV2+ Small, Medium or Large, where known (the ONNX file's metadata)
     batch_latencies_ms: tuple[float, ...] | None = None  # every timed batch's inference time, in completion order
+    # The stand-in's images per second of wall-clock time, its streams computing at once: a dataset run from the
+    # first read to the last output written (its e2e rate), pure inference while a batch was in flight.
+    wall_clock_throughput: float | None = None
     # A quantized model: "int8", and which images calibrated it. None: the model's own float precision (fp32 ONNX on
     # a CPU, the OM as ATC builds it); left out of the file then, so that the float route's records are as before.
     precision: str | None = None
