@@ -1460,10 +1460,16 @@ def test_the_default_route_prints_the_very_commands_it_printed_before_int8(demo_
 
 @pytest.fixture(scope="module")
 def int8_demo(demo_run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """``--precision int8`` on the demo at batch 1, calibrated on 8 images, in a copy of the finished demo run."""
+    """``--precision int8`` on the demo at batch 1, in a copy of the finished demo run, calibrated on 8 images of
+    another generated set (apart from the images judged)."""
     clone, _ = demo_run
-    work = copy_workdir(clone, tmp_path_factory.mktemp("int8") / "work")
-    result = run_all("--batch-sizes", "1", "--precision", "int8", "--calibration-images", "8", cwd=work,
+    root = tmp_path_factory.mktemp("int8")
+    work = copy_workdir(clone, root / "work")
+    made = subprocess.run([sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(root / "other"), "--count",
+                           "8", "--seed", "1"], capture_output=True, text=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result = run_all("--batch-sizes", "1", "--precision", "int8", "--calibration-images", "8",
+                     "--calibration-dataset", str(root / "other" / "val"), cwd=work,
                      script=work / "run_all.sh")  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return work, result
@@ -1476,8 +1482,9 @@ def test_int8_route_quantizes_runs_compares_and_reports(int8_demo):
     model = onnx.load(work / "shufflenetv2_bs1_int8.onnx")
     assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in model.graph.node}
     quantize = [c for c in commands_run(result.stdout) if c[1].endswith("quantize.py")]
-    assert quantize == [[sys.executable, str(work / "quantize.py"), "shufflenetv2_bs1.onnx", "./prep_dataset",
+    assert quantize == [[sys.executable, str(work / "quantize.py"), "shufflenetv2_bs1.onnx", "./calibration_prep",
                          "--tool", "nncf", "--count", "8"]]  # fmt: skip
+    assert len(list((work / "calibration_prep").glob("*.bin"))) == 8
     inference = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
     assert "-om_path=shufflenetv2_bs1_int8.onnx" in inference[0]
     # The exported fp32 file was up to date in the copy: not exported again, not replaced.
@@ -1486,14 +1493,14 @@ def test_int8_route_quantizes_runs_compares_and_reports(int8_demo):
     assert accuracy.images == DEMO_IMAGES
     record = read_run_record(work / "result" / "perf_vision_batchsize_1_device_0.json")
     assert record.precision == "int8" and record.model_file == "shufflenetv2_bs1_int8.onnx"
-    assert "the first 8 images by name of ./prep_dataset" in record.calibration
+    assert "the first 8 images by name of ./calibration_prep" in record.calibration
     comparison = json.loads((work / "compare_bs1_int8_vs_fp32_torch.json").read_text())
     assert comparison["images_paired"] == DEMO_IMAGES and comparison["cosine"]["median"] >= 0.98
     assert comparison["cosine"]["median"] < 1.0  # int8 arithmetic, not the fp32 model
     report = (work / "report.md").read_text()
     assert report.startswith("# ShuffleNetV2+ offline inference: run report (int8 model)")
     assert "## int8: calibration and what it costs against fp32" in report
-    assert "among the images judged" in report and "median cosine" in report
+    assert "apart from the images judged" in report and "median cosine" in report
     assert "cores, onnxruntime, int8" in result.stdout  # the perf table's label
 
 
@@ -1547,4 +1554,5 @@ def test_ascend_int8_runs_amct_as_the_guides_then_atc_on_the_deploy_model(ascend
     record = read_run_record(workdir / "result" / "perf_vision_batchsize_1_device_0.json")
     assert record.precision == "int8" and "16 batches of 1" in record.calibration
     assert (workdir / "compare_bs1_int8_om_vs_fp32_onnx.json").is_file()
-    assert "(int8 model)" in (workdir / "report.md").read_text()
+    report = (workdir / "report.md").read_text()
+    assert "(int8 model)" in report and "among the images judged" in report
