@@ -6,7 +6,8 @@ run records beside the perf files and the accuracy records beside the JSONs); th
 CPU model, tool, backend, devices, versions of CANN, onnxruntime, OpenVINO, PyTorch, Python); accuracy per batch
 size against the guide's published figures with the 1-point verdict (``metrics.judge``, Wilson intervals on fewer
 than 50,000 images); the ten worst classes and the most frequent confusions with links to the predictions and
-per-class files; the precision comparisons (compare_outputs.py's JSON files); performance per batch size (beside
+per-class files; the precision comparisons (compare_outputs.py's JSON files); for an int8 model its section
+(``quantization_report``: calibration images, the guard, the drop against fp32); performance per batch size (beside
 the published Ascend 310 figures with a ratio only for a run on an Ascend device; for a CPU run they are a
 reference table of their own); the plot. Rows are sorted by batch size; runs of different datasets or models are
 refused unless allowed (``runs.check_not_mixed``).
