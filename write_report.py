@@ -15,7 +15,7 @@ from pathlib import Path
 from shufflenet_ascend.cli import PipelineError, add_label_flag, add_verbose_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
-from shufflenet_ascend.report import ReportInputs, build_report
+from shufflenet_ascend.report import ReportInputs, build_report, write_layer_plots
 from shufflenet_ascend.runs import add_allow_mixed_flag
 
 LOG = logging.getLogger(Path(__file__).stem)
@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--comparison", nargs="*", type=Path, default=[], metavar="JSON", help="JSON files of compare_outputs.py --json"
     )
+    parser.add_argument(
+        "--layers",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="layer CSVs (compare_layers.py --csv, or msit debug compare's result CSV): the first layer below "
+        "cosine 0.99, the worst layers, and a plot of cosine per layer drawn beside the report (<report>_<csv>.png)",
+    )
     parser.add_argument("--plot", type=Path, metavar="PNG", help="throughput plot (parse_perf.py --plot) to link")
     parser.add_argument("--tool", metavar="TEXT", help="the inference tool that ran")
     parser.add_argument("--backend", metavar="TEXT", help="the stand-in's backend (onnxruntime, openvino)")
@@ -116,14 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         "the accuracy against the fp32 model: the comparisons whose file names say int8)",
     )
     parser.add_argument("--calibration", metavar="TEXT", help="int8: which images calibrated the model, in words")
-    parser.add_argument(
-        "--layers",
-        nargs="*",
-        type=Path,
-        default=[],
-        metavar="CSV",
-        help="int8: compare_layers.py CSVs (the int8 model against the fp32 one, layer by layer)",
-    )
     add_allow_mixed_flag(parser)
     add_verbose_flag(parser)
     return parser
@@ -160,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         layers=args.layers,
     )
     lacking: list[str] = []
+    write_layer_plots(args.layers, output, lacking)
     text = build_report(inputs, output, lacking)
     for sentence in lacking:
         LOG.warning("warning: %s: %s", output, sentence.removeprefix("- "))

@@ -4,7 +4,6 @@ published figure."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,28 +52,10 @@ def comparison_lines(name: str, doc: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def first_layer_below(path: Path, min_cosine: float = INT8_MIN_MEDIAN_COSINE) -> str:
-    """The first row of a compare_layers.py CSV (in graph order) whose cosine is below ``min_cosine``."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError:
-        raise PipelineError(f"{path}: layer comparison not found") from None
-    column = next(
-        (name for name in (rows[0] if rows else {}) if name.lower().replace("_", "") == "cosinesimilarity"), None
-    )
-    if column is None:
-        raise PipelineError(f"{path}: no CosineSimilarity column (not a CSV of compare_layers.py)")
-    for row in rows:
-        try:
-            value = float(row[column])
-        except (TypeError, ValueError):
-            continue
-        if value < min_cosine:
-            layer = next(
-                (row[key] for key in ("GroundTruth", "NPUDump", "Layer", "Name", "Output") if row.get(key)), "?"
-            )
-            return f"{layer} (cosine {value:.6f} < {min_cosine}; {path.name})"
-    return f"none: every layer of {len(rows)} keeps a cosine >= {min_cosine} ({path.name})"
+    """The first layer of a layer CSV (compare_layers.py's or msit's) whose cosine is below ``min_cosine``."""
+    from shufflenet_ascend.layers import first_layer_line, read_layer_csv
+
+    return f"{first_layer_line(read_layer_csv(path), min_cosine)} ({path.name})"
 
 
 def int8_section(

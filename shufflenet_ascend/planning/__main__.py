@@ -14,7 +14,7 @@ def tables() -> tuple[dict, dict]:
     """The stages and the checks, imported only when needed: ``options`` checks the interpreter's packages first,
     so that a missing one is one line, not a traceback from an import."""
     from shufflenet_ascend.planning.calibration import check_calibrate, stage_calibrate
-    from shufflenet_ascend.planning.compare import check_reference, stage_compare
+    from shufflenet_ascend.planning.compare import check_layers, check_reference, stage_compare
     from shufflenet_ascend.planning.environment import stage_environment
     from shufflenet_ascend.planning.inference import check_inference, stage_inference
     from shufflenet_ascend.planning.inputs import (
@@ -50,6 +50,7 @@ def tables() -> tuple[dict, dict]:
         "inference": lambda args: check_inference(Run.load(), int(args[0]), args[1] if len(args) > 1 else "dataset"),
         "reference": lambda args: check_reference(*args),
         "calibrate": lambda args: check_calibrate(*args),
+        "layers": lambda args: check_layers(*args),
     }
     return stages, checks
 
@@ -57,7 +58,11 @@ def tables() -> tuple[dict, dict]:
 def main(argv: Sequence[str]) -> int:
     command, *args = argv or [""]
     stage = (
-        {"inference": f"inference bs{''.join(args[1:2])}", "reference": "compare"}.get(args[0], args[0]) if args else ""
+        {"inference": f"inference bs{''.join(args[1:2])}", "reference": "compare", "layers": "compare"}.get(
+            args[0], args[0]
+        )
+        if args
+        else ""
     )
     try:
         if command == "options":

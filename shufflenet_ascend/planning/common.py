@@ -26,6 +26,9 @@ COMPARES = ("none", "first", "all")
 PRECISIONS = ("float", "int8")  # float: the guide's (fp32 ONNX; the OM as ATC builds it); int8: calibrated
 AIPP_CONFIG = "aipp.config"  # ATC's AIPP stage for the uint8 route (in this repository, as Huawei's guides keep it)
 PURE_LOOP_ASCEND = 100  # the current guides' pure-inference run: ais_bench --loop=100
+MSIT_CSV = (
+    "layers_bs1_om_vs_onnx.csv"  # msit debug compare's result CSV of the batch-1 OM, copied from result/msit_bs1/
+)
 PURE_SECONDS_STAND_IN = 2  # the stand-in's pure-inference run on a CPU: a fixed time keeps the quick start quick
 
 
@@ -138,6 +141,19 @@ class Run:
     def comparison_files(self) -> list[str]:
         files = [self.comparison_file(b) for b in self.compare_batches()]
         return files + ["compare_fp16_vs_torch.json"] if self.stand_in and files else files
+
+    def layer_files(self) -> list[str]:
+        """The layer CSVs of the compare stage: the float16 prediction of the first compared batch size, and (an
+        Ascend host with msit) msit's comparison of the batch-1 OM with its ONNX file, when it was made."""
+        batches = self.compare_batches()
+        if not batches:
+            return []
+        files = [f"layers_bs{batches[0]}_fp16_vs_onnx.csv"] + ([self.int8_layer_file()] if self.int8 else [])
+        return files + [MSIT_CSV] if not self.stand_in and os.path.isfile(MSIT_CSV) else files
+
+    def int8_layer_file(self) -> str:
+        """int8: the layer CSV of the int8 model against the fp32 one (the first compared batch size)."""
+        return f"layers_bs{self.compare_batches()[0]}_int8_vs_fp32.csv"
 
 
 class Actions:
