@@ -1527,7 +1527,7 @@ def route_lines(stdout: str, repo: Path, python: str) -> list[str]:
 def test_the_default_route_prints_the_very_commands_it_printed_before_int8(demo_run):
     """tests/data/default_route_commands.txt: what `bash run_all.sh --batch-sizes "1 16"` printed on the demo without
     the int8 route (main with issue 27's layer comparison; the stage headers and every command, made generic by
-    route_lines)."""
+    route_lines; since issue 25 with paths relative to the work folder and its renames and removals printed)."""
     clone, result = demo_run
     assert route_lines(result.stdout, clone, sys.executable) == DEFAULT_ROUTE.read_text().splitlines()
 
