@@ -178,11 +178,11 @@ def check_not_mixed(rows: Sequence[RunOf], allow_mixed: bool) -> list[str]:
     """Refuse (a PipelineError naming both files) rows of different datasets or models unless ``allow_mixed``;
     with it, the sentences saying what differs (for a note under the table). Unknown values match anything."""
     notes = []
-    for what, attribute, text in (
+    for what, attribute, text in (  # (the precision first: int8 beside float is the difference that says most)
+        ("precisions", "precision", "precision"),
         ("datasets", "dataset", "dataset_text"),
         ("label files", "labels", "labels_text"),
         ("models", "model", "model"),
-        ("precisions", "precision", "precision"),
     ):
         first = next((row for row in rows if getattr(row, attribute) is not None), None)
         if first is None:

@@ -1556,7 +1556,7 @@ def test_int8_route_quantizes_runs_compares_and_reports(int8_demo):
     model = onnx.load(work / "shufflenetv2_bs1_int8.onnx")
     assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in model.graph.node}
     quantize = [c for c in commands_run(result.stdout) if c[1].endswith("quantize.py")]
-    assert quantize == [[sys.executable, str(work / "quantize.py"), "shufflenetv2_bs1.onnx", "./calibration_prep",
+    assert quantize == [[sys.executable, "quantize.py", "shufflenetv2_bs1.onnx", "./calibration_prep",
                          "--tool", "nncf", "--count", "8"]]  # fmt: skip
     assert len(list((work / "calibration_prep").glob("*.bin"))) == 8
     inference = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
@@ -1577,7 +1577,7 @@ def test_int8_route_quantizes_runs_compares_and_reports(int8_demo):
     assert "apart from the images judged" in report and "median cosine" in report
     # Layer by layer: the fp32 file against the int8 one on the first image, the first layer below 0.98 said.
     layers = [c for c in commands_run(result.stdout) if c[1].endswith("compare_layers.py") and "--fp16" not in c]
-    assert layers == [[sys.executable, str(work / "compare_layers.py"), "shufflenetv2_bs1.onnx",
+    assert layers == [[sys.executable, "compare_layers.py", "shufflenetv2_bs1.onnx",
                        "shufflenetv2_bs1_int8.onnx", "--input", "prep_dataset/demo_val_00000001.bin", "--csv",
                        "layers_bs1_int8_vs_fp32.csv", "--min-cosine", "0.98"]]  # fmt: skip
     assert (work / "layers_bs1_int8_vs_fp32.csv").stat().st_size > 0
