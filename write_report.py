@@ -12,11 +12,15 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.cli import PipelineError, add_label_flag, add_verbose_flag, make_parser, run_cli, setup_logging
+from shufflenet_ascend.bounds import CHIPS_PER_CARD
+from shufflenet_ascend.cli import add_label_flag, add_verbose_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
+from shufflenet_ascend.formats.accuracy_json import accuracy_record_path
+from shufflenet_ascend.formats.run_record import record_path
 from shufflenet_ascend.report import ReportInputs, build_report
 from shufflenet_ascend.runs import add_allow_mixed_flag
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -38,7 +42,8 @@ accuracy record names, else result_bs<B>_predictions.csv and result_bs<B>_per_cl
 which the report links. Rows are sorted by batch size. The published Ascend 310 figures stand beside a run's
 rates with a ratio only when it ran on an Ascend device (a record's device, or --chips above 1 for perf files
 without one); for a CPU run they are a reference table of their own. Runs of different datasets or models (their
-records say so) are refused, one line naming both files (exit status 2), unless --allow-mixed."""
+records say so) are refused, one line naming both files (exit status 2), unless --allow-mixed. OUT.md may not be
+one of the files it reads, nor lie inside a folder given to --perf."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chips",
-        type=int,
+        type=CHIPS_PER_CARD.arg("N"),
         default=CHIPS_PER_310_CARD,
-        help="chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU)",
+        help=f"chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU; at most "
+        f"{CHIPS_PER_CARD.high:g})",
     )
     add_label_flag(parser)
     parser.add_argument("--perf-label", dest="label", help=argparse.SUPPRESS)  # the older name of --label
@@ -117,8 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if args.chips < 1:
-        raise PipelineError(f"--chips {args.chips}: must be at least 1")
+    refuse_unsafe_outputs(
+        [args.output],
+        [
+            *args.accuracy,
+            *map(accuracy_record_path, args.accuracy),
+            *args.perf,
+            *(record_path(path) for path in args.perf if not path.is_dir()),
+            *args.comparison,
+            args.plot,
+            *args.predictions,
+            *args.per_class,
+        ],
+    )
     output = check_output_file(args.output)
 
     inputs = ReportInputs(

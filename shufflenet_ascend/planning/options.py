@@ -10,6 +10,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from shufflenet_ascend.bounds import BATCH_SIZE, DEVICE_ID, ROUNDS
 from shufflenet_ascend.cli import PipelineError, make_parser
 from shufflenet_ascend.contract import (
     DEFAULT_INPUT_DTYPE,
@@ -135,15 +136,15 @@ def parse_options(argv: Sequence[str]) -> Run:
     if not batch_sizes:
         raise PipelineError("--batch-sizes: no batch size given")
     for value in batch_sizes:
-        if not re.fullmatch(r"[1-9][0-9]*", value):
-            raise PipelineError(f"--batch-sizes: '{value}' is not a positive integer")
+        if not re.fullmatch(r"[1-9][0-9]*", value) or not BATCH_SIZE.accepts(int(value)):
+            raise PipelineError(f"--batch-sizes: '{value}' is not {BATCH_SIZE.describe()}")
     batch_sizes = list(dict.fromkeys(int(value) for value in batch_sizes))  # "1 1" is one batch size: one row
-    if not re.fullmatch(r"[0-9]+", args.device_id):
-        raise PipelineError(f"--device-id: '{args.device_id}' is not a non-negative integer")
+    if not re.fullmatch(r"[0-9]+", args.device_id) or not DEVICE_ID.accepts(int(args.device_id)):
+        raise PipelineError(f"--device-id: '{args.device_id}' is not {DEVICE_ID.describe()}")
     devices = args.devices.split() or [args.device_id]
     for value in devices:
-        if not re.fullmatch(r"[0-9]+", value):
-            raise PipelineError(f"--devices: '{value}' is not a non-negative integer")
+        if not re.fullmatch(r"[0-9]+", value) or not DEVICE_ID.accepts(int(value)):
+            raise PipelineError(f"--devices: '{value}' is not {DEVICE_ID.describe()}")
     if len(set(devices)) != len(devices):
         raise PipelineError(f"--devices: '{args.devices}' names a device twice")
     for name, value, allowed in (("tool", args.tool, TOOLS), ("backend", args.backend, BACKENDS),
@@ -153,8 +154,10 @@ def parse_options(argv: Sequence[str]) -> Run:
             raise PipelineError(f"--{name}: '{value}' is not one of {', '.join(allowed)}")
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.soc_version):
         raise PipelineError(f"--soc-version: '{args.soc_version}' is not a chip name such as Ascend310")
-    if args.pure_loop and not re.fullmatch(r"[0-9]+", args.pure_loop):
-        raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a non-negative integer")
+    if args.pure_loop and (
+        not re.fullmatch(r"[0-9]+", args.pure_loop) or int(args.pure_loop) > ROUNDS.high
+    ):  # 0: no pure-inference run
+        raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a whole number from 0 to {int(ROUNDS.high)}")
     try:
         os.makedirs(args.workdir, exist_ok=True)
     except OSError:
