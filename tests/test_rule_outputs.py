@@ -7,13 +7,15 @@ every file of the work folder byte-identical afterwards (nothing written, nothin
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from rule_files import KEYS, PERF, a_record, a_work_folder
 
-from conftest import assert_one_line, snapshot
+from conftest import REPO_ROOT, assert_one_line, snapshot
 from shufflenet_ascend.preprocess.bin_sizes import expected_bin_bytes
 from tiny_model import HEIGHT, WIDTH, TinyClassifier, export_tiny
 
@@ -203,3 +205,22 @@ def test_the_same_commands_with_safe_outputs_still_run(work: Path, run_script) -
     ran = run_script("compare_outputs.py", "dump_a", "dump_b", "--json", "cmp.json", cwd=work)
     assert ran.returncode == 0, ran.stderr
     assert {"perf.json", "prep.info", "cmp.json"} <= set(snapshot(work))
+
+
+def test_run_all_refuses_a_work_folder_inside_its_dataset(tmp_path: Path) -> None:
+    """The driver's planning calls the same rule before any stage: prep_dataset/ would be made among the images."""
+    images = tmp_path / "val"
+    images.mkdir()
+    Image.new("RGB", (40, 30)).save(images / "a.JPEG")
+    before = snapshot(tmp_path)
+    env = {key: value for key, value in os.environ.items() if key not in ("DATASET", "WORKDIR")}
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "run_all.sh"), "--dataset", str(images), "--workdir", str(images / "work")],
+        cwd=tmp_path,
+        env={**env, "PYTHON": sys.executable, "ASCEND_ROOT": str(tmp_path / "no-cann")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert_one_line(result, 2, "work/prep_dataset: lies inside", "a folder this command reads")
+    assert snapshot(tmp_path) == before

@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 
 from shufflenet_ascend.bounds import BATCH_SIZE, DEVICE_ID, ROUNDS
 from shufflenet_ascend.cli import PipelineError, make_parser
@@ -28,6 +29,7 @@ from shufflenet_ascend.planning.common import (
     Run,
 )
 from shufflenet_ascend.planning.packages import check_packages
+from shufflenet_ascend.safe_outputs import Output, refuse_unsafe_outputs
 
 # ----------------------------------------------------------------------------------------------------------------
 # options
@@ -158,6 +160,11 @@ def parse_options(argv: Sequence[str]) -> Run:
         not re.fullmatch(r"[0-9]+", args.pure_loop) or int(args.pure_loop) > ROUNDS.high
     ):  # 0: no pure-inference run
         raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a whole number from 0 to {int(ROUNDS.high)}")
+    workdir = Path(args.workdir)
+    refuse_unsafe_outputs(  # the run's outputs never land in what it reads (a work folder inside --dataset)
+        [Output(workdir / "prep_dataset", folder=True), Output(workdir / "result", folder=True), workdir / "report.md"],
+        [args.dataset, args.labels],
+    )
     try:
         os.makedirs(args.workdir, exist_ok=True)
     except OSError:
