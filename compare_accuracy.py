@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reference_flag(parser, PUBLISHED_OPEN_SOURCE_ACCURACY, "reference accuracy in %%, the open-source figures")
     parser.add_argument(
         "--tolerance",
-        type=PERCENT.arg("points"),
+        type=PERCENT.arg(),
         default=ACCURACY_TOLERANCE_POINTS,
         help="largest allowed drop below the reference, in points, 0..100 (default: %(default)s)",
     )

@@ -100,21 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--worst",
-        type=LIST_LENGTH.arg("N"),
+        type=LIST_LENGTH.arg(),
         default=DEFAULT_WORST,
         metavar="N",
         help="list the N images of lowest cosine (default: %(default)s)",
     )
     parser.add_argument(
         "--min-cosine",
-        type=COSINE.arg("C"),
+        type=COSINE.arg(),
         default=DEFAULT_MIN_COSINE,
         metavar="C",
         help="exit 1 when an image's cosine is below C, -1..1 (default: %(default)s; -1 accepts any)",
     )
     parser.add_argument(
         "--min-top1-agreement",
-        type=PERCENT.arg("P"),
+        type=PERCENT.arg(),
         metavar="P",
         help="exit 1 when fewer than P %% (0..100) of the images have the same top-1 class",
     )
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_json_flag(parser)
     add_workers_flag(parser, 0, "processes reading the files")
     parser.add_argument(  # the older name of --workers
-        "--jobs", type=WORKERS.arg("N"), dest="workers", help=argparse.SUPPRESS
+        "--jobs", type=WORKERS.arg(), dest="workers", help=argparse.SUPPRESS
     )
     add_verbose_flag(parser)
     return parser

@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mode_parser in (bin_mode, jpg_mode):
         mode_parser.add_argument("dir", metavar="DIR", help="folder of the inputs; paths are written as given")
         mode_parser.add_argument("out", metavar="OUT.info", help="info file to write (replaced if it exists)")
-    side = IMAGE_SIDE.arg("pixels")
+    side = IMAGE_SIDE.arg()
     bin_mode.add_argument("width", metavar="WIDTH", type=side, help="input width of the model (224; at most 4096)")
     bin_mode.add_argument("height", metavar="HEIGHT", type=side, help="input height of the model (224; at most 4096)")
     bin_mode.add_argument(

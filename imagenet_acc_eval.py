@@ -100,17 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference",
         nargs=2,
-        type=PERCENT.arg("percent"),
+        type=PERCENT.arg(),
         metavar=("TOP1", "TOP5"),
         help="published top-1 and top-5 accuracy in %% (0..100): exit 1 when ours is more than --tolerance "
         "points below either (the guide's rule, e.g. --reference 74.1 91.7)",
     )
     parser.add_argument(  # the older name of --reference
-        "--compare", nargs=2, type=PERCENT.arg("percent"), dest="reference", help=argparse.SUPPRESS
+        "--compare", nargs=2, type=PERCENT.arg(), dest="reference", help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--tolerance",
-        type=PERCENT.arg("points"),
+        type=PERCENT.arg(),
         default=ACCURACY_TOLERANCE_POINTS,
         help="allowed drop below the published accuracy, in points, 0..100 (default: %(default)s)",
     )

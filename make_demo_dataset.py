@@ -38,12 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("dst", metavar="DST", type=Path, help="folder to create val/ and val_label.txt in")
     parser.add_argument(
         "--count",
-        type=DEMO_IMAGES.arg("N"),
+        type=DEMO_IMAGES.arg(),
         default=40,
         help=f"number of images, 1..{DEMO_IMAGES.high:g} (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=SEED.arg("N"), default=0, help="random seed of pictures and labels (default: %(default)s)"
+        "--seed", type=SEED.arg(), default=0, help="random seed of pictures and labels (default: %(default)s)"
     )
     return parser
 

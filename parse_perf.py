@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chips",
-        type=CHIPS_PER_CARD.arg("N"),
+        type=CHIPS_PER_CARD.arg(),
         help=f"chips per card for perf files without a run record: card fps = Interface throughputRate x chips "
         f"(default: {CHIPS_PER_310_CARD}, an Ascend 310 card; 1..{CHIPS_PER_CARD.high:g}); a record's device always "
         "decides",

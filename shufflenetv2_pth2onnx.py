@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "batch_size",
         metavar="BATCH_SIZE",
         nargs="?",
-        type=BATCH_SIZE.arg("BATCH_SIZE"),
+        type=BATCH_SIZE.arg(),
         default=1,
         help=f"batch size of the file's input and output, 1..{BATCH_SIZE.high:g} (default: %(default)s); with "
         "--dynamic-batch only the batch the model is traced with",
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=SEED.arg("N"),
+        type=SEED.arg(),
         default=0,
         help="seed of the random weights (CHECKPOINT 'random') and of --verify's random images (default: %(default)s)",
     )

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chips",
-        type=CHIPS_PER_CARD.arg("N"),
+        type=CHIPS_PER_CARD.arg(),
         default=CHIPS_PER_310_CARD,
         help=f"chips per card: card fps = Interface fps x chips (default: %(default)s; 1 on a CPU; at most "
         f"{CHIPS_PER_CARD.high:g})",

@@ -69,8 +69,8 @@ class Bound:
             raise PipelineError(f"{flag}={text}: expected {self.describe()}")
         return value
 
-    def arg(self, metavar: str = "") -> Callable[[str], int | float]:
-        """An argparse ``type=``: the value, or argparse's one-line error naming the range."""
+    def arg(self) -> Callable[[str], int | float]:
+        """An argparse ``type=``: the value, or argparse's one-line error naming the flag and the range."""
 
         def convert(text: str) -> int | float:
             value = self.convert(text)
@@ -78,7 +78,6 @@ class Bound:
                 raise argparse.ArgumentTypeError(f"{text!r}: expected {self.describe()}")
             return value
 
-        convert.__name__ = metavar or ("integer" if self.integer else "number")  # argparse names the type so
         return convert
 
 

@@ -122,7 +122,7 @@ def add_workers_flag(parser: argparse.ArgumentParser, default: int, what: str) -
     parser.add_argument(
         "-j",
         "--workers",
-        type=WORKERS.arg("N"),
+        type=WORKERS.arg(),
         default=default,
         metavar="N",
         help=f"{what} (default: {default or 'all cores'}; at most {WORKERS.high:g})",
@@ -147,7 +147,7 @@ def add_reference_flag(parser: argparse.ArgumentParser, default: Sequence[float]
     parser.add_argument(
         "--reference",
         nargs=2,
-        type=PERCENT.arg("percent"),
+        type=PERCENT.arg(),
         metavar=("TOP1", "TOP5"),
         default=None if default is None else tuple(default),
         help=f"{what}, in percent 0..100{shown}",

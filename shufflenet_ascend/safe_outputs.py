@@ -86,7 +86,8 @@ def refuse_unsafe_outputs(outputs: Iterable[Output | PathLike], inputs: Iterable
             named = Path(os.path.normpath(os.path.abspath(output.path)))
             under = Path(os.path.normpath(os.path.abspath(output.under)))
             if named == under or not named.is_relative_to(under):
-                raise PipelineError(f"{output.path}: escapes {output.under}, the folder it is named under; refused")
+                where = "is" if named == under else "escapes"
+                raise PipelineError(f"{output.path}: {where} {output.under}, the folder it is named under; refused")
         for other in wanted[index + 1 :]:
             if _same_file(output.path, other.path):
                 raise PipelineError(f"{output.path}: given as two outputs at once ({other.path} is the same)")
