@@ -73,9 +73,10 @@ Beyond the guide's script:
   the dumps, the label file and its hash, the subset, the predictions and per-class files, and the run records of
   the inference that wrote the dumps (found beside them: result/perf_vision_batchsize_<B>_device_<D>.json, or
   result/<name>_record.json for ais_bench's result/<name>/). compare_accuracy.py and write_report.py read it.
-- An output that would overwrite an input (OUT_DIR/OUT_JSON inside a dump folder, or the label or info file) or
-  another output is refused before anything is read. An entry of a dump folder that cannot be read (a symbolic
-  link loop) is skipped with a warning naming it: its image counts as without output.
+- An output that would overwrite an input (OUT_DIR/OUT_JSON inside a dump folder or the --inputs folder, or the
+  label or info file), another output, or a device, FIFO or folder (--predictions /dev/null) is refused before
+  anything is read. A folder of preprocessed bins given as DUMP is said to be one. An entry of a dump folder that
+  cannot be read (a symbolic link loop) is skipped with a warning naming it: its image counts as without output.
 - An output whose key has no label, with NaN or infinite values, with more than one line of values, or with a
   number of values other than 1000 or 1001 (or unlike the other outputs) is an error naming the file (exit status
   2); nothing is written.
