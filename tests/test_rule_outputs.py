@@ -58,6 +58,10 @@ CASES = {
         ["parse_perf.py", "result/", "--plot", PERF],
         f"{PERF}: lies inside result, a folder this command reads",
     ),
+    "parse_perf --json onto a perf file": (
+        ["parse_perf.py", "result/", "--json", PERF],
+        "the JSON file's name must end in .json",
+    ),
     "parse_perf --json onto a summary": (
         ["parse_perf.py", "result/", "--json", "result/bs1_summary.json"],
         "result/bs1_summary.json: lies inside result,",
