@@ -107,7 +107,10 @@ def read_perf_file(path: str | os.PathLike[str], chips: int = CHIPS_PER_310_CARD
         record = find_run_record(path)
         used = card_chips(record, chips)
         card = None if used is None else round(summary.throughput * used, _DECIMALS)
-        row = PerfRow(summary.batch_size, summary.device_id, None, summary.throughput, card)
+        # Interface fps: ais_bench's throughput (1000 x batch / mean NPU_compute_time, the stand-in's too); e2e fps:
+        # only the stand-in's dataset runs measure it (their wall-clock rate), ais_bench does not.
+        e2e = None if summary.pure else summary.wall_clock_throughput
+        row = PerfRow(summary.batch_size, summary.device_id, e2e, summary.throughput, card)
         latency = summary.latency_ms or (record.latency_ms if record else None)
         return PerfFile(path, row, "ais_bench", summary.pure, record, used, latency)
     dataset_name = PERF_NAME_PATTERN.match(path.name)

@@ -73,14 +73,22 @@ def _check_existing(output: Output) -> None:
         )
 
 
-def refuse_unsafe_outputs(outputs: Iterable[Output | PathLike], inputs: Iterable[PathLike | None] = ()) -> None:
+def refuse_unsafe_outputs(
+    outputs: Iterable[Output | PathLike],
+    inputs: Iterable[PathLike | None] = (),
+    folders_of_inputs: Iterable[PathLike] = (),
+) -> None:
     """Refuse, with a PipelineError naming the output, every output that breaks the rule of this module.
 
     ``outputs``: file names, or ``Output`` for folders and for names that must stay under a folder; ``inputs``:
-    every file and folder the command reads (None entries are skipped: options not given)."""
+    every file and folder the command reads (None entries are skipped: options not given); a folder given is read
+    as a whole, so nothing may be written inside it. ``folders_of_inputs``: the folders of input files read one by
+    one (the bins an info file lists): an output may not be one of them (a dump folder is emptied of
+    ``<key>_<k>.bin`` files before a run), but may lie inside one (``./result/`` beside bins in ``./``)."""
     wanted = [item if isinstance(item, Output) else Output(Path(item)) for item in outputs]
     given = [Path(path) for path in inputs if path is not None and str(path) != ""]
     folders = [path for path in given if path.is_dir()]
+    holders = [Path(path) for path in folders_of_inputs]
     for index, output in enumerate(wanted):
         if output.under is not None:
             named = Path(os.path.normpath(os.path.abspath(output.path)))
@@ -96,6 +104,12 @@ def refuse_unsafe_outputs(outputs: Iterable[Output | PathLike], inputs: Iterable
                 raise PipelineError(
                     f"{output.path}: is an input of this command ({path}); refused as an output (it would be "
                     "overwritten)"
+                )
+        for folder in holders:
+            if _same_file(output.path, folder):
+                raise PipelineError(
+                    f"{output.path}: holds inputs of this command; refused as an output folder (its inputs would be "
+                    "replaced, or removed as an earlier run's outputs)"
                 )
         real = _real(output.path)
         for folder in folders:

@@ -151,12 +151,15 @@ def batch_from_model_name(model_name: str) -> int | None:
 class AisBenchSummary:
     """What ais_bench's ``<name>_summary.json`` says of a run on one device."""
 
-    throughput: float  # images per second of the device: the counterpart of the Interface throughputRate
+    throughput: float  # 1000 x batch / mean NPU_compute_time: the counterpart of the Interface throughputRate
     batch_size: int | None  # from args.batchsize, else bs<N> in the file's or the model's name, else unknown
     device_id: int
     pure: bool  # pure inference: it ran without --input
     # NPU_compute_time per batch in ms, the run record's keys: min, mean, median, p99, max, count (those it has)
     latency_ms: dict[str, float] | None = None
+    # The CPU stand-in's own key: images per second of wall-clock time, its streams computing at once (a dataset
+    # run: from the first read to the last output written, the e2e rate); None in ais_bench's own summaries.
+    wall_clock_throughput: float | None = None
 
 
 def _non_negative_int(value: object) -> int | None:
@@ -200,7 +203,11 @@ def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
     if device is None or not DEVICE_ID.accepts(device):
         raise PipelineError(f"{path}: device {device_value!r} in args is not a device number")
     pure = "input" in args and not args["input"]
-    return AisBenchSummary(throughput, batch, device, pure, _latency(path, document.get("NPU_compute_time")))
+    wall_clock = document.get("wall_clock_throughput")  # the stand-in's own figure (ais_bench writes none)
+    if wall_clock is not None:
+        wall_clock = check_rate(path, "wall_clock_throughput", wall_clock)
+    latency = _latency(path, document.get("NPU_compute_time"))
+    return AisBenchSummary(throughput, batch, device, pure, latency, wall_clock)
 
 
 _AIS_BENCH_LATENCY_KEYS = {"min": "min", "mean": "mean", "median": "median", "percentile(99%)": "p99", "max": "max"}

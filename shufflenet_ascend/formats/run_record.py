@@ -24,6 +24,7 @@ from shufflenet_ascend.bounds import (
     DEVICE_ID,
     IMAGES,
     LATENCY_MS,
+    RATE,
     STREAMS,
     THREADS,
     Bound,
@@ -83,6 +84,9 @@ class RunRecord:
     latency_ms: dict[str, float] | None = None  # per batch: min, mean, median, p90, p99, max (+ count)
     model_size: str | None = None  # ShuffleNetV2+ Small, Medium or Large, where known (the ONNX file's metadata)
     batch_latencies_ms: tuple[float, ...] | None = None  # every timed batch's inference time, in completion order
+    # The stand-in's images per second of wall-clock time, its streams computing at once: a dataset run from the
+    # first read to the last output written (its e2e rate), pure inference while a batch was in flight.
+    wall_clock_throughput: float | None = None
 
     @property
     def on_ascend(self) -> bool:
@@ -180,6 +184,7 @@ def _number_problems(record: RunRecord) -> list[str]:
         ("threads", record.threads, THREADS, True),
         ("cores", record.device.cores, CORES, True),
         ("chips per card", record.device.chips_per_card, CHIPS_PER_CARD, True),
+        ("wall-clock throughput", record.wall_clock_throughput, RATE, True),
         *(("device id", number, DEVICE_ID, False) for number in record.device.device_ids),
         *((f"latency {key}", value, IMAGES if key == "count" else LATENCY_MS, False)
           for key, value in (record.latency_ms or {}).items()),

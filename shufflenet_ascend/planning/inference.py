@@ -30,6 +30,7 @@ from shufflenet_ascend.planning.common import (
 )
 from shufflenet_ascend.planning.model import read_atc_record
 from shufflenet_ascend.preprocess.bin_sizes import check_bin_sizes
+from shufflenet_ascend.shards import streams_per_device
 
 
 def inference_command(run: Run, batch_size: int, device: int) -> list[object]:
@@ -50,7 +51,7 @@ def inference_command(run: Run, batch_size: int, device: int) -> list[object]:
     command = [run.python, script("benchmark_ort.py"), *guide, f"-om_path=shufflenetv2_bs{batch_size}.onnx", *io,
                f"-backend={run.backend}", *stand_in_route(run)]  # fmt: skip
     if several:  # each process gets its share of the cores, as streams of one thread each (the stand-in's fastest)
-        command += [f"-streams={max(1, run.cores // len(run.devices))}", "-threads=1"]
+        command += [f"-streams={streams_per_device(run.cores, len(run.devices))}", "-threads=1"]
     return command
 
 

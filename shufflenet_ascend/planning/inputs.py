@@ -30,6 +30,7 @@ from shufflenet_ascend.planning.common import (
 )
 from shufflenet_ascend.preprocess.folder import bins_needed_bytes
 from shufflenet_ascend.preprocess.record import scan_source_folder
+from shufflenet_ascend.shards import contiguous_shards
 
 
 def stage_checkpoint(actions: Actions, run: Run) -> None:
@@ -206,8 +207,7 @@ def check_info(run: Run) -> None:
         return
     lines = Path(INFO).read_text().splitlines(keepends=True)
     start = 0
-    for index, device in enumerate(run.devices):
-        end = len(lines) * (index + 1) // len(run.devices)
-        atomic_write_text(run.shard_info(device), "".join(lines[start:end]))
-        note(f"device {device}: lines {start + 1}..{end} of {INFO} -> {run.shard_info(device)}")
-        start = end
+    for device, shard in zip(run.devices, contiguous_shards(lines, len(run.devices)), strict=True):
+        atomic_write_text(run.shard_info(device), "".join(shard))
+        note(f"device {device}: lines {start + 1}..{start + len(shard)} of {INFO} -> {run.shard_info(device)}")
+        start += len(shard)

@@ -176,6 +176,7 @@ class Backend(ABC):
         self.model = model
         self.concurrency = concurrency
         self.clock = InFlightClock()
+        self.warmup_seconds: list[float] = []  # the last warm-up's calls, each call's own time
         self.model_input: ModelInput = ModelInput(INPUT_NAME, None, CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
 
     @property
@@ -213,16 +214,18 @@ class Backend(ABC):
             raise error
         return outputs
 
-    def warm_up(self, batch: np.ndarray, rounds: int = 1) -> None:
-        """``rounds`` untimed rounds of ``in_flight`` batches, each round all at once (allocation, planning, each
-        worker's or request's first call); the clock starts afresh after them."""
+    def warm_up(self, batch: np.ndarray, rounds: int = 1, per_round: int | None = None) -> None:
+        """``rounds`` untimed rounds of ``per_round`` batches (default ``in_flight``: allocation, planning, each
+        worker's or request's first call), each round all at once; the clock starts afresh after them, and the
+        warm-up calls' own times are kept in ``warmup_seconds``."""
         errors: list[BaseException] = []
         for _ in range(rounds):
-            for _ in range(self.in_flight):
+            for _ in range(self.in_flight if per_round is None else per_round):
                 self.submit(batch, lambda _outputs, error: errors.append(error) if error is not None else None)
             self.wait_all()
             if errors:
                 raise errors[0]
+        self.warmup_seconds = list(self.clock.call_seconds)
         self.clock.reset()
 
 

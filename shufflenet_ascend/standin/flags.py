@@ -85,22 +85,42 @@ ms per batch (as the tool's: throughput x latency = batch size).
 
 AIS_BENCH_DESCRIPTION = """\
 ais_bench's command line (Huawei's current tool, python3 -m ais_bench) runs too, with only the program name
-changed: --model, --input, --output, --output_dirname, --outfmt, --batchsize, --loop, --warmup_count, --device
-(also -m, -i, -o, -l, -d) mean what they mean to ais_bench. An .om model runs as the .onnx file beside it (the
-stand-in says so). The current guide's command lines:
+changed, for a static model of one input: --model, --input, --output, --output_dirname, --outfmt, --batchsize,
+--loop, --warmup_count, --device, --debug, --pure_data_type, --display_all_summary (also -m, -i, -o, -l, -d) mean
+what they mean to ais_bench. An .om model runs as the .onnx file beside it (the stand-in says so). The current
+guide's command lines:
 
     python benchmark_ort.py --model ./shufflenetv2_bs1.om --input ./prep_dataset/ \\
         --output ./result/ --outfmt TXT --batchsize 1
     python benchmark_ort.py --model=./shufflenetv2_bs16.om --loop=100 --batchsize=16 \\
         --output ./result/
 
-and it writes ais_bench's files: <output>/<dirname>/<key>_0.txt (printf %f values, a trailing space; .bin raw
-float32 with --outfmt BIN, the default, or .npy with NPY; the key is the input's name cut at its first '.') and
-<output>/<dirname>_summary.json (NPU_compute_time: each batch's inference time in ms: min, max, mean, median,
-percentile(99%), count; H2D_latency and D2H_latency 0, as no copy to a device is made; throughput: images per
-second with the streams' overlapping calls counted once, as the Interface throughputRate; npu_compute_time_list,
-pid, filesinfo, args); <dirname> is --output_dirname or the start time (%Y_%m_%d-%H_%M_%S). Without --input: pure
-inference, --loop batches; without --output nothing is written (as ais_bench), the figures are printed.
+--input is a folder of .bin/.npy files, one such file, or a comma-separated list of them; one output per input
+file: <output>/<dirname>/<key>_0.txt (printf %f values, a trailing space; .bin raw float32 with --outfmt BIN, the
+default, or .npy with NPY; the key is the input's name cut at its first '.'). Without --input: pure inference,
+--loop batches of zeros (--pure_data_type zero) or of random values 0..255 (random), each batch's outputs written
+as pure_infer_data_<n>_0.<fmt>. <dirname> is --output_dirname or the start time (%Y_%m_%d-%H_%M_%S); without
+--output nothing is written (as ais_bench), the figures are printed.
+
+It prints ais_bench's summary block, line for line (the Performance Summary rule, the NPU_compute_time line, with
+--display_all_summary true the H2D_latency line before it and the D2H_latency line after it, the line
+'[INFO] throughput 1000*batchsize.mean(B)/NPU_compute_time.mean(T): X', the closing rule), then a line of its
+own: the stand-in's wall-clock throughput. <output>/<dirname>_summary.json holds ais_bench's keys:
+NPU_compute_time (each batch's inference time in ms on the CPU: min, max, mean, median, percentile(99%), count);
+H2D_latency and D2H_latency (0: no copy to a device is made; counted as ais_bench counts them: each batch, 1 in
+pure inference); throughput = 1000 x batch size / mean NPU_compute_time, as ais_bench defines it (one batch at a
+time: with several streams the CPU runs faster than this); npu_compute_time_list, pid, filesinfo, args; and the
+stand-in's own key wall_clock_throughput: images per second of wall-clock time with its streams computing at once
+(a dataset run from the first read to the last output written, the [e2e] rate; pure inference while a batch was
+in flight). --debug true prints one 'cost :' line per inference on stderr, the warm-up's included; --warmup_count
+N runs N warm-up inferences (one batch each), as ais_bench.
+
+--device 0,1 runs one process per device, each on a contiguous shard of the inputs (their images add up to the
+inputs) with its share of the cores (streams = cores / devices, one thread each, as run_all.sh's shards), and
+writes <dirname>_device<d>/ and <dirname>_device<d>_summary.json per device; the blocks are printed in the order of
+the devices. What the stand-in cannot do (dynamic shapes, an AIPP config, ais_bench's NPU tools: --dymBatch,
+--dymHW, --dymDims, --dymShape, --outputSize, --aipp_config, --acl_json_path, --profiler, --dump, ...) is refused
+in one line, exit status 2.
 """
 
 RECORD_DESCRIPTION = """\
@@ -110,7 +130,8 @@ and PureInfer_perf_of_<stem>_in_device_<id>.json), or <output>/<dirname>_record.
 this CPU and the cores used, streams x threads, the model file, its sha256 and its weights (from the ONNX file's
 metadata; the checkpoint's sha256 or the seed for the torch backends), batch size, input dtype, mode, the dataset's
 identity and source, the images inferred, the start time, the project version, the command line and the latency
-per batch (min, mean, median, p90, p99, max, and every batch's time).
+per batch (min, mean, median, p90, p99, max, and every batch's time), and the wall-clock throughput (images per
+second with the streams at once: a dataset run's [e2e] rate, or pure inference's).
 
 Nothing is replaced silently: a dump folder or perf file whose record names another model (other weights), backend
 or dataset, or that has no record (another tool's, or an interrupted run's), is refused with one line unless
@@ -156,11 +177,53 @@ class BenchmarkFlags:
     output: str = ""
     output_dirname: str = ""
     outfmt: str = "BIN"
+    device: str = ""  # ais_bench's --device: one id, or a comma-separated list run as one command
+    debug: bool = False
+    pure_data_type: str = "zero"
+    display_all_summary: bool = False
 
     @property
     def ais_bench_style(self) -> bool:
         """Given ais_bench's names for the model, inputs or outputs: the run writes ais_bench's files."""
         return bool(self.model or self.input or self.output or self.output_dirname)
+
+    @property
+    def device_ids(self) -> tuple[int, ...]:
+        """The devices of the run: ``--device`` (one id or a comma-separated list), else ``-device_id``."""
+        return parse_device_list(self.device) if self.device else (self.device_id,)
+
+
+def parse_device_list(text: str) -> tuple[int, ...]:
+    """ais_bench's ``--device 0`` or ``--device 0,1,2``: device ids, each at most once."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise PipelineError(f"--device={text}: expected a device id (0, 1, ...) or a comma-separated list (0,1)")
+    ids = tuple(int(part) for part in parts)
+    if not all(bounds.DEVICE_ID.accepts(number) for number in ids):
+        raise PipelineError(f"--device={text}: each device id must be {bounds.DEVICE_ID.describe()}")
+    if len(set(ids)) != len(ids):
+        raise PipelineError(f"--device={text}: a device is named twice")
+    return ids
+
+
+# ais_bench's flags that the stand-in cannot honour, and why: one line, exit 2 (nothing is run or written).
+UNSUPPORTED_AIS_BENCH_FLAGS = {
+    "dymBatch": "a dynamic-batch OM",
+    "dymHW": "a dynamic image size OM",
+    "dymDims": "dynamic dimensions",
+    "dymShape": "dynamic shapes",
+    "dymShape_range": "dynamic shapes",
+    "auto_set_dymshape_mode": "dynamic shapes",
+    "auto_set_dymdims_mode": "dynamic dimensions",
+    "outputSize": "outputs of dynamic size",
+    "aipp_config": "an OM with a dynamic AIPP stage",
+    "acl_json_path": "the ACL runtime's configuration",
+    "profiler": "the NPU's profiler",
+    "dump": "the NPU's operator dump",
+    "energy_consumption": "the NPU's power readings",
+    "npu_id": "the NPU's power readings",
+    "output_batchsize_axis": "outputs split along another axis than 0",
+}
 
 
 # ais_bench's names (and short forms) for the flags that mean the same as the 2021 tool's.
@@ -169,14 +232,14 @@ FLAG_ALIASES = {
     "loop": "round",
     "l": "round",
     "warmup_count": "warmup",
-    "device": "device_id",
-    "d": "device_id",
+    "d": "device",
     "m": "model",
     "i": "input",
     "o": "output",
 }
 AIS_BENCH_FLAGS = ("model", "input", "output", "output_dirname", "outfmt")
 OUTFMTS = ("TXT", "BIN", "NPY")
+PURE_DATA_TYPES = ("zero", "random")
 
 
 FLAG_HELP: dict[str, str] = {
@@ -209,22 +272,31 @@ FLAG_HELP: dict[str, str] = {
     "shufflenetv2_pth2onnx.py random ... --seed N)",
     "input_dtype": "stand-in only: auto (from the first input's size), float32 (CHW, the guide's bins) or uint8 "
     "(HWC BGR bins, the OM's input with ATC's AIPP stage; converted to float32 NCHW before the model)",
-    "warmup": "untimed warm-up rounds (two batches per stream each) before the clock "
-    "starts; 0: none (ais_bench: --warmup_count)",
+    "warmup": "untimed warm-up rounds (two batches per stream each) before the clock starts; 0: none. As "
+    "ais_bench's --warmup_count (with ais_bench's flags): warm-up inferences, one batch each",
     "duration": "pure inference for this many seconds (instead of -round=N); at least one batch",
     "overwrite": "replace a dump folder or perf file whose record names another model, backend or dataset, or "
     "that has no record (default: refuse, naming it)",
     "model": "ais_bench: the model (--model, -m); an .om file runs as the .onnx file beside it",
-    "input": "ais_bench: a folder of .bin inputs, read in natural order (--input, -i); absent: pure inference",
+    "input": "ais_bench: a folder of .bin/.npy inputs, read in natural order, one .bin or .npy file, or a "
+    "comma-separated list of files (--input, -i); one output per input file; absent: pure inference",
     "output": "ais_bench: where the outputs and <dirname>_summary.json go (--output, -o); absent: nothing written",
     "output_dirname": "ais_bench: the outputs' folder name under --output (default: the start time); a name that "
     "leads out of --output (../x) is refused",
     "outfmt": "ais_bench: the dump format, TXT (printf %f), BIN (raw float32) or NPY",
+    "device": "ais_bench: the device id, or a list such as 0,1 run as one command (--device, -d): the images "
+    "split into one contiguous shard per device, the cores shared between them (-streams = cores / devices, "
+    "-threads=1, as run_all.sh's shards), one summary and one printed block per device",
+    "debug": "ais_bench: True: one 'cost :' line (ms) per inference on stderr, warm-up inferences included",
+    "pure_data_type": "ais_bench, pure inference: zero (the default: zeros) or random (fresh random input "
+    "0..255 per loop, seeded by the loop's number); with --output each loop's outputs are written",
+    "display_all_summary": "ais_bench: True: also print the H2D_latency and D2H_latency lines (0 here: no copy "
+    "to a device is made)",
 }
 FLAG_ALIAS_HELP = (
     "ais_bench's names: "
     + ", ".join(f"--{alias} = -{name}" for alias, name in FLAG_ALIASES.items() if len(alias) > 1)
-    + "; short forms -m -i -o -l -d"
+    + "; short forms -m -i -o -l -d; --device also takes a list (0,1)"
 )
 
 
@@ -323,6 +395,11 @@ def parse_flags(argv: Sequence[str]) -> BenchmarkFlags:
         ):
             values[name[2:]] = False
             continue
+        if name in UNSUPPORTED_AIS_BENCH_FLAGS:
+            raise PipelineError(
+                f"{token.partition('=')[0]}: ais_bench's flag for {UNSUPPORTED_AIS_BENCH_FLAGS[name]}; the stand-in "
+                "runs a static ONNX model with one input on the CPU and cannot do this"
+            )
         if name not in names:
             close = difflib.get_close_matches(name, sorted(names), n=1)
             hint = f" (did you mean -{close[0]}?)" if close else ""
@@ -361,8 +438,8 @@ def check_flags(flags: BenchmarkFlags) -> None:
             raise PipelineError("--model is required (the .om file, run as the .onnx file beside it, or the .onnx)")
         if flags.outfmt.upper() not in OUTFMTS:
             raise PipelineError(f"--outfmt={flags.outfmt}: expected one of {', '.join(OUTFMTS)}")
-        if "," in flags.input:
-            raise PipelineError(f"--input={flags.input}: the stand-in takes one folder of .bin files")
+        if flags.pure_data_type not in PURE_DATA_TYPES:
+            raise PipelineError(f"--pure_data_type={flags.pure_data_type}: expected zero or random")
         if flags.output and flags.output_dirname:  # the summary <output>/<dirname>_summary.json stays in --output
             output = Path(flags.output)
             refuse_unsafe_outputs([Output(output / f"{flags.output_dirname}_summary.json", under=output)])
@@ -374,6 +451,10 @@ def check_flags(flags: BenchmarkFlags) -> None:
             f"(benchmark.{platform.machine()}); give the stand-in the ONNX file it was converted from, "
             f"e.g. -om_path={Path(flags.om_path).with_suffix('.onnx')}"
         )
+    if flags.device:
+        devices = parse_device_list(flags.device)
+        if len(devices) > 1 and not flags.ais_bench_style:
+            raise PipelineError(f"--device={flags.device}: a list of devices runs with ais_bench's flags (--model)")
     model_path = flags.model or flags.om_path
     if flags.backend in TORCH_BACKENDS:
         if flags.model_size not in MODEL_SIZES:

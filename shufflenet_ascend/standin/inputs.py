@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -58,9 +59,13 @@ def resolve_input_dtype(requested: str, first: Sample, shape: tuple[int, int, in
     (a size can never be both); a size that is neither is refused naming the file."""
     if requested != AUTO:
         return requested
-    size = _size_of(first.path, first.path)
+    size, npy_dtype = payload(first.path)
+    if npy_dtype in DTYPE_ITEM_BYTES:
+        return npy_dtype
+    if npy_dtype is not None:
+        raise PipelineError(f"{first.path}: a .npy of {npy_dtype} values; the inputs are float32 (CHW) or uint8 (HWC)")
     for dtype in DTYPE_ITEM_BYTES:
-        if size == input_bytes(shape, dtype):
+        if npy_dtype is None and size == input_bytes(shape, dtype):
             return dtype
     raise PipelineError(
         f"{first.path}: {size} bytes, neither {shape_text(shape, 'float32')} float32 values "
@@ -86,7 +91,9 @@ def check_sizes(samples: Sequence[Sample], shape: tuple[int, int, int], dtype: s
     """Every input has the size of one image of ``dtype`` (before any inference)."""
     expected = input_bytes(shape, dtype)
     for sample in samples:
-        size = _size_of(sample.path, sample.path)
+        size, npy_dtype = payload(sample.path)
+        if npy_dtype not in (None, dtype):
+            raise PipelineError(f"{sample.path}: a .npy of {npy_dtype} values, expected {dtype} (as the first input)")
         if size != expected:
             raise PipelineError(size_message(sample.path, size, shape, dtype))
 
@@ -138,8 +145,8 @@ def ais_bench_key(name: str) -> str:
 
 
 def folder_samples(folder: str | os.PathLike[str]) -> list[Sample]:
-    """The .bin files directly in ``folder``, in ais_bench's order (sorted, then naturally sorted), keyed as
-    ais_bench keys them; .npy inputs (which ais_bench also reads) are refused, as are two inputs of one key."""
+    """The .bin and .npy files directly in ``folder``, in ais_bench's order (sorted, then naturally sorted),
+    keyed as ais_bench keys them; two inputs of one key are refused."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PipelineError(f"{folder}: " + ("input folder not found" if not folder.exists() else "not a folder"))
@@ -152,22 +159,72 @@ def folder_samples(folder: str | os.PathLike[str]) -> list[Sample]:
     except OSError as exc:
         raise PipelineError(f"{folder}: cannot list the input folder: {exc.strerror or exc}") from None
     names.sort(key=natural_key)
-    npy = [name for name in names if name.lower().endswith(".npy")]
-    if npy:
-        raise PipelineError(f"{folder / npy[0]}: the stand-in reads .bin inputs only (raw float32 or uint8 bytes)")
     if not names:
-        raise PipelineError(f"{folder}: no .bin inputs in the folder")
+        raise PipelineError(f"{folder}: no .bin or .npy inputs in the folder")
+    return _keyed([folder / name for name in names], str(folder))
+
+
+def ais_bench_samples(spec: str) -> list[Sample]:
+    """ais_bench's ``--input``: a folder (``folder_samples``), one ``.bin`` or ``.npy`` file, or a comma-separated
+    list of such files, in the order given; one output per file, named after it."""
+    parts = spec.split(",")
+    if len(parts) == 1 and Path(spec).is_dir():
+        return folder_samples(spec)
+    paths = []
+    for part in parts:
+        path = Path(part)
+        if not part:
+            raise PipelineError(f"--input={spec}: an empty name in the comma-separated list")
+        if path.is_dir():
+            raise PipelineError(
+                f"--input={spec}: {path} is a folder; a list names files (ais_bench takes a list of folders only "
+                "for a model of several inputs, and this model has one)"
+            )
+        _size_of(path, f"{path}: input" if len(parts) > 1 or path.suffix else f"{path}: input folder or file")
+        if not path.name.lower().endswith(AIS_BENCH_SUFFIXES):
+            raise PipelineError(f"{path}: not a .bin or .npy input")
+        paths.append(path)
+    return _keyed(paths, f"--input={spec}")
+
+
+def _keyed(paths: Sequence[Path], where: str) -> list[Sample]:
     samples, seen = [], {}
-    for name in names:
-        key = ais_bench_key(name)
+    for path in paths:
+        key = ais_bench_key(path.name)
         if key in seen:
             raise PipelineError(
-                f"{folder}: inputs {seen[key]} and {name} have the same output name {key}_0 (ais_bench cuts a "
+                f"{where}: inputs {seen[key]} and {path.name} have the same output name {key}_0 (ais_bench cuts a "
                 "name at its first '.'), their outputs would overwrite each other"
             )
-        seen[key] = name
-        samples.append(Sample(key, folder / name))
+        seen[key] = path.name
+        samples.append(Sample(key, path))
     return samples
+
+
+def _npy_header(path: Path, handle: BinaryIO) -> tuple[np.dtype, int]:
+    """(dtype, values) of a ``.npy`` file, the handle left at its data; not a C-order .npy: one line naming it."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+    except (ValueError, OSError) as exc:
+        raise PipelineError(f"{path}: not a .npy file numpy can read: {exc}") from None
+    if fortran and len(shape) > 1:
+        raise PipelineError(f"{path}: a Fortran-order array; ais_bench's inputs are C order")
+    return dtype, int(np.prod(shape))
+
+
+def payload(path: Path) -> tuple[int, str | None]:
+    """(bytes of the input's values, their dtype): a .bin's size and no dtype (raw bytes), or a .npy's values."""
+    if path.suffix.lower() != ".npy":
+        return _size_of(path, path), None
+    _size_of(path, path)
+    try:
+        with open(path, "rb") as handle:
+            dtype, count = _npy_header(path, handle)
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot read the input: {exc.strerror or exc}") from None
+    return count * dtype.itemsize, dtype.name if dtype.byteorder in "=<|" else f"big-endian {dtype.name}"
 
 
 class SampleReader:
@@ -192,6 +249,11 @@ def _read_exactly(sample: Sample, view: memoryview, shape: tuple[int, int, int],
     try:
         with open(sample.path, "rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size
+            if sample.path.suffix.lower() == ".npy":  # checked before the run: its values are all that follows
+                with open(sample.path, "rb") as header:
+                    _npy_header(sample.path, header)
+                    handle.seek(header.tell())
+                size -= handle.tell()
             if size != len(view):
                 raise PipelineError(size_message(sample.path, size, shape, dtype))
             filled = 0

@@ -52,12 +52,15 @@ def ais_bench_figures(milliseconds: Sequence[float]) -> dict[str, float]:
     }
 
 
-def describe_latency(figures: dict[str, float] | None, batch_size: int, warmup_rounds: int, streams: int) -> str:
-    """One line for the end of a run: the figures, what was timed and what was not."""
+def describe_latency(
+    figures: dict[str, float] | None, batch_size: int, warmup_rounds: int, streams: int, unit: str = "round"
+) -> str:
+    """One line for the end of a run: the figures, what was timed and what was not (``unit``: what one warm-up
+    counts, a round of batches or, with ais_bench's --warmup_count, an inference)."""
     if figures is None:
         return "latency per batch: no batch was timed"
     warm = (
-        f"after {warmup_rounds} untimed warm-up round{'s' if warmup_rounds != 1 else ''}"
+        f"after {warmup_rounds} untimed warm-up {unit}{'s' if warmup_rounds != 1 else ''}"
         if warmup_rounds
         else ("no warm-up")
     )

@@ -121,22 +121,75 @@ def write_output_group(folder: Path, keys: Sequence[str], outputs: Sequence[np.n
             ) from None
 
 
+def write_whole_output(path: Path, output: np.ndarray, layout: DumpLayout) -> None:
+    """One batch's output in one file (ais_bench's pure inference): TXT one line per row, BIN raw, NPY the array."""
+    array = np.asarray(output, dtype=np.float32)
+    if layout.extension == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        content = buffer.getvalue()
+    else:
+        content = b"".join(layout.encode(array.reshape(len(array), -1)))
+    try:
+        fileio.atomic_write_bytes(path, content)
+    except OSError as exc:
+        raise PipelineError(f"{path}: cannot write the output: {exc.strerror or exc}", EXIT_CANNOT_WRITE) from None
+
+
+SUMMARY_RULE = "[INFO] -----------------Performance Summary------------------\n"
+END_RULE = "[INFO] " + "-" * 54 + "\n"
+
+
+def ais_bench_throughput(batch_size: int, compute_ms: dict[str, float]) -> float:
+    """ais_bench's throughput: 1000 x batch size / the mean NPU_compute_time (ms): images per second of one
+    device computing one batch at a time."""
+    return 1000.0 * batch_size / compute_ms["mean"] if compute_ms["mean"] > 0 else 0.0
+
+
+def ais_bench_block(
+    compute_ms: dict[str, float], batch_size: int, throughput: float, copies_ms: dict[str, float] | None = None
+) -> str:
+    """ais_bench's printed summary, line for line; ``copies_ms`` (--display_all_summary): the H2D_latency line
+    before the NPU_compute_time line and the D2H_latency line after it."""
+
+    def stats(name: str, figures: dict[str, float]) -> str:
+        return (
+            f"[INFO] {name} (ms): min = {figures['min']}, max = {figures['max']}, mean = {figures['mean']}, "
+            f"median = {figures['median']}, percentile(99%) = {figures['percentile(99%)']}\n"
+        )
+
+    lines = [SUMMARY_RULE]
+    lines += [stats("H2D_latency", copies_ms)] if copies_ms else []
+    lines.append(stats("NPU_compute_time", compute_ms))
+    lines += [stats("D2H_latency", copies_ms)] if copies_ms else []
+    lines.append(
+        f"[INFO] throughput 1000*batchsize.mean({batch_size})/NPU_compute_time.mean({compute_ms['mean']}): "
+        f"{throughput}\n"
+    )
+    lines.append(END_RULE)
+    return "".join(lines)
+
+
 def ais_bench_summary(
     compute_ms: dict[str, float],
+    copies_ms: dict[str, float],
     times_ms: Sequence[float],
     throughput: float,
+    wall_clock_throughput: float,
     files: Sequence[tuple[Sequence[str], Sequence[str]]],
     args: dict[str, object],
 ) -> dict[str, object]:
-    """ais_bench's summary keys. NPU_compute_time: each batch's inference time on the CPU; H2D_latency and
-    D2H_latency: 0 (nothing is copied to a device); throughput: images per second (the stand-in's in-flight
-    rate, see flags.AIS_BENCH_DESCRIPTION); filesinfo: per batch, its input files and output files."""
-    no_copy = {**dict.fromkeys(compute_ms, 0.0), "count": compute_ms.get("count", 0)}
+    """ais_bench's summary keys, and one of the stand-in's own. NPU_compute_time: each batch's inference time on
+    the CPU; H2D_latency and D2H_latency: 0 (nothing is copied to a device), counted as ais_bench counts them;
+    throughput: ais_bench's, 1000 x batch size / mean NPU_compute_time; wall_clock_throughput (the stand-in's):
+    images per second of wall-clock time with its streams computing at once; filesinfo: per batch, its input
+    files and output files."""
     return {
         "NPU_compute_time": compute_ms,
-        "H2D_latency": no_copy,
-        "D2H_latency": no_copy,
+        "H2D_latency": copies_ms,
+        "D2H_latency": copies_ms,
         "throughput": throughput,
+        "wall_clock_throughput": wall_clock_throughput,
         "npu_compute_time_list": list(times_ms),
         "pid": os.getpid(),
         "filesinfo": {

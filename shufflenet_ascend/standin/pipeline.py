@@ -53,8 +53,8 @@ from shufflenet_ascend.standin.inputs import (
     AUTO,
     Sample,
     SampleReader,
+    ais_bench_samples,
     check_sizes,
-    folder_samples,
     info_samples,
     load_samples,
     resolve_input_dtype,
@@ -62,11 +62,14 @@ from shufflenet_ascend.standin.inputs import (
 from shufflenet_ascend.standin.latency import ais_bench_figures, describe_latency, latency_figures, times_ms
 from shufflenet_ascend.standin.outputs import (
     DumpLayout,
+    ais_bench_block,
     ais_bench_layout,
     ais_bench_summary,
+    ais_bench_throughput,
     benchmark_layout,
     write_json,
     write_output_group,
+    write_whole_output,
 )
 
 __all__ = ["load_samples", "run", "run_dataset", "run_pure_inference"]
@@ -190,11 +193,13 @@ def run_dataset(
     input_dtype: str = "float32",
     layout: DumpLayout | None = None,
     warmup: int = 1,
+    warmup_per_round: int | None = None,
 ) -> DatasetPerf:
     """Infer every sample with ``backend.in_flight`` batches in flight, write one dump file per image and output
     (``layout``: the 2021 tool's, by default; ``output_dir`` None: nothing written, as ais_bench without
     --output), and measure each stage (flags.DESCRIPTION defines every figure). ``warmup`` untimed rounds first;
-    each batch's inference time is in ``backend.clock.call_seconds`` afterwards."""
+    each batch's inference time is in ``backend.clock.call_seconds`` afterwards (``warmup_per_round``: batches per
+    warm-up round, default ``backend.in_flight``)."""
     from tqdm import tqdm
 
     layout = layout or benchmark_layout(binary)
@@ -269,7 +274,8 @@ def run_dataset(
 
     reader = pipeline.thread(read_batches, "bin-reader")
     writer = pipeline.thread(write_outputs, "dump-writer")
-    backend.warm_up(np.zeros((batch_size, *shape), dtype=np.float32), warmup)  # untimed: allocation, planning
+    # untimed: allocation, planning
+    backend.warm_up(np.zeros((batch_size, *shape), dtype=np.float32), warmup, warmup_per_round)
     wall_start = time.perf_counter()
     reader.start()
     writer.start()
@@ -330,17 +336,31 @@ def run_pure_inference(
     rounds: int,
     warmup: int = 1,
     duration: float = 0.0,
+    warmup_per_round: int | None = None,
+    make_batch: Callable[[int], np.ndarray] | None = None,
+    on_outputs: Callable[[int, list[np.ndarray]], None] | None = None,
 ) -> PureInferPerf:
-    """``rounds`` batches (or, with ``duration``, as many as are started in that many seconds, at least one) of
-    seeded random input (0..255, like the preprocessed images), ``backend.in_flight`` at once, after
-    ``warmup`` untimed rounds of that many batches. Each batch's time is in ``backend.clock.call_seconds``."""
-    batch = np.random.default_rng(0).uniform(0.0, 255.0, size=(batch_size, *shape)).astype(np.float32)
-    backend.warm_up(batch, warmup)
+    """``rounds`` batches (or, with ``duration``, as many as are started in that many seconds, at least one),
+    ``backend.in_flight`` at once, after ``warmup`` untimed rounds of ``warmup_per_round`` batches (default
+    ``backend.in_flight``). The input: ``make_batch(number)`` for each batch, else one batch of seeded random values
+    (0..255, like the preprocessed images). ``on_outputs(number, outputs)`` gets each batch's outputs (from a
+    stream's thread). Each batch's time is in ``backend.clock.call_seconds``."""
+    fixed = np.random.default_rng(0).uniform(0.0, 255.0, size=(batch_size, *shape)).astype(np.float32)
+    batch_for = make_batch or (lambda _number: fixed)
+    backend.warm_up(batch_for(0), warmup, warmup_per_round)
     errors: list[BaseException] = []
 
-    def done(_outputs: Any, error: BaseException | None) -> None:
-        if error is not None:
-            errors.append(error)
+    def done_for(number: int) -> Callable[[Any, BaseException | None], None]:
+        def done(outputs: Any, error: BaseException | None) -> None:
+            if error is None and on_outputs is not None:
+                try:
+                    on_outputs(number, outputs)
+                except BaseException as failure:  # re-raised by the calling thread
+                    error = failure
+            if error is not None:
+                errors.append(error)
+
+        return done
 
     submitted = 0
     started = backend.clock.now()
@@ -350,7 +370,7 @@ def run_pure_inference(
                 break
         elif submitted >= rounds:
             break
-        backend.submit(batch, done)
+        backend.submit(batch_for(submitted), done_for(submitted))
         submitted += 1
     backend.wait_all()
     if errors:
@@ -468,8 +488,8 @@ def _plan_outputs(flags: BenchmarkFlags, model_path: str, dataset: bool) -> _Out
         dirname = flags.output_dirname or time.strftime("%Y_%m_%d-%H_%M_%S")
         summary = result_dir / f"{dirname}_summary.json"
         record = record_path(summary)
-        dump = result_dir / dirname if dataset else None
-        guarded = ((summary, record),) + (((dump, record),) if dump else ())
+        dump = result_dir / dirname  # pure inference too: each loop's outputs
+        guarded = ((summary, record), (dump, record))
         return _Outputs(result_dir, dump, summary, (record,), guarded)
     if not dataset:
         perf = RESULT_DIR / pure_infer_perf_file_name(Path(model_path).stem, flags.device_id)
@@ -492,21 +512,41 @@ def _describe_model(flags: BenchmarkFlags, model_path: str) -> tuple[str, str, s
     return sha256_file(model_path), labels.get(WEIGHTS_KEY, UNKNOWN_WEIGHTS), labels.get(MODEL_SIZE_KEY)
 
 
-def run(flags: BenchmarkFlags, command: Sequence[str] | None = None) -> int:
+def run(flags: BenchmarkFlags, command: Sequence[str] | None = None, samples: Sequence[Sample] | None = None) -> int:
     """What the flags ask for: a dataset run (``-input_text_path`` or ``--input``) or pure inference; returns the
     exit status. The flags are checked before the model is loaded, the inputs and the outputs before any
-    inference. ``command``: the command line, for the run record (default: this process's)."""
+    inference. ``command``: the command line, for the run record (default: this process's); ``samples``: the
+    inputs of one device's shard (``standin.devices``) instead of ``--input``'s. Several devices (``--device
+    0,1``): one process per device, ``standin.devices``."""
     check_flags(flags)
+    devices = flags.device_ids
+    if len(devices) > 1:
+        from shufflenet_ascend.standin.devices import run_devices  # it runs this module in each device's process
+
+        return run_devices(flags, tuple(sys.argv if command is None else command))
+    flags = dataclasses.replace(flags, device_id=devices[0])
     started = utc_now()
     model_path = resolve_model_path(flags)
     backend = open_backend(flags.backend, model_path, flags.streams, flags.threads, flags.model_size, flags.seed)
     try:
-        return _run(flags, backend, model_path, tuple(sys.argv if command is None else command), started)
+        return _run(flags, backend, model_path, tuple(sys.argv if command is None else command), started, samples)
     finally:
         backend.close()
 
 
-def _run(flags: BenchmarkFlags, backend: Backend, model_path: str, command: tuple[str, ...], started: str) -> int:
+def read_inputs(flags: BenchmarkFlags) -> list[Sample]:
+    """The inputs of a dataset run: the info file's, or ``--input``'s as ais_bench reads it."""
+    return info_samples(flags.input_text_path) if flags.input_text_path else ais_bench_samples(flags.input)
+
+
+def _run(
+    flags: BenchmarkFlags,
+    backend: Backend,
+    model_path: str,
+    command: tuple[str, ...],
+    started: str,
+    given: Sequence[Sample] | None = None,
+) -> int:
     static_batch = backend.model_input.batch
     if flags.ais_bench_style and static_batch is not None and flags.batch_size == 1:
         flags = dataclasses.replace(flags, batch_size=static_batch)  # ais_bench takes the batch from the model
@@ -516,7 +556,7 @@ def _run(flags: BenchmarkFlags, backend: Backend, model_path: str, command: tupl
         if flags.round and not flags.ais_bench_style:
             LOG.warning("-round=%d is ignored in dataset mode (-input_text_path given)", flags.round)
         source = flags.input_text_path or flags.input
-        samples = info_samples(source) if flags.input_text_path else folder_samples(source)
+        samples = list(given) if given is not None else read_inputs(flags)
         input_dtype = resolve_input_dtype(flags.input_dtype, samples[0], shape)
         check_sizes(samples, shape, input_dtype)
         dataset_id: str | None = dataset_identity(source, samples[0].path)
@@ -553,8 +593,8 @@ def _run(flags: BenchmarkFlags, backend: Backend, model_path: str, command: tupl
             *([] if outputs.perf is None else [Output(outputs.perf, under=outputs.result_dir)]),
             *outputs.records,
         ],
-        [None if model_path == RANDOM_WEIGHTS else model_path, flags.input_text_path, flags.input]
-        + sorted({os.path.dirname(sample.path) or "." for sample in samples}),  # 0.3 s per 50,000 (Path.parent: 0.6)
+        [None if model_path == RANDOM_WEIGHTS else model_path, flags.input_text_path, *flags.input.split(",")],
+        sorted({os.path.dirname(sample.path) or "." for sample in samples}),  # 0.3 s per 50,000 (Path.parent: 0.6)
     )
     if outputs.result_dir is None:
         LOG.info("no --output: nothing is written (as ais_bench), the figures are printed")
@@ -601,7 +641,11 @@ def _infer(
     """Run the model, then write the perf file (or summary) and the records, and print the figures."""
     batch_size = flags.batch_size
     backend.start(batch_size, shape)
-    layout = ais_bench_layout(flags.outfmt) if flags.ais_bench_style else benchmark_layout(flags.output_binary)
+    ais_bench = flags.ais_bench_style
+    layout = ais_bench_layout(flags.outfmt) if ais_bench else benchmark_layout(flags.output_binary)
+    # ais_bench's --warmup_count counts inferences (one batch each); the stand-in's -warmup counts rounds of
+    # backend.in_flight batches (every stream's first calls).
+    per_round = 1 if ais_bench else None
     if samples:
         LOG.info(
             "%d inputs (%s), batch %d, %s, model %s -> %s",
@@ -622,13 +666,24 @@ def _infer(
             input_dtype=input_dtype,
             layout=layout,
             warmup=flags.warmup,
+            warmup_per_round=per_round,
         )
-        throughput = perf.interface_throughput
+        wall_clock = perf.e2e_throughput
+        plural = "s" if len(samples) != 1 else ""
+        wall_clock_what = f"{len(samples)} image{plural} from the first read to the last output"
     else:
         amount = f"{flags.duration:g} seconds" if flags.duration else f"{rounds} batches"
         LOG.info("pure inference: %s of %d, %s", amount, batch_size, backend.describe())
-        perf = run_pure_inference(backend, batch_size, shape, rounds, flags.warmup, flags.duration)
-        throughput = perf.throughput
+        make_batch = on_outputs = None
+        if ais_bench:
+            make_batch = pure_input(flags.pure_data_type, (batch_size, *shape))
+            if outputs.dump is not None:
+                on_outputs = pure_output_writer(outputs.dump, layout)
+        perf = run_pure_inference(
+            backend, batch_size, shape, rounds, flags.warmup, flags.duration, per_round, make_batch, on_outputs
+        )
+        wall_clock = perf.throughput
+        wall_clock_what = "batches of generated input, with a batch in flight"
     times = times_ms(backend.clock.call_seconds)
     figures = latency_figures(times)
     record = dataclasses.replace(
@@ -638,25 +693,25 @@ def _infer(
         threads=backend.concurrency.threads,
         latency_ms=figures,
         batch_latencies_ms=tuple(times),
+        wall_clock_throughput=wall_clock,
     )
+    if flags.debug:
+        for kind, milliseconds in (("warm-up", times_ms(backend.warmup_seconds)), ("timed", times)):
+            for number, value in enumerate(milliseconds, 1):
+                LOG.info("[DEBUG] %s inference %d (batch of %d) cost : %.4f ms", kind, number, batch_size, value)
 
-    if flags.ais_bench_style:
+    if ais_bench:
         compute = ais_bench_figures(times)
-        text = (
-            f"[INFO] NPU_compute_time (ms): min = {compute['min']}, max = {compute['max']}, mean = "
-            f"{compute['mean']}, median = {compute['median']}, percentile(99%) = {compute['percentile(99%)']}\n"
-            f"[INFO] throughput {throughput:g} images/s (CPU stand-in, {backend.describe()}; "
-            f"batch {batch_size})\n"
+        # No copy to a device is made: 0 ms, counted as ais_bench counts them (each batch; pure inference: one).
+        copies = {**dict.fromkeys(compute, 0.0), "count": compute["count"] if samples else 1}
+        throughput = ais_bench_throughput(batch_size, compute)
+        text = ais_bench_block(compute, batch_size, throughput, copies if flags.display_all_summary else None)
+        text += (
+            f"[INFO] stand-in wall-clock throughput: {wall_clock:g} images/s ({wall_clock_what}; "
+            f"{backend.describe()}, the streams computing at once; not ais_bench's figure, which is the throughput "
+            "line above)\n"
         )
         if outputs.perf is not None:
-            batches = [samples[start : start + batch_size] for start in range(0, len(samples), batch_size)]
-            files = [
-                (
-                    [str(sample.path) for sample in chunk],
-                    [str(outputs.dump / layout.name(sample.key, 0)) for sample in chunk] if outputs.dump else [],
-                )
-                for chunk in batches
-            ]
             args = {
                 "model": flags.model,
                 "input": flags.input or None,
@@ -667,8 +722,20 @@ def _infer(
                 "warmup_count": flags.warmup,
                 "device": flags.device_id,
                 "batchsize": batch_size,
+                "debug": flags.debug,
+                "pure_data_type": flags.pure_data_type,
+                "display_all_summary": flags.display_all_summary,
             }
-            write_json(outputs.perf, ais_bench_summary(compute, times, throughput, files, args), "the summary")
+            summary = ais_bench_summary(
+                compute,
+                copies,
+                times,
+                throughput,
+                wall_clock,
+                summary_files(samples, batch_size, outputs, layout, len(times)),
+                args,
+            )
+            write_json(outputs.perf, summary, "the summary")
     else:
         text = perf.format()
         assert outputs.perf is not None
@@ -677,7 +744,55 @@ def _infer(
         with write_errors_named(path, "the run record"):
             write_run_record(path, record)
     sys.stdout.write(text)
-    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.in_flight))
+    unit = "inference" if ais_bench else "round"
+    LOG.info("%s", describe_latency(figures, batch_size, flags.warmup, backend.in_flight, unit))
     if outputs.perf is not None:
-        written = f"{len(samples)} outputs to {outputs.dump}, " if outputs.dump else ""
+        count = len(samples) if samples else len(times)
+        written = f"{count} outputs to {outputs.dump}, " if outputs.dump else ""
         LOG.info("wrote %s%s and its record %s", written, outputs.perf, outputs.records[0])
+
+
+PURE_INPUT_KEY = "pure_infer_data"  # ais_bench's name for the generated input of pure inference
+
+
+def pure_input(kind: str, shape: tuple[int, ...]) -> Callable[[int], np.ndarray]:
+    """ais_bench's --pure_data_type: ``zero`` (one array of zeros) or ``random`` (each batch its own random
+    values 0..255, seeded by the batch's number: a run is repeatable)."""
+    if kind == "zero":
+        zeros = np.zeros(shape, dtype=np.float32)
+        return lambda _number: zeros
+    return lambda number: np.random.default_rng(number).integers(0, 256, shape, dtype=np.uint8).astype(np.float32)
+
+
+def pure_output_key(number: int) -> str:
+    return f"{PURE_INPUT_KEY}_{number}"
+
+
+def pure_output_writer(folder: Path, layout: DumpLayout) -> Callable[[int, list[np.ndarray]], None]:
+    """Writes each pure-inference batch's outputs as one file per model output: ``pure_infer_data_<n>_<k>``."""
+
+    def write(number: int, batch_outputs: list[np.ndarray]) -> None:
+        for index, output in enumerate(batch_outputs):
+            write_whole_output(folder / layout.name(pure_output_key(number), index), output, layout)
+
+    return write
+
+
+def summary_files(
+    samples: Sequence[Sample], batch_size: int, outputs: _Outputs, layout: DumpLayout, batches: int
+) -> list[tuple[list[str], list[str]]]:
+    """ais_bench's filesinfo: per batch, its input files and its output files (pure inference: the generated
+    input, one output file per batch)."""
+    if not samples:
+        names = [
+            [str(outputs.dump / layout.name(pure_output_key(n), 0))] if outputs.dump else [] for n in range(batches)
+        ]
+        return [([PURE_INPUT_KEY], written) for written in names]
+    chunks = [samples[start : start + batch_size] for start in range(0, len(samples), batch_size)]
+    return [
+        (
+            [str(sample.path) for sample in chunk],
+            [str(outputs.dump / layout.name(sample.key, 0)) for sample in chunk] if outputs.dump else [],
+        )
+        for chunk in chunks
+    ]

@@ -7,7 +7,6 @@ import json
 import os
 import sys
 
-FLOAT32_INPUT_BYTES = 3 * 224 * 224 * 4  # the ONNX input of one image, CHW float32
 UINT8_INPUT_BYTES = 3 * 224 * 224  # with ATC's AIPP stage (input_format RGB888_U8): HWC uint8
 
 
@@ -26,14 +25,34 @@ def read_om(path: str) -> dict:
 
 
 def image_input_bytes(om: dict) -> int:
-    """The bytes of one image's input: the AIPP stage's uint8 HWC when the OM was built with it, else float32 CHW."""
-    return UINT8_INPUT_BYTES if om.get("aipp") else FLOAT32_INPUT_BYTES
+    """The bytes of one image's input: the AIPP stage's uint8 HWC when the OM was built with it, else float32 CHW
+    (of the OM's input shape, 3x224x224 as the guide converts it)."""
+    if om.get("aipp"):
+        return UINT8_INPUT_BYTES
+    channels, height, width = (int(d) for d in om.get("input_shape", "image:1,3,224,224").split(":")[1].split(",")[1:])
+    return 4 * channels * height * width
+
+
+def npy_data_offset(path: str) -> int:
+    """Where a .npy file's values start (after its magic, version, header length and header); 0 for a .bin."""
+    if not path.lower().endswith(".npy"):
+        return 0
+    with open(path, "rb") as handle:
+        prefix = handle.read(12)
+    if prefix[6] == 1:
+        return 10 + int.from_bytes(prefix[8:10], "little")
+    return 12 + int.from_bytes(prefix[8:12], "little")
+
+
+def input_bytes(path: str) -> int:
+    """The bytes of an input's values: a .bin's size, a .npy's array (ais_bench loads it with numpy)."""
+    return os.path.getsize(path) - npy_data_offset(path)
 
 
 def check_input_size(path: str, om: dict, batch_files: int = 1) -> None:
     """Huawei's tools read each input as raw bytes of the model input's size; another size fails with their
     message (ais_bench: 'arg0 tensorsize ... filesize ... not match'), exit status 1."""
-    size = os.path.getsize(path)
+    size = input_bytes(path)
     expected = image_input_bytes(om)
     if size != expected:
         print(f"[ERROR] arg0 tensorsize: {expected * batch_files} filesize: {size * batch_files} not match ({path})",
@@ -47,7 +66,7 @@ def read_image_input(path: str, om: dict) -> list[float]:
     import struct
 
     with open(path, "rb") as handle:
-        data = handle.read()
+        data = handle.read()[npy_data_offset(path) :]
     if not om.get("aipp"):
         return list(struct.unpack(f"<{len(data) // 4}f", data))
     pixels = 224 * 224
