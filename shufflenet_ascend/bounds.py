@@ -81,16 +81,17 @@ class Bound:
         return convert
 
 
-# A batch must fit a real run: the largest batch of any ShuffleNet figure Huawei or Megvii publish is 256, and one
-# batch of 1024 images at 224 x 224 is 617 MB of float32 input (the stand-in keeps two per stream in flight, the
-# export traces one). Above that a batch size is a typo; it would otherwise allocate gigabytes before failing.
+# A batch must fit a real run: the guide measures batch sizes 1 to 32, and one batch of 1024 images at 224 x 224 is
+# 617 MB of float32 input (the stand-in keeps two per stream in flight, the export traces one). Above that a batch
+# size is a typo; it would otherwise allocate gigabytes before failing (issue 25's audit saw 23 GB).
 BATCH_SIZE = Bound(1, 1024)
-# Cores, streams and threads: more than any host has cores (2 sockets x 128 cores today); each stream holds a model.
+# Streams and threads: beyond the cores of any host the stand-in runs on (more make no run faster), and each stream
+# holds its own copy of the model.
 STREAMS = Bound(0, 256)  # 0: automatic
 THREADS = Bound(0, 256)  # 0: automatic
 WORKERS = Bound(0, 1024)  # 0: every core
 CORES = Bound(1, 4096)  # the cores a run used, as its record says
-# npu-smi numbers devices from 0; an Atlas 300I Duo may show ids 0 and 64; a host holds at most 16 cards.
+# npu-smi numbers devices from 0 (an Atlas 300I Duo may show ids 0 and 64); 255 is far above any host's ids.
 DEVICE_ID = Bound(0, 255)
 # Chips on one card: an Atlas 300I carries 4 Ascend 310 chips, a 300I Duo two 310P3; 8 leaves room.
 CHIPS_PER_CARD = Bound(1, 8)
