@@ -62,6 +62,11 @@ run_stage() {
                     1) echo "    ${fields[1]}" ;;
                     *) die "${fields[2]} (exit status ${status})" ;;
                 esac ;;
+            optional)  # a diagnostic (msit): its failure is said, not fatal
+                echo "    \$ ${fields[2]}"
+                status=0
+                eval "${fields[2]}" < /dev/null || status=$?
+                [ "${status}" = 0 ] || echo "    ${fields[1]} (exit status ${status})" ;;
             device)
                 device="${fields[1]}"
                 echo "    [device ${device}] \$ ${fields[2]}"

@@ -18,7 +18,7 @@ from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
 from shufflenet_ascend.formats.accuracy_json import accuracy_record_path
 from shufflenet_ascend.formats.run_record import record_path
-from shufflenet_ascend.report import ReportInputs, build_report
+from shufflenet_ascend.report import ReportInputs, build_report, layer_plot_path, write_layer_plots
 from shufflenet_ascend.runs import add_allow_mixed_flag
 from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--comparison", nargs="*", type=Path, default=[], metavar="JSON", help="JSON files of compare_outputs.py --json"
     )
+    parser.add_argument(
+        "--layers",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="layer CSVs (compare_layers.py --csv, or msit debug compare's result CSV): the first layer below "
+        "cosine 0.99, the worst layers, and a plot of cosine per layer drawn beside the report (<report>_<csv>.png)",
+    )
     parser.add_argument("--plot", type=Path, metavar="PNG", help="throughput plot (parse_perf.py --plot) to link")
     parser.add_argument("--tool", metavar="TEXT", help="the inference tool that ran")
     parser.add_argument("--backend", metavar="TEXT", help="the stand-in's backend (onnxruntime, openvino)")
@@ -124,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     refuse_unsafe_outputs(
-        [args.output],
+        [args.output, *(layer_plot_path(path, args.output) for path in args.layers)],
         [
             *args.accuracy,
             *map(accuracy_record_path, args.accuracy),
@@ -134,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.plot,
             *args.predictions,
             *args.per_class,
+            *args.layers,
         ],
     )
     output = check_output_file(args.output)
@@ -157,8 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         predictions=args.predictions,
         per_class=args.per_class,
         allow_mixed=args.allow_mixed,
+        layers=args.layers,
     )
     lacking: list[str] = []
+    write_layer_plots(args.layers, output, lacking)
     text = build_report(inputs, output, lacking)
     for sentence in lacking:
         LOG.warning("warning: %s: %s", output, sentence.removeprefix("- "))

@@ -95,19 +95,25 @@ def write_errors_named(path: str | os.PathLike[str], what: str = "output file") 
         raise PipelineError(f"{path}: cannot write {what}: {exc.strerror or exc}", EXIT_CANNOT_WRITE) from None
 
 
-def read_text(path: str | os.PathLike[str], what: str) -> str:
-    """A whole UTF-8 text file; a missing, unreadable or binary file is a PipelineError naming it and ``what``."""
+def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    """A whole file; a missing or unreadable file is a PipelineError naming it and ``what``."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             return handle.read()
     except FileNotFoundError:
         raise PipelineError(f"{path}: {what} not found") from None
     except IsADirectoryError:
         raise PipelineError(f"{path}: is a folder, expected a {what}") from None
-    except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not a text {what}") from None
     except OSError as exc:
         raise PipelineError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def read_text(path: str | os.PathLike[str], what: str) -> str:
+    """A whole UTF-8 text file; a missing, unreadable or binary file is a PipelineError naming it and ``what``."""
+    try:
+        return read_bytes(path, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: not a text {what}") from None
 
 
 def format_bytes(count: int) -> str:

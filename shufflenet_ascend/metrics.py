@@ -113,6 +113,20 @@ def max_abs_error(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     return np.abs(reference - candidate).max(axis=1)
 
 
+def mean_abs_error(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """mean |reference - candidate| of each pair of rows."""
+    return np.abs(reference - candidate).mean(axis=1)
+
+
+def relative_euclidean_distance(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """||reference - candidate|| / ||reference|| of each pair of rows (msit's RelativeEuclideanDistance): 0 for
+    identical rows (also all zeros), inf for a zero reference against another row."""
+    distance = np.sqrt(np.einsum("ij,ij->i", reference - candidate, reference - candidate))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = distance / np.sqrt(np.einsum("ij,ij->i", reference, reference))
+    return np.where(distance == 0, 0.0, ratio)
+
+
 def relative_error(max_abs_errors: np.ndarray, reference_max_abs: np.ndarray) -> np.ndarray:
     """Per image max |reference - candidate| / max |reference|: 0 for identical outputs (also all zeros), inf for a
     zero reference against another output."""

@@ -6,7 +6,9 @@ run records beside the perf files and the accuracy records beside the JSONs); th
 CPU model, tool, backend, devices, versions of CANN, onnxruntime, OpenVINO, PyTorch, Python); accuracy per batch
 size against the guide's published figures with the 1-point verdict (``metrics.judge``, Wilson intervals on fewer
 than 50,000 images); the ten worst classes and the most frequent confusions with links to the predictions and
-per-class files; the precision comparisons (compare_outputs.py's JSON files); performance per batch size (beside
+per-class files; the precision comparisons (compare_outputs.py's JSON files); layer by layer, when a layer
+comparison ran (compare_layers.py's or msit's CSV: the first layer below cosine 0.99, the worst layers, a plot of
+cosine per layer drawn beside the report); performance per batch size (beside
 the published Ascend 310 figures with a ratio only for a run on an Ascend device; for a CPU run they are a
 reference table of their own); the plot. Rows are sorted by batch size; runs of different datasets or models are
 refused unless allowed (``runs.check_not_mixed``).
@@ -47,6 +49,7 @@ from shufflenet_ascend.formats.predictions import (
     worst_classes,
 )
 from shufflenet_ascend.host import available_cores, cpu_name
+from shufflenet_ascend.layers import DEFAULT_MIN_COSINE, first_layer_line, format_worst, plot_cosine, read_layer_csv
 from shufflenet_ascend.metrics import interval_points, judge
 from shufflenet_ascend.perf import (
     PerfFile,
@@ -98,6 +101,7 @@ class ReportInputs:
     predictions: Sequence[Path] = ()  # imagenet_acc_eval.py --predictions files (else found beside the JSONs)
     per_class: Sequence[Path] = ()
     allow_mixed: bool = False
+    layers: Sequence[Path] = ()  # layer CSVs: compare_layers.py's, or msit debug compare's result CSV
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -258,10 +262,15 @@ def per_image_files(
     return found
 
 
-def _link(path: Path, report_path: Path) -> str:
+def _target(path: Path, report_path: Path) -> str:
+    """A link's target: the path relative to the report's folder (in <> when it holds a blank)."""
     folder = report_path.parent if str(report_path.parent) else Path(".")
     link = Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
-    return f"[{_cell(Path(path).name)}]({f'<{link}>' if ' ' in link else link})"
+    return f"<{link}>" if " " in link else link
+
+
+def _link(path: Path, report_path: Path) -> str:
+    return f"[{_cell(Path(path).name)}]({_target(path, report_path)})"
 
 
 def per_image_section(files: Sequence[tuple[str, Path | None, Path | None]], report_path: Path) -> list[str]:
@@ -422,6 +431,73 @@ def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
                 "The fp16 preview is an EMULATION of the Ascend 310's float16 arithmetic in PyTorch on the "
                 "CPU (torch_reference.py), not the NPU itself."
             )
+    return lines + _problems(problems, lacking)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Layer by layer
+
+
+def layer_plot_path(csv_path: Path, report_path: Path) -> Path:
+    """Where the cosine plot of a layer CSV goes: beside the report, named after both."""
+    folder = report_path.parent if str(report_path.parent) else Path(".")
+    return folder / f"{report_path.stem}_{Path(csv_path).stem}.png"
+
+
+def _layer_what(path: Path) -> str:
+    name = Path(path).name
+    if "om_vs_onnx" in name:
+        return "the OM on the NPU against its ONNX file (msit debug compare)"
+    if "fp16" in name:
+        return (
+            "the ONNX file in float16 against itself in float32, both on the CPU (onnxruntime): a prediction of "
+            "what ATC's default float16 OM loses, not the NPU itself"
+        )
+    return "compare_layers.py"
+
+
+def write_layer_plots(paths: Sequence[Path], report_path: Path, lacking: list[str]) -> None:
+    """Draw the cosine plot of each readable layer CSV beside the report (the section links them)."""
+    for path in paths:
+        try:
+            rows = read_layer_csv(path)
+            plot_cosine(rows, layer_plot_path(path, report_path), f"{Path(path).name}: {_layer_what(path)}",
+                        DEFAULT_MIN_COSINE)  # fmt: skip
+        except PipelineError as exc:
+            lacking.append(f"- Not plotted: {exc}")
+
+
+def layers_section(paths: Sequence[Path], report_path: Path, lacking: list[str]) -> list[str]:
+    """Per layer CSV: what it compares, the first layer below the threshold, the worst layers and the plot."""
+    lines = ["## Layer by layer: where the candidate parts from the golden model", ""]
+    problems = []
+    for path in map(Path, paths):
+        try:
+            rows = read_layer_csv(path)
+        except PipelineError as exc:
+            problems.append(str(exc))
+            continue
+        paired = sum(1 for row in rows if row.paired)
+        lines += [
+            f"{_link(path, report_path)}: {_layer_what(path)}; {paired} tensors compared, {len(rows) - paired} "
+            "of one side only.",
+            "",
+            f"- {first_layer_line(rows, DEFAULT_MIN_COSINE)}",
+            "",
+            "```",
+            *format_worst(rows, 5),
+            "```",
+            "",
+        ]
+        plot = layer_plot_path(path, report_path)
+        if plot.is_file():
+            lines += [f"![Cosine per layer, {_cell(path.name)}]({_target(plot, report_path)})", ""]
+    if len(lines) == 2 and not problems:
+        return []
+    lines.append(
+        f"Read top down: the first row whose cosine similarity falls below {DEFAULT_MIN_COSINE:g} is where the "
+        "candidate parts from the golden model (docs/accuracy.md)."
+    )
     return lines + _problems(problems, lacking)
 
 
@@ -609,9 +685,7 @@ def plot_section(plot: Path | None, report_path: Path, lacking: list[str]) -> li
         return lines + [_lack(lacking, "No plot was given.")]
     if not Path(plot).is_file():
         return lines + [_lack(lacking, f"Plot not found: {plot}")]
-    folder = report_path.parent if str(report_path.parent) else Path(".")
-    link = Path(os.path.relpath(Path(plot).resolve(), folder.resolve())).as_posix()
-    return lines + [f"![Throughput by batch size]({f'<{link}>' if ' ' in link else link})"]
+    return lines + [f"![Throughput by batch size]({_target(plot, report_path)})"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -653,9 +727,10 @@ def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | N
         accuracy_section(inputs.accuracy, inputs.random_weights, lacking, runs, notes),
         per_image_section(per_image_files(inputs.accuracy, inputs.predictions, inputs.per_class, runs), report_path),
         precision_section(inputs.comparisons, lacking),
+        layers_section(inputs.layers, report_path, lacking),
         performance_section(
             inputs.perf, inputs.chips, inputs.perf_label, inputs.card_throughput, lacking, inputs.allow_mixed
         ),
         plot_section(inputs.plot, report_path, lacking),
     ]
-    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

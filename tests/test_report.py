@@ -249,3 +249,32 @@ def test_cann_version_and_cpu_model(tmp_path, run_script):
     same = run_script("write_report.py", "again.md", env={"ASCEND_TOOLKIT_HOME": str(toolkit)})
     assert same.returncode == 0 and (tmp_path / "again.md").read_text() == (tmp_path / "report.md").read_text()
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # atomic: no temporary left
+
+
+def test_the_layer_section_names_the_first_layer_below_and_plots_cosine(tmp_path, run_script):
+    from shufflenet_ascend.layers import LayerRow, write_csv
+
+    conv = "/features/features.3/branch_main/branch_main.5/Conv"
+    rows = [
+        LayerRow(0, "Conv", "/first_conv/first_conv.0/Conv", "/first_conv/first_conv.0/Conv", "[1,16,112,112]",
+                 0.99999, 0.01, 0.001, 0.002, "first_conv.0"),
+        LayerRow(1, "Cast", "graph_input_cast0", "", "[1,3,224,224]"),
+        LayerRow(2, "Conv", conv, conv, "[1,52,28,28]", 0.93, 2.5, 0.3, 0.35, "features.3.branch_main.5"),
+        LayerRow(3, "Concat", "/features/features.3/Concat", "/features/features.3/Concat", "[1,104,28,28]", 0.95,
+                 2.5, 0.2, 0.3, "features.3"),
+    ]  # fmt: skip
+    write_csv(tmp_path / "layers_bs1_fp16_vs_onnx.csv", rows)
+    result = run_script("write_report.py", "report.md", "--layers", "layers_bs1_fp16_vs_onnx.csv", "missing_layers.csv")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "report.md").read_text()
+    section = text.split("## Layer by layer", 1)[1].split("\n## ", 1)[0]
+    assert "[layers_bs1_fp16_vs_onnx.csv](layers_bs1_fp16_vs_onnx.csv): the ONNX file in float16" in section
+    assert "3 tensors compared, 1 of one side only" in section
+    assert f"first layer below cosine 0.99: row 2, Conv {conv} (PyTorch module features.3.branch_main.5)" in section
+    assert "![Cosine per layer, layers_bs1_fp16_vs_onnx.csv](report_layers_bs1_fp16_vs_onnx.png)" in section
+    assert (tmp_path / "report_layers_bs1_fp16_vs_onnx.png").stat().st_size > 0
+    assert "- Not shown: missing_layers.csv: layer CSV not found" in section
+    assert text.index("## Precision") < text.index("## Layer by layer") < text.index("## Performance")
+    # Without a layer comparison, the section is left out.
+    assert run_script("write_report.py", "plain.md").returncode == 0
+    assert "Layer by layer" not in (tmp_path / "plain.md").read_text()

@@ -137,6 +137,14 @@ CASES = {
         ["write_report.py", "result/perf_vision_batchsize_1_device_0.json", "--perf", PERF],
         "is an input of this command",
     ),
+    "compare_layers --csv onto its input bin": (
+        ["compare_layers.py", "random", "--fp16", "--input", "bins/img_1.bin", "--csv", "bins/img_1.bin"],
+        "bins/img_1.bin: is an input of this command",
+    ),
+    "write_report's layer plot onto the plot it links": (
+        ["write_report.py", "r.md", "--plot", "r_perf.png", "--layers", "perf.csv"],
+        "r_perf.png: is an input of this command",
+    ),
     "preprocess into its source folder": (["imagenet_torch_preprocess.py", "val", "val/out"], "lies inside val"),
     "preprocess onto its source folder": (["imagenet_torch_preprocess.py", "val", "val"], "is an input"),
     "make_demo_dataset onto a file": (["make_demo_dataset.py", "CK"], "CK: is a file, expected a folder"),

@@ -41,6 +41,11 @@ CASES: dict[str, tuple[list[str], int, str]] = {
         2,
         "--min-top1-agreement: 'nan': expected a number from 0 to 100",
     ),
+    "compare_layers --min-cosine nan": (
+        ["compare_layers.py", "random", "--fp16", "--input", "x.bin", "--csv", "l.csv", "--min-cosine", "nan"],
+        2,
+        "--min-cosine: 'nan': expected a number from -1 to 1",
+    ),
     "compare_accuracy --reference nan nan": (
         ["compare_accuracy.py", "r.json", "--reference", "nan", "nan"],
         2,

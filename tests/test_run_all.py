@@ -25,6 +25,7 @@ from shufflenet_ascend.formats.accuracy_json import read_accuracy_json
 from shufflenet_ascend.formats.dump import list_dump_outputs, read_dump
 from shufflenet_ascend.formats.labels import read_labels
 from shufflenet_ascend.formats.run_record import read_run_record
+from shufflenet_ascend.layers import read_layer_csv
 
 BATCH_SIZES = "1 16"  # 16 does not divide the demo's 40 images: the last batch's padding is on the path too
 DEMO_IMAGES = 40
@@ -261,6 +262,24 @@ def test_demo_run_writes_the_report(demo_run):
     command = [c for c in commands_run(result.stdout) if c[1].endswith("write_report.py")][0]
     assert "--random-weights" in command and "compare_bs1_onnx_vs_torch.json" in command
     assert "result_bs1.json" in command and "result_bs16.json" in command
+
+
+def test_demo_run_compares_layer_by_layer_in_float16(demo_run):
+    clone, result = demo_run
+    first_bin = (clone / "shufflenetv2_prep_bin.info").read_text().split()[1].removeprefix("./")
+    runs = [c[2:] for c in commands_run(result.stdout) if c[1].endswith("compare_layers.py")]
+    csv_file = "layers_bs1_fp16_vs_onnx.csv"
+    assert runs == [["shufflenetv2_bs1.onnx", "--fp16", "--input", first_bin, "--csv", csv_file]]
+    rows = read_layer_csv(clone / csv_file)
+    assert len(rows) > 400 and sum(row.paired for row in rows) > 400
+    assert "msit" not in result.stdout  # the stand-in's run: no OM to compare
+    report = (clone / "report.md").read_text()
+    assert "## Layer by layer" in report and f"[{csv_file}]({csv_file})" in report
+    assert "every compared layer has cosine >= 0.99" in report or "first layer below cosine 0.99" in report
+    assert "(report_layers_bs1_fp16_vs_onnx.png)" in report
+    assert (clone / "report_layers_bs1_fp16_vs_onnx.png").stat().st_size > 0
+    command = [c for c in commands_run(result.stdout) if c[1].endswith("write_report.py")][0]
+    assert command[command.index("--layers") + 1] == csv_file
 
 
 README_SAMPLE_START = "<!-- sample output of: bash run_all.sh -->"
@@ -695,7 +714,7 @@ def ascend_host(tmp_path_factory: pytest.TempPathFactory) -> dict:
     workdir = root / "work"
     log = root / "calls.jsonl"
     labels = workdir / "demo" / "val_label.txt"
-    env = fake_env(root, log, labels, tools_dir(root, f"benchmark.{ARCH}"))
+    env = fake_env(root, log, labels, tools_dir(root, f"benchmark.{ARCH}", "msit"))
     first = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, cwd=root, env=env)
     calls_after_first = read_calls(log)
     second = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, cwd=root, env=env)
@@ -753,6 +772,49 @@ def test_ascend_path_compares_the_om_outputs_with_the_onnx_stand_in(ascend_host)
     assert (
         "Interface throughputRate: 147.93" in (workdir / "result" / "perf_vision_batchsize_1_device_0.txt").read_text()
     )
+
+
+def test_ascend_path_compares_the_om_layer_by_layer_with_msit(ascend_host):
+    workdir, first = ascend_host["workdir"], ascend_host["first"]
+    first_bin = (workdir / "shufflenetv2_prep_bin.info").read_text().split()[1].removeprefix("./")
+    msit = [call for call in ascend_host["calls"] if call["tool"] == "msit"]
+    assert [call["argv"] for call in msit] == [
+        ["debug", "compare", "-gm", "./shufflenetv2_bs1.onnx", "-om", "./shufflenetv2_bs1.om", "-i", first_bin,
+         "-o", "result/msit_bs1"]
+    ]  # fmt: skip
+    assert Path(msit[0]["cwd"]) == workdir
+    # msit's result CSV (OUT/<timestamp>/result_<timestamp>.csv) is read back into the same first-layer line.
+    planted = "row 3, Conv2D /features/features.0/branch_main/branch_main.0/Conv (PyTorch module "
+    line = next(
+        line for line in first.stdout.splitlines() if "layers_bs1_om_vs_onnx.csv (from result/msit_bs1/" in line
+    )
+    assert f"first layer below cosine 0.99: {planted}features.0.branch_main.0): cosine 0.950000" in line
+    assert (workdir / "layers_bs1_fp16_vs_onnx.csv").is_file()  # the CPU's float16 prediction runs here too
+    command = [c for c in commands_run(first.stdout) if c[1].endswith("write_report.py")][0]
+    assert command[command.index("--layers") + 1 :][:2] == ["layers_bs1_fp16_vs_onnx.csv", "layers_bs1_om_vs_onnx.csv"]
+    report = (workdir / "report.md").read_text()
+    assert "the OM on the NPU against its ONNX file (msit debug compare)" in report and planted in report
+    assert (workdir / "report_layers_bs1_om_vs_onnx.png").stat().st_size > 0
+
+
+def test_a_failing_msit_is_said_and_the_run_goes_on(ascend_host, tmp_path):
+    work = copy_workdir(ascend_host["workdir"], tmp_path / "work")
+    (work / "layers_bs1_om_vs_onnx.csv").unlink()  # msit's comparison is made again
+    tools = tools_dir(tmp_path, f"benchmark.{ARCH}")
+    (tools / "msit").write_text('#!/bin/sh\necho "[ERROR] msit: no NPU answered" >&2\nexit 3\n')
+    (tools / "msit").chmod(0o755)
+    env = {**ascend_host["env"], "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "FAKE_LOG": str(tmp_path / "log")}
+    done = run_all("--workdir", str(work), "--batch-sizes", BATCH_SIZES, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "msit: no NPU answered" in done.stderr
+    assert "NOTE: msit debug compare failed (see above): the OM is not compared layer by layer (exit status 3)" in (
+        done.stdout
+    )
+    assert "NOTE: msit wrote no result CSV under result/msit_bs1/" in done.stdout
+    report = [c for c in commands_run(done.stdout) if c[1].endswith("write_report.py")][0]
+    assert report[report.index("--layers") + 1] == "layers_bs1_fp16_vs_onnx.csv"
+    assert "layers_bs1_om_vs_onnx.csv" not in report
+    assert (work / "report.md").is_file()
 
 
 def test_ascend_path_second_run_calls_no_tool(ascend_host):

@@ -13,6 +13,7 @@ per line, fields separated by tabs:
     tolerate TEXT1 TEXT2 COMMAND
                            a command whose exit status 1 (a missed threshold) prints TEXT1; other failures stop
                            the run with TEXT2
+    optional TEXT COMMAND  a diagnostic beside the run (msit): a failure prints TEXT and the run goes on
     check ARGS             run ``check ARGS``: the outputs are verified, renamed and recorded
 
 The run's settings live in .run_all/run.json; stamps and markers in .run_all/ (make's rule: an output is fresh when

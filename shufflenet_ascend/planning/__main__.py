@@ -13,7 +13,7 @@ from shufflenet_ascend.planning.options import options
 def tables() -> tuple[dict, dict]:
     """The stages and the checks, imported only when needed: ``options`` checks the interpreter's packages first,
     so that a missing one is one line, not a traceback from an import."""
-    from shufflenet_ascend.planning.compare import check_reference, stage_compare
+    from shufflenet_ascend.planning.compare import check_layers, check_reference, stage_compare
     from shufflenet_ascend.planning.environment import stage_environment
     from shufflenet_ascend.planning.inference import check_inference, stage_inference
     from shufflenet_ascend.planning.inputs import (
@@ -47,6 +47,7 @@ def tables() -> tuple[dict, dict]:
         "atc": lambda args: check_atc(Run.load(), int(args[0])),
         "inference": lambda args: check_inference(Run.load(), int(args[0]), args[1] if len(args) > 1 else "dataset"),
         "reference": lambda args: check_reference(*args),
+        "layers": lambda args: check_layers(*args),
     }
     return stages, checks
 
@@ -54,7 +55,11 @@ def tables() -> tuple[dict, dict]:
 def main(argv: Sequence[str]) -> int:
     command, *args = argv or [""]
     stage = (
-        {"inference": f"inference bs{''.join(args[1:2])}", "reference": "compare"}.get(args[0], args[0]) if args else ""
+        {"inference": f"inference bs{''.join(args[1:2])}", "reference": "compare", "layers": "compare"}.get(
+            args[0], args[0]
+        )
+        if args
+        else ""
     )
     try:
         if command == "options":

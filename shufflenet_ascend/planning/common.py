@@ -25,6 +25,9 @@ BACKENDS = ("onnxruntime", "openvino")
 COMPARES = ("none", "first", "all")
 AIPP_CONFIG = "aipp.config"  # ATC's AIPP stage for the uint8 route (in this repository, as Huawei's guides keep it)
 PURE_LOOP_ASCEND = 100  # the current guides' pure-inference run: ais_bench --loop=100
+MSIT_CSV = (
+    "layers_bs1_om_vs_onnx.csv"  # msit debug compare's result CSV of the batch-1 OM, copied from result/msit_bs1/
+)
 PURE_SECONDS_STAND_IN = 2  # the stand-in's pure-inference run on a CPU: a fixed time keeps the quick start quick
 
 
@@ -118,6 +121,15 @@ class Run:
             files = [f"compare_bs{b}_onnx_vs_torch.json" for b in self.compare_batches()]
             return files + ["compare_fp16_vs_torch.json"] if files else []
         return [f"compare_bs{b}_om_vs_onnx.json" for b in self.compare_batches()]
+
+    def layer_files(self) -> list[str]:
+        """The layer CSVs of the compare stage: the float16 prediction of the first compared batch size, and (an
+        Ascend host with msit) msit's comparison of the batch-1 OM with its ONNX file, when it was made."""
+        batches = self.compare_batches()
+        if not batches:
+            return []
+        files = [f"layers_bs{batches[0]}_fp16_vs_onnx.csv"]
+        return files + [MSIT_CSV] if not self.stand_in and os.path.isfile(MSIT_CSV) else files
 
 
 class Actions:

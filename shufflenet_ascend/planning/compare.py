@@ -8,8 +8,22 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import IMAGE_SIZE
-from shufflenet_ascend.planning.common import INFO, STATE, Actions, Run, is_fresh, remove, script, touch
+from shufflenet_ascend.formats.info import read_info
+from shufflenet_ascend.layers import DEFAULT_MIN_COSINE, first_layer_line, read_layer_csv
+from shufflenet_ascend.planning.common import (
+    INFO,
+    MSIT_CSV,
+    STATE,
+    Actions,
+    Run,
+    is_fresh,
+    note,
+    remove,
+    script,
+    touch,
+)
 
 
 def candidate_folder(run: Run, batch_size: int) -> str:
@@ -96,6 +110,68 @@ def stage_compare(actions: Actions, run: Run) -> None:
                       ["-backend=onnxruntime", f"-om_path={onnx}", f"-batch_size={b}"])  # fmt: skip
             compare(f"{folder}/", candidate_folder(run, b), f"compare_bs{b}_om_vs_onnx.json", marker,
                     str(STATE / f"inference_bs{b}.done"))  # fmt: skip
+    compare_layers(actions, run, batches[0])
+
+
+def first_bin(run: Run) -> str:
+    """The first input of the info file: the image the layer comparisons run on."""
+    entries = read_info(INFO)
+    if not entries:
+        raise PipelineError(f"{INFO}: lists no input")
+    return os.path.relpath(os.path.join(run.workdir, entries[0].path), run.workdir)
+
+
+def compare_layers(actions: Actions, run: Run, batch_size: int) -> None:
+    """Layer by layer on the first image: the ONNX file against itself in float16 (what ATC's default OM computes
+    in, predicted on the CPU in seconds) everywhere; on an Ascend host with msit, msit's comparison of the OM with
+    its ONNX file as well."""
+    image = first_bin(run)
+    onnx = f"shufflenetv2_bs{batch_size}.onnx"
+    csv_file = run.layer_files()[0]
+    if is_fresh(csv_file, onnx, INFO):
+        actions.skip(f"{csv_file} is up to date")
+    else:
+        Path(csv_file).unlink(missing_ok=True)
+        command = [run.python, script("compare_layers.py"), onnx, "--fp16", "--input", image, "--csv", csv_file]
+        actions.add(
+            "tolerate",
+            f"NOTE: a layer of {onnx} falls below cosine 0.99 in float16 (see above and {csv_file})",
+            f"compare_layers.py failed on {onnx}",
+            shlex.join(command),
+        )
+    if run.stand_in:
+        return
+    msit = shutil.which("msit")
+    if not msit:
+        actions.say("msit not found: the OM is not compared layer by layer (msit debug compare)")
+        return
+    if 1 not in run.batch_sizes or run.input_dtype != "float32":
+        actions.say("msit debug compare needs the batch-1 OM of the float32 route: not run")
+        return
+    target = MSIT_CSV
+    out = "result/msit_bs1"
+    if is_fresh(target, "shufflenetv2_bs1.om", "shufflenetv2_bs1.onnx", INFO):
+        actions.skip(f"{target} is up to date")
+        return
+    remove(out, target)
+    command = ["msit", "debug", "compare", "-gm", "./shufflenetv2_bs1.onnx", "-om", "./shufflenetv2_bs1.om",
+               "-i", image, "-o", out]  # fmt: skip
+    # msit is a diagnostic beside the run: its failure is said and the run goes on to its report.
+    actions.add("optional", "NOTE: msit debug compare failed (see above): the OM is not compared layer by layer",
+                shlex.join(command))  # fmt: skip
+    actions.add("check", "layers", out, target)
+
+
+def check_layers(out: str, target: str) -> None:
+    """msit's result CSV (OUT/<timestamp>/result_<timestamp>.csv, the newest) copied to TARGET, its first layer
+    below the threshold said."""
+    found = sorted(Path(out).glob("*/result_*.csv"))
+    if not found:
+        note(f"NOTE: msit wrote no result CSV under {out}/: the OM is not compared layer by layer")
+        return
+    rows = read_layer_csv(found[-1])
+    shutil.copyfile(found[-1], target)
+    note(f"{target} (from {found[-1]}): {first_layer_line(rows, DEFAULT_MIN_COSINE)}")
 
 
 def check_reference(folder: str, marker: str) -> None:

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         "atc). Outputs are kept per batch size: "
         "result/dumpOutput_device<D>_bs<B>/ (the old tool's and the stand-in's result/dumpOutput_device<D>/, "
         "renamed after each batch size) or result/bs<B>/ and result/bs<B>_summary.json (ais_bench). "
-        "Comparison: result/reference/, result/reference_fp16/, result/onnx_bs<B>/, compare_*.json. "
+        "Comparison: result/reference/, result/reference_fp16/, result/onnx_bs<B>/, compare_*.json, "
+        "layers_bs<B>_fp16_vs_onnx.csv, result/msit_bs1/ and layers_bs1_om_vs_onnx.csv. "
         "Bookkeeping (settings, stamps, lock) in .run_all/.\n\n"
         "A command of a stage that fails ends the run with that command's exit status (below: the same in every "
         "script of the project; 1 when compare_accuracy.py finds a real checkpoint more than 1 point below the "
@@ -116,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     option("--compare", metavar="C", default=env("COMPARE", "first"),
            help="output comparison [COMPARE]: none, first (default: the first batch size) or all. On an Ascend host "
            "the OM's outputs against the ONNX stand-in's; elsewhere the stand-in's against the PyTorch reference, "
-           "and the PyTorch fp16 preview against the reference")  # fmt: skip
+           "and the PyTorch fp16 preview against the reference. Also layer by layer on the first image: the ONNX "
+           "file against itself in float16 (compare_layers.py --fp16) and, with msit on PATH, the batch-1 OM "
+           "against its ONNX file (msit debug compare)")  # fmt: skip
     return parser
 
 

@@ -54,6 +54,9 @@ def stage_summary(actions: Actions, run: Run) -> None:
     comparisons = run.comparison_files()
     if comparisons:
         report += ["--comparison", *comparisons]
+    layers = run.layer_files()
+    if layers:
+        report += ["--layers", *layers]
     if run.stand_in:
         report += [*machine, "--backend", run.backend]
     else:

@@ -105,7 +105,7 @@ def preprocess_image(path: str | os.PathLike[str], dtype: str = DEFAULT_INPUT_DT
     return chw_bgr
 
 
-def uint8_bin_as_float32(data: bytes) -> np.ndarray:
+def uint8_bin_as_float32(data: bytes, height: int = IMAGE_SIZE, width: int = IMAGE_SIZE) -> np.ndarray:
     """A uint8 bin (HWC, BGR) as the float32 route's input (CHW, BGR): the conversion AIPP makes on the device."""
-    hwc = np.frombuffer(data, dtype=np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 3)
+    hwc = np.frombuffer(data, dtype=np.uint8).reshape(height, width, -1)
     return np.ascontiguousarray(hwc.transpose(2, 0, 1), dtype=np.float32)
