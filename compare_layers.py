@@ -14,11 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.bounds import COSINE, SEED
+from shufflenet_ascend.bounds import SEED
 from shufflenet_ascend.cli import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     PipelineError,
+    add_min_cosine_flag,
     add_verbose_flag,
     make_parser,
     run_cli,
@@ -96,13 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a preprocessed bin of one image (repeat for several)",
     )
     parser.add_argument("--csv", required=True, type=Path, metavar="FILE.csv", help="the layer CSV to write")
-    parser.add_argument(
-        "--min-cosine",
-        type=COSINE.arg(),
-        default=DEFAULT_MIN_COSINE,
-        metavar="C",
-        help="exit 1 when a layer's cosine is below C, -1..1 (default: %(default)s)",
-    )
+    add_min_cosine_flag(parser, DEFAULT_MIN_COSINE, "a layer's")
     parser.add_argument("--fp16", action="store_true", help="the candidate is GOLDEN run in float16 (no CANDIDATE)")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="also draw the cosine of every layer")
     parser.add_argument(

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.bounds import COSINE, LIST_LENGTH, PERCENT, WORKERS
+from shufflenet_ascend.bounds import LIST_LENGTH, PERCENT, WORKERS
 from shufflenet_ascend.cli import (
     add_json_flag,
+    add_min_cosine_flag,
     add_verbose_flag,
     add_workers_flag,
     make_parser,
@@ -105,13 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="list the N images of lowest cosine (default: %(default)s)",
     )
-    parser.add_argument(
-        "--min-cosine",
-        type=COSINE.arg(),
-        default=DEFAULT_MIN_COSINE,
-        metavar="C",
-        help="exit 1 when an image's cosine is below C, -1..1 (default: %(default)s; -1 accepts any)",
-    )
+    add_min_cosine_flag(parser, DEFAULT_MIN_COSINE, "an image's")
     parser.add_argument(
         "--min-top1-agreement",
         type=PERCENT.arg(),

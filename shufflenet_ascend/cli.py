@@ -154,5 +154,18 @@ def add_reference_flag(parser: argparse.ArgumentParser, default: Sequence[float]
     )
 
 
+def add_min_cosine_flag(parser: argparse.ArgumentParser, default: float, what: str) -> None:
+    """``--min-cosine C``: the acceptance bar of a cosine, -1..1 (``nan`` refused: a bar nothing can miss)."""
+    from shufflenet_ascend.bounds import COSINE
+
+    parser.add_argument(
+        "--min-cosine",
+        type=COSINE.arg(),
+        default=default,
+        metavar="C",
+        help=f"exit 1 when {what} cosine is below C, -1..1 (default: {default}; -1 accepts any)",
+    )
+
+
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail on stderr")
