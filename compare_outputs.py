@@ -48,8 +48,8 @@ Both arguments are dump folders in any of the formats every inference path here 
     python compare_outputs.py result/onnx_bs1/ result/dumpOutput_device0/ --labels val_label.txt
 
 - images paired, and the images only in one folder (how many, and the first few names);
-- cosine similarity of each image's two output vectors: the minimum, the mean and the 1st percentile (numpy's
-  linear interpolation) over the images;
+- cosine similarity of each image's two output vectors: the minimum, the mean, the 1st percentile (numpy's
+  linear interpolation) and the median over the images;
 - max absolute error: the largest |reference - candidate| over all values of all images;
 - max relative error: per image max |reference - candidate| / max |reference|, then the worst image's;
 - top-1 agreement: % of images whose highest score is the same class on both sides (the first one on a tie);

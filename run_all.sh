@@ -20,7 +20,7 @@ die() {
 planning() { PYTHONSAFEPATH=1 "${PYTHON}" -m shufflenet_ascend.planning "$@"; }
 
 command -v "${PYTHON}" >/dev/null || die "python interpreter '${PYTHON}' not found (set PYTHON)"
-# Sets WORKDIR, BATCH_LIST and RUN_ALL_SETTINGS (or RUN_ALL_HELP); a bad option is one line and exit status 2.
+# Sets WORKDIR, BATCH_LIST, STAGE_LIST and RUN_ALL_SETTINGS (or RUN_ALL_HELP); a bad option is one line and exit status 2.
 settings="$(planning options "$@")" || exit $?
 eval "${settings}"
 if [ -n "${RUN_ALL_HELP:-}" ]; then printf '%s' "${RUN_ALL_HELP}"; exit 0; fi
@@ -87,7 +87,7 @@ run_stage() {
 CURRENT_STAGE="environment"
 # shellcheck disable=SC1091
 source "${REPO_DIR}/env.sh"
-for stage in environment checkpoint dataset export atc preprocess info; do run_stage "${stage}"; done
+for stage in "${STAGE_LIST[@]}"; do run_stage "${stage}"; done
 for batch_size in "${BATCH_LIST[@]}"; do run_stage inference "${batch_size}"; done
 run_stage compare
 run_stage summary

@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="imagenet_acc_eval.py --per-class files, in the order of --accuracy (default: found beside them)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("int8",),
+        help="int8: the model was quantized; the report gets an int8 section (calibration images, the outputs and "
+        "the accuracy against the fp32 model: the comparisons whose file names say int8)",
+    )
+    parser.add_argument("--calibration", metavar="TEXT", help="int8: which images calibrated the model, in words")
     add_allow_mixed_flag(parser)
     add_verbose_flag(parser)
     return parser
@@ -167,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         predictions=args.predictions,
         per_class=args.per_class,
         allow_mixed=args.allow_mixed,
+        precision=args.precision,
+        calibration=args.calibration,
         layers=args.layers,
     )
     lacking: list[str] = []

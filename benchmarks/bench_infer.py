@@ -16,12 +16,18 @@ For each batch size: the same ONNX model, the same images, five runs in ``--roun
   wall time of the whole run.
 - with ``--routes float32 uint8``, "stand-in ort u8" and "stand-in ov u8" too: the same runs on the uint8 route's
   bins (the same images as HWC uint8, a quarter of the bytes; the stand-in converts them as AIPP does).
+- with ``--routes ... int8``: the model quantized as run_all.sh --precision int8 quantizes it (quantize.py's
+  quantizer, ``--quantizer``: NNCF by default; calibrated on the first 300 images), and "bench_app i8"
+  (benchmark_app on the int8 file, the same settings as on the fp32 one), "stand-in ort i8" and "stand-in ov i8"
+  (the stand-in on the int8 file, the guide's float32 bins) beside the fp32 columns.
 
 Each ratio printed is the median of the rounds' ratios, each measured within one round (the order rotates from
 round to round), so a load that changes between rounds (the machine is shared) cancels out as far as it can.
 Targets (issue 20, on a 2-core machine): stand-in ov >= 0.9x benchmark_app at batch 1 and 16; stand-in ort >=
-1.0x plain at batch 16. Issue 11's (ort >= 1.3x plain at batch 1, ov >= 1.5x plain at both) were set on a loaded
-machine, where the peers' spinning threads lose most; on a quiet one they are out of reach and shown as such.
+1.0x plain at batch 16. Issue 28's: the stand-in on the int8 file (files and all) >= 1.5x benchmark_app's fp32
+throughput at batch 16 and >= 1.3x at batch 1, and >= 0.9x benchmark_app on the same int8 file. Issue 11's (ort
+>= 1.3x plain at batch 1, ov >= 1.5x plain at both) were set on a loaded machine, where the peers' spinning threads
+lose most; on a quiet one they are out of reach and shown as such.
 
 Where the files go: by default a temporary folder on tmpfs (``/dev/shm``, where there is one), so that the
 figures are the stand-in's own cost, not the disk's; ``--workdir`` puts the models, bins and results elsewhere,
@@ -35,6 +41,7 @@ created just after another's were deleted.
     python benchmarks/bench_infer.py                       # batch 1 and 16, 384 images, 5 rounds
     python benchmarks/bench_infer.py --batch-sizes 1 4 16 --images 256 --rounds 7
     python benchmarks/bench_infer.py --routes float32 uint8   # both input routes side by side
+    python benchmarks/bench_infer.py --routes float32 int8    # the int8 model beside the fp32 one
 
 The model: ShuffleNetV2+ Small on seeded random weights, exported by the pipeline's own functions
 (shufflenet_ascend.model and .export).
@@ -68,6 +75,7 @@ from shufflenet_ascend.export import export_onnx
 from shufflenet_ascend.formats.info import InfoEntry, write_info
 from shufflenet_ascend.formats.perf import DatasetPerf, parse_dataset_perf, perf_file_name
 from shufflenet_ascend.model import build_model, randomize_weights_
+from shufflenet_ascend.quantize import DEFAULT_CALIBRATION_IMAGES, QUANTIZERS, quantize
 from shufflenet_ascend.standin import pipeline
 from shufflenet_ascend.standin.backends import available_cores
 from shufflenet_ascend.standin.flags import parse_flags
@@ -242,8 +250,10 @@ def stand_in_rate(
 
 RUNS = ("plain", "ort best", "benchmark_app", "onnxruntime", "openvino")
 UINT8_RUNS = ("onnxruntime uint8", "openvino uint8")  # the stand-in on the uint8 route's bins (--routes)
+INT8_RUNS = ("benchmark_app int8", "onnxruntime int8", "openvino int8")  # the int8 model (--routes ... int8)
 COLUMNS = {"plain": "plain", "ort best": "ort best", "benchmark_app": "bench_app", "onnxruntime": "ort e2e",
-           "openvino": "ov e2e", "onnxruntime uint8": "ort u8", "openvino uint8": "ov u8"}  # fmt: skip
+           "openvino": "ov e2e", "onnxruntime uint8": "ort u8", "openvino uint8": "ov u8",
+           "benchmark_app int8": "app i8", "onnxruntime int8": "ort i8", "openvino int8": "ov i8"}  # fmt: skip
 # (candidate, reference, batch size) -> the least ratio; None: every batch size.
 # Issue 11's were set on a loaded machine, where the peers' spinning threads lose most (plain ran 55 img/s).
 TARGETS = {
@@ -251,11 +261,18 @@ TARGETS = {
     ("onnxruntime", "plain", 16): (1.0, "issue 20"),
     ("onnxruntime", "plain", 1): (1.3, "issue 11, under load"),
     ("openvino", "plain", None): (1.5, "issue 11, under load"),
+    ("openvino int8", "benchmark_app", 16): (1.5, "issue 28"),
+    ("openvino int8", "benchmark_app", 1): (1.3, "issue 28"),
+    ("openvino int8", "benchmark_app int8", None): (0.9, "issue 28"),
 }
 RATIOS = (("openvino", "benchmark_app"), ("onnxruntime", "plain"), ("onnxruntime", "ort best"), ("openvino", "plain"))
 UINT8_RATIOS = (("onnxruntime uint8", "onnxruntime"), ("openvino uint8", "openvino"))
+INT8_RATIOS = (("openvino int8", "benchmark_app"), ("openvino int8", "benchmark_app int8"),
+               ("benchmark_app int8", "benchmark_app"), ("onnxruntime int8", "benchmark_app"),
+               ("onnxruntime int8", "onnxruntime"))  # fmt: skip
 SHORT = {"onnxruntime": "ort", "openvino": "ov", "plain": "plain", "ort best": "ort best", "benchmark_app": "app",
-         "onnxruntime uint8": "ort u8", "openvino uint8": "ov u8"}  # fmt: skip
+         "onnxruntime uint8": "ort u8", "openvino uint8": "ov u8", "benchmark_app int8": "app i8",
+         "onnxruntime int8": "ort i8", "openvino int8": "ov i8"}  # fmt: skip
 
 
 def target(candidate: str, reference: str, batch_size: int) -> tuple[float, str] | None:
@@ -308,10 +325,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--routes",
         nargs="+",
-        choices=("float32", "uint8"),
+        choices=("float32", "uint8", "int8"),
         default=["float32"],
         help="input routes of the stand-in: float32 (the guide's bins, default); with uint8 the stand-in also runs "
-        "on uint8 HWC bins of the same images, side by side (columns ort u8, ov u8)",
+        "on uint8 HWC bins of the same images, side by side (columns ort u8, ov u8); with int8 the model quantized "
+        "(columns app i8, ort i8, ov i8)",
+    )
+    parser.add_argument(
+        "--quantizer",
+        choices=QUANTIZERS,
+        default="nncf",
+        help="what makes the int8 model (quantize.py --tool; default: %(default)s)",
     )
     parser.add_argument("--show-perf", action="store_true", help="print the last stand-in perf file of each run")
     parser.add_argument(
@@ -335,8 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.callback(remove_run_folders, folder)
         info = write_dataset(folder, args.images)
         uint8_info = write_dataset(folder, args.images, "uint8") if "uint8" in args.routes else None
-        runs = RUNS + (UINT8_RUNS if uint8_info else ())
-        ratios = RATIOS + (UINT8_RATIOS if uint8_info else ())
+        int8 = "int8" in args.routes
+        runs = RUNS + (UINT8_RUNS if uint8_info else ()) + (INT8_RUNS if int8 else ())
+        ratios = RATIOS + (UINT8_RATIOS if uint8_info else ()) + (INT8_RATIOS if int8 else ())
         images = np.stack(
             [
                 np.fromfile(folder / f"prep_float32/img_{i:06d}.bin", dtype=np.float32).reshape(
@@ -349,11 +374,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"model: ShuffleNetV2+ Small (random weights); {args.images} images of 3x{IMAGE_SIZE}x{IMAGE_SIZE}; "
             f"{args.rounds} interleaved rounds; stand-in flags: {args.stand_in_flags or 'defaults'}; "
             f"{cores} cores; load average {os.getloadavg()[0]:.1f}; files in {folder} ({file_system(folder)})"
+            + (f"; int8 by {args.quantizer}" if "int8" in args.routes else "")
         )
         print(f"{'batch':>5} " + " ".join(f"{COLUMNS[run]:>9}" for run in runs) + "   (img/s, medians of the rounds)")
         for batch_size in args.batch_sizes:
             model_path = folder / f"bench_bs{batch_size}.onnx"
             export(batch_size, model_path)
+            int8_path = folder / f"bench_bs{batch_size}_int8.onnx"
+            if int8:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    quantize(model_path, folder / "prep_float32", min(DEFAULT_CALIBRATION_IMAGES, args.images),
+                             args.quantizer, output=int8_path)  # fmt: skip
             usable = len(images) - len(images) % batch_size
             batches = [images[start : start + batch_size] for start in range(0, usable, batch_size)]
             best = best_ort_settings(model_path, batches, cores)
@@ -368,6 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         rate = ort_rate(model_path, batches, best)
                     elif run == "benchmark_app":
                         rate = benchmark_app_rate(model_path, args.app_seconds)
+                    elif run == "benchmark_app int8":
+                        rate = benchmark_app_rate(int8_path, args.app_seconds)
+                    elif run in INT8_RUNS:
+                        backend = run.split()[0]
+                        rate = stand_in_rate(folder, int8_path, info, batch_size, backend, extra_flags)
                     else:
                         route_info = uint8_info if run in UINT8_RUNS else info
                         rate = stand_in_rate(folder, model_path, route_info, batch_size, run, extra_flags)
@@ -382,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if goal:
                     least, whose = goal
                     verdict = f"   (target >= {least:.1f}x, {whose}: {'met' if ratio >= least else 'MISSED'})"
-                print(f"      stand-in {SHORT[candidate]} / {SHORT[reference]}: {ratio:.2f}x{verdict}")
+                who = SHORT[candidate] if candidate.startswith("benchmark_app") else f"stand-in {SHORT[candidate]}"
+                print(f"      {who} / {SHORT[reference]}: {ratio:.2f}x{verdict}")
             print(f"      ort best: {best.describe()}; load average now {os.getloadavg()[0]:.1f}")
             print(
                 f"      rounds ({'/'.join(SHORT[run] for run in runs)}): "

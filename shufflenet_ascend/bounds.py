@@ -117,6 +117,7 @@ WARMUP = Bound(0, 10_000)
 SEED = Bound(0, 2**32 - 1)  # numpy's seeds
 # The images of one run: ImageNet's validation set has 50,000; the demo is generated, a few dozen suffice.
 DEMO_IMAGES = Bound(1, 50_000)
+CALIBRATION_IMAGES = Bound(1, 50_000)  # int8 calibration: on at most the validation set (a few hundred suffice)
 # Images counted in a record: a pure-inference run of a day at 10,000 images/s infers 864 million.
 IMAGES = Bound(0, 10**12)
 LIST_LENGTH = Bound(0, 10_000_000)  # how many of something to list (--worst N)

@@ -222,6 +222,7 @@ def summarize(
             "min_key": figures.keys[lowest],
             "mean": float(figures.cosine.mean()),
             "p1": float(np.percentile(figures.cosine, 1)),
+            "median": float(np.median(figures.cosine)),
         },
         "max_abs_error": {"value": float(figures.max_abs_error[worst_abs]), "key": figures.keys[worst_abs]},
         "max_relative_error": {"value": _finite_or_none(relative[worst_relative]), "key": figures.keys[worst_relative]},
@@ -359,6 +360,7 @@ def format_summary(result: dict[str, Any]) -> str:
         f"cosine min:             {cosine['min']:.8f} ({cosine['min_key']})",
         f"cosine mean:            {cosine['mean']:.8f}",
         f"cosine 1st percentile:  {cosine['p1']:.8f}",
+        *([f"cosine median:          {cosine['median']:.8f}"] if "median" in cosine else []),
         f"max abs error:          {result['max_abs_error']['value']:.6g} ({result['max_abs_error']['key']})",
         f"max relative error:     {_number(result['max_relative_error']['value'], '.6g')} "
         f"({result['max_relative_error']['key']})",

@@ -8,7 +8,8 @@ size against the guide's published figures with the 1-point verdict (``metrics.j
 than 50,000 images); the ten worst classes and the most frequent confusions with links to the predictions and
 per-class files; the precision comparisons (compare_outputs.py's JSON files); layer by layer, when a layer
 comparison ran (compare_layers.py's or msit's CSV: the first layer below cosine 0.99, the worst layers, a plot of
-cosine per layer drawn beside the report); performance per batch size (beside
+cosine per layer drawn beside the report); for an int8 model its section
+(``quantization_report``: calibration images, the guard, the drop against fp32); performance per batch size (beside
 the published Ascend 310 figures with a ratio only for a run on an Ascend device; for a CPU run they are a
 reference table of their own); the plot. Rows are sorted by batch size; runs of different datasets or models are
 refused unless allowed (``runs.check_not_mixed``).
@@ -102,6 +103,8 @@ class ReportInputs:
     per_class: Sequence[Path] = ()
     allow_mixed: bool = False
     layers: Sequence[Path] = ()  # layer CSVs: compare_layers.py's, or msit debug compare's result CSV
+    precision: str | None = None  # "int8": the int8 section (calibration, the drop against fp32)
+    calibration: str | None = None  # which images calibrated the int8 model, in words
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -679,6 +682,27 @@ def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun]) ->
     return ["## What was run", "", "| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
 
 
+def quantized_section(inputs: ReportInputs) -> list[str]:
+    """The int8 section: its comparisons are those whose file names say int8."""
+    from shufflenet_ascend.quantization_report import int8_section
+
+    comparisons = []
+    for path in map(Path, inputs.comparisons):
+        if "int8" in path.name:
+            try:
+                comparisons.append((path.name, read_comparison(path)))
+            except PipelineError:
+                continue  # the precision section says what is wrong with it
+    top1 = None
+    for path in sorted(inputs.accuracy, key=batch_order)[:1]:
+        try:
+            top1 = top1_top5(read_accuracy_json(path), path)[0]
+        except PipelineError:
+            top1 = None
+    layers = [path for path in map(Path, inputs.layers) if "int8" in path.name]
+    return int8_section(inputs.calibration, comparisons, top1, inputs.random_weights, layers)
+
+
 def plot_section(plot: Path | None, report_path: Path, lacking: list[str]) -> list[str]:
     lines = ["## Throughput plot", ""]
     if plot is None:
@@ -717,7 +741,8 @@ RANDOM_WEIGHTS_WARNING = (
 def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | None = None) -> str:
     """The whole report.md as text; what it lacks (missing or unreadable inputs) is added to ``lacking``."""
     lacking = [] if lacking is None else lacking
-    sections = [["# ShuffleNetV2+ offline inference: run report"]]
+    title = "# ShuffleNetV2+ offline inference: run report"
+    sections = [[title + (f" ({inputs.precision} model)" if inputs.precision else "")]]
     if inputs.random_weights:
         sections[0] += ["", RANDOM_WEIGHTS_WARNING]
     runs, notes = accuracy_runs(inputs.accuracy, inputs.allow_mixed)
@@ -728,6 +753,7 @@ def build_report(inputs: ReportInputs, report_path: Path, lacking: list[str] | N
         per_image_section(per_image_files(inputs.accuracy, inputs.predictions, inputs.per_class, runs), report_path),
         precision_section(inputs.comparisons, lacking),
         layers_section(inputs.layers, report_path, lacking),
+        *([quantized_section(inputs)] if inputs.precision == "int8" else []),
         performance_section(
             inputs.perf, inputs.chips, inputs.perf_label, inputs.card_throughput, lacking, inputs.allow_mixed
         ),

@@ -3,9 +3,10 @@
 A perf file's run is its run record (``formats.run_record``, beside it). An accuracy JSON's run is its accuracy
 record (``formats.accuracy_json``: ``result_bs<B>.json.record``), which names the run records of the inference
 that wrote its dumps. Tables that put several runs side by side (parse_perf.py, compare_accuracy.py,
-write_report.py) refuse runs of different datasets or models unless asked (--allow-mixed): a bs16 figure of 50
-photos beside a bs1 figure of 40 synthetic images says nothing about batch sizes. Batch sizes do not make runs
-different: one ONNX/OM file per batch size is one model (the same weights).
+write_report.py) refuse runs of different datasets, models or precisions (an int8 model beside a float one)
+unless asked (--allow-mixed): a bs16 figure of 50 photos beside a bs1 figure of 40 synthetic images says nothing
+about batch sizes. Batch sizes do not make runs different: one ONNX/OM file per batch size is one model (the
+same weights).
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ class RunOf:
     record: RunRecord | None = None
     labels: str | None = None  # the label file's identity (accuracy rows: other labels are another truth)
     labels_text: str = ""
+
+    @property
+    def precision(self) -> str | None:
+        """The model's precision as the record says: "int8" for a quantized model, "float" for the export's own
+        (fp32 on a CPU, the OM as ATC builds it); None without a record."""
+        if self.record is None:
+            return None
+        return getattr(self.record, "precision", None) or "float"
 
     @property
     def known(self) -> bool:
@@ -147,8 +156,8 @@ def add_allow_mixed_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-mixed",
         action="store_true",
-        help="put runs of different datasets or models (as their run records say) in one table, with a note "
-        "saying what differs; without it they are refused",
+        help="put runs of different datasets, models or precisions (as their run records say) in one table, with a "
+        "note saying what differs; without it they are refused",
     )
 
 
@@ -160,6 +169,7 @@ def check_not_mixed(rows: Sequence[RunOf], allow_mixed: bool) -> list[str]:
         ("datasets", "dataset", "dataset_text"),
         ("label files", "labels", "labels_text"),
         ("models", "model", "model"),
+        ("precisions", "precision", "precision"),
     ):
         first = next((row for row in rows if getattr(row, attribute) is not None), None)
         if first is None:

@@ -88,6 +88,8 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
     ),
     "make_demo_dataset --count 3e9": (NONE, ["make_demo_dataset.py", "demo", "--count", "3000000000"], "--count"),
     "make_demo_dataset --seed -1": (NONE, ["make_demo_dataset.py", "demo", "--seed", "-1"], "--seed: '-1'"),
+    "quantize --count 0": (NONE, ["quantize.py", "x.onnx", "bins_float32", "--count", "0"], "--count: '0'"),
+    "quantize --count 1e9": (NONE, ["quantize.py", "x.onnx", "bins_float32", "--count", "1000000000"], "to 50000"),
     "get_info 256 256 on 224 bins": (
         NONE,
         ["get_info.py", "bin", "bins_uint8", "x.info", "256", "256"],

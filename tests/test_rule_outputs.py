@@ -145,6 +145,14 @@ CASES = {
         ["write_report.py", "r.md", "--plot", "r_perf.png", "--layers", "perf.csv"],
         "r_perf.png: is an input of this command",
     ),
+    "quantize --output onto its model": (
+        ["quantize.py", "tiny_bs1.onnx", "tinybins", "--tool", "onnxruntime", "--output", "tiny_bs1.onnx"],
+        "tiny_bs1.onnx: is an input of this command",
+    ),
+    "quantize --output into its calibration bins": (
+        ["quantize.py", "tiny_bs1.onnx", "tinybins", "--tool", "onnxruntime", "--output", "tinybins/q.onnx"],
+        "tinybins/q.onnx: lies inside tinybins",
+    ),
     "preprocess into its source folder": (["imagenet_torch_preprocess.py", "val", "val/out"], "lies inside val"),
     "preprocess onto its source folder": (["imagenet_torch_preprocess.py", "val", "val"], "is an input"),
     "make_demo_dataset onto a file": (["make_demo_dataset.py", "CK"], "CK: is a file, expected a folder"),

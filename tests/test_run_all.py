@@ -99,6 +99,10 @@ MIRRORED = {
     "FAKE_LOG",
     "FAKE_LABELS",
     "FAKE_FAIL_DEVICE",
+    "PRECISION",
+    "CALIBRATION_IMAGES",
+    "CALIBRATION_DATASET",
+    "CALIBRATION_CONFIG",
 }
 
 
@@ -1191,6 +1195,11 @@ def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
         (["--frobnicate", "1"], "unknown option --frobnicate"),
         (["stray"], "unexpected argument 'stray'"),
         (["--workdir"], "needs a value"),
+        (["--precision", "int4"], "--precision: 'int4' is not one of float, int8"),
+        (["--calibration-images", "8"], "--calibration-images is for --precision int8"),
+        (["--precision", "int8", "--input-dtype", "uint8"], "--input-dtype uint8 is not supported with it"),
+        (["--precision", "int8", "--calibration-images", "0"], "'0' is not a whole number from 1 to 50000"),
+        (["--precision", "int8", "--calibration-dataset", "nowhere"], "--calibration-dataset: nowhere: no such"),
     ],
 )
 def test_usage_errors(tmp_path, bad_arguments, message):
@@ -1483,3 +1492,138 @@ def test_the_fake_ais_bench_takes_uint8_inputs_of_an_aipp_om_only(tmp_path):
     (tmp_path / "in" / "a.bin").write_bytes(b"\0" * 602112)  # a float32 bin for an OM that takes uint8
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 1 and "arg0 tensorsize: 150528 filesize: 602112 not match" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The int8 route (issue 28): the default route is unchanged, byte for byte.
+
+DEFAULT_ROUTE = REPO_ROOT / "tests" / "data" / "default_route_commands.txt"
+
+
+def route_lines(stdout: str, repo: Path, python: str) -> list[str]:
+    """The stage headers and the command lines a run printed, with what differs between machines and folders
+    made generic: the interpreter, the clone's path, the CPU's name and cores."""
+    from shufflenet_ascend.host import available_cores, cpu_name
+
+    machine = f"{cpu_name()}, {available_cores()} cores"
+    lines = []
+    for line in stdout.splitlines():
+        if re.match(r"^(==> \[|    (\[device \d+\] )?\$ |    in )", line):
+            lines.append(line.replace(python, "<python>").replace(str(repo), "<repo>").replace(machine, "<cpu>"))
+    return lines
+
+
+def test_the_default_route_prints_the_very_commands_it_printed_before_int8(demo_run):
+    """tests/data/default_route_commands.txt: what `bash run_all.sh --batch-sizes "1 16"` printed on the demo without
+    the int8 route (main with issue 27's layer comparison; the stage headers and every command, made generic by
+    route_lines)."""
+    clone, result = demo_run
+    assert route_lines(result.stdout, clone, sys.executable) == DEFAULT_ROUTE.read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def int8_demo(demo_run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``--precision int8`` on the demo at batch 1, in a copy of the finished demo run, calibrated on 8 images of
+    another generated set (apart from the images judged)."""
+    clone, _ = demo_run
+    root = tmp_path_factory.mktemp("int8")
+    work = copy_workdir(clone, root / "work")
+    made = subprocess.run([sys.executable, str(REPO_ROOT / "make_demo_dataset.py"), str(root / "other"), "--count",
+                           "8", "--seed", "1"], capture_output=True, text=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result = run_all("--batch-sizes", "1", "--precision", "int8", "--calibration-images", "8",
+                     "--calibration-dataset", str(root / "other" / "val"), cwd=work,
+                     script=work / "run_all.sh")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return work, result
+
+
+def test_int8_route_quantizes_runs_compares_and_reports(int8_demo):
+    work, result = int8_demo
+    import onnx
+
+    model = onnx.load(work / "shufflenetv2_bs1_int8.onnx")
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in model.graph.node}
+    quantize = [c for c in commands_run(result.stdout) if c[1].endswith("quantize.py")]
+    assert quantize == [[sys.executable, str(work / "quantize.py"), "shufflenetv2_bs1.onnx", "./calibration_prep",
+                         "--tool", "nncf", "--count", "8"]]  # fmt: skip
+    assert len(list((work / "calibration_prep").glob("*.bin"))) == 8
+    inference = [c for c in commands_run(result.stdout) if c[1].endswith("benchmark_ort.py")]
+    assert "-om_path=shufflenetv2_bs1_int8.onnx" in inference[0]
+    # The exported fp32 file was up to date in the copy: not exported again, not replaced.
+    assert "skipped: shufflenetv2_bs1.onnx is up to date" in result.stdout
+    accuracy = read_accuracy_json(work / "result_bs1.json")
+    assert accuracy.images == DEMO_IMAGES
+    record = read_run_record(work / "result" / "perf_vision_batchsize_1_device_0.json")
+    assert record.precision == "int8" and record.model_file == "shufflenetv2_bs1_int8.onnx"
+    assert "the first 8 images by name of ./calibration_prep" in record.calibration
+    comparison = json.loads((work / "compare_bs1_int8_vs_fp32_torch.json").read_text())
+    assert comparison["images_paired"] == DEMO_IMAGES and comparison["cosine"]["median"] >= 0.98
+    assert comparison["cosine"]["median"] < 1.0  # int8 arithmetic, not the fp32 model
+    report = (work / "report.md").read_text()
+    assert report.startswith("# ShuffleNetV2+ offline inference: run report (int8 model)")
+    assert "## int8: calibration and what it costs against fp32" in report
+    assert "apart from the images judged" in report and "median cosine" in report
+    # Layer by layer: the fp32 file against the int8 one on the first image, the first layer below 0.98 said.
+    layers = [c for c in commands_run(result.stdout) if c[1].endswith("compare_layers.py") and "--fp16" not in c]
+    assert layers == [[sys.executable, str(work / "compare_layers.py"), "shufflenetv2_bs1.onnx",
+                       "shufflenetv2_bs1_int8.onnx", "--input", "prep_dataset/demo_val_00000001.bin", "--csv",
+                       "layers_bs1_int8_vs_fp32.csv", "--min-cosine", "0.98"]]  # fmt: skip
+    assert (work / "layers_bs1_int8_vs_fp32.csv").stat().st_size > 0
+    assert "| first layer int8 cannot carry | " in report
+    assert "cores, onnxruntime, int8" in result.stdout  # the perf table's label
+
+
+def test_int8_figures_do_not_share_a_table_with_float_ones(int8_demo, demo_run):
+    work, _ = int8_demo
+    clone, _ = demo_run
+    int8_perf = work / "result" / "perf_vision_batchsize_1_device_0.txt"
+    float_perf = clone / "result" / "perf_vision_batchsize_16_device_0.txt"
+    command = [sys.executable, str(REPO_ROOT / "parse_perf.py"), str(int8_perf), str(float_perf)]
+    refused = subprocess.run(command, capture_output=True, text=True, env=run_env(work))
+    assert refused.returncode == 2 and "different precisions (int8 vs float)" in refused.stderr
+    mixed = subprocess.run([*command, "--allow-mixed"], capture_output=True, text=True, env=run_env(work))
+    assert mixed.returncode == 0, mixed.stderr
+
+
+@pytest.fixture(scope="module")
+def ascend_int8(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A faked Ascend 310 host with AMCT: --precision int8 at batch sizes 1 and 16, calibrated on 16 images."""
+    root = tmp_path_factory.mktemp("ascend_int8")
+    workdir = root / "work"
+    log = root / "calls.jsonl"
+    labels = workdir / "demo" / "val_label.txt"
+    env = fake_env(root, log, labels, tools_dir(root, f"benchmark.{ARCH}", "amct_onnx"))
+    result = run_all("--workdir", str(workdir), "--batch-sizes", BATCH_SIZES, "--precision", "int8",
+                     "--calibration-images", "16", cwd=root, env=env)  # fmt: skip
+    return {"workdir": workdir, "result": result, "calls": read_calls(log)}
+
+
+def test_ascend_int8_runs_amct_as_the_guides_then_atc_on_the_deploy_model(ascend_int8):
+    result, calls, workdir = ascend_int8["result"], ascend_int8["calls"], ascend_int8["workdir"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    amct = [call["argv"] for call in calls if call["tool"] == "amct_onnx"]
+    assert amct == [
+        ["calibration", "--model", f"shufflenetv2_bs{b}.onnx", "--save_path", f"amct_model/shufflenetv2_bs{b}",
+         "--input_shape", f"image:{b},3,224,224", "--data_dir", f"shufflenetv2_bs{b}_calibration", "--data_types",
+         "float32", "--batch_num", str(16 // b)]
+        for b in (1, 16)
+    ]  # fmt: skip
+    for b in (1, 16):  # each calibration bin holds exactly one batch
+        packed = sorted((workdir / f"shufflenetv2_bs{b}_calibration").iterdir())
+        assert len(packed) == 16 // b and {p.stat().st_size for p in packed} == {b * 602112}
+    atc = [call["argv"] for call in calls if call["tool"] == "atc"]
+    deploy = {f"--model=./shufflenetv2_bs{b}.onnx": f"--model=./amct_model/shufflenetv2_bs{b}_deploy_model.onnx"
+              for b in (1, 16)}  # fmt: skip
+    output = {f"--output=shufflenetv2_bs{b}": f"--output=shufflenetv2_bs{b}_int8" for b in (1, 16)}
+    assert atc == [[deploy.get(arg, output.get(arg, arg)) for arg in guide_command(GUIDE_ATC, b)] for b in (1, 16)]
+    om = json.loads((workdir / "shufflenetv2_bs1_int8.om").read_text())
+    assert om["int8"] and om["model"] == "./amct_model/shufflenetv2_bs1_deploy_model.onnx"
+    benchmark = [call["argv"] for call in calls if call["tool"] == "benchmark" and call.get("mode") != "pure"]
+    assert [a for a in benchmark[0] if a.startswith("-om_path")] == ["-om_path=shufflenetv2_bs1_int8.om"]
+    record = read_run_record(workdir / "result" / "perf_vision_batchsize_1_device_0.json")
+    assert record.precision == "int8" and "16 batches of 1" in record.calibration
+    assert (workdir / "compare_bs1_int8_om_vs_fp32_onnx.json").is_file()
+    report = (workdir / "report.md").read_text()
+    assert "(int8 model)" in report and "among the images judged" in report
+    assert (workdir / "layers_bs1_int8_vs_fp32.csv").is_file()  # against AMCT's fake-quant model, on the CPU

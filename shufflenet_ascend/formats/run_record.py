@@ -38,6 +38,7 @@ DEVICE_KINDS = ("cpu", "ascend")
 INPUT_DTYPES = ("float32", "uint8")
 MODES = ("dataset", "pure")
 LATENCY_KEYS = ("min", "mean", "median", "p90", "p99", "max")
+OMITTED_WHEN_NONE = ("precision", "calibration")
 PREP_RECORD_NAME = ".prep_sources.json"  # the preprocessor's record of the images its bins came from
 
 
@@ -87,6 +88,10 @@ class RunRecord:
     # The stand-in's images per second of wall-clock time, its streams computing at once: a dataset run from the
     # first read to the last output written (its e2e rate), pure inference while a batch was in flight.
     wall_clock_throughput: float | None = None
+    # A quantized model: "int8", and which images calibrated it. None: the model's own float precision (fp32 ONNX on
+    # a CPU, the OM as ATC builds it); left out of the file then, so that the float route's records are as before.
+    precision: str | None = None
+    calibration: str | None = None
 
     @property
     def on_ascend(self) -> bool:
@@ -100,8 +105,11 @@ class RunRecord:
             )
             if self.streams and self.threads:
                 text += f", {self.streams} streams x {self.threads} thread{'s' if self.threads > 1 else ''}"
-            return text
-        return f"{self.tool} on {self.device.describe()}"
+            return text + self.precision_text()
+        return f"{self.tool} on {self.device.describe()}" + self.precision_text()
+
+    def precision_text(self) -> str:
+        return f", {self.precision} model" if self.precision else ""
 
 
 def record_path(output_file: str | os.PathLike[str]) -> Path:
@@ -133,6 +141,9 @@ def dataset_identity(source: str | os.PathLike[str], first_input: str | os.PathL
 
 def format_run_record(record: RunRecord) -> str:
     document = {"format": RECORD_FORMAT, **asdict(record)}
+    for key in OMITTED_WHEN_NONE:
+        if document[key] is None:
+            del document[key]
     return json.dumps(document, indent=1, sort_keys=False) + "\n"
 
 

@@ -13,6 +13,7 @@ from shufflenet_ascend.planning.options import options
 def tables() -> tuple[dict, dict]:
     """The stages and the checks, imported only when needed: ``options`` checks the interpreter's packages first,
     so that a missing one is one line, not a traceback from an import."""
+    from shufflenet_ascend.planning.calibration import check_calibrate, stage_calibrate
     from shufflenet_ascend.planning.compare import check_layers, check_reference, stage_compare
     from shufflenet_ascend.planning.environment import stage_environment
     from shufflenet_ascend.planning.inference import check_inference, stage_inference
@@ -34,6 +35,7 @@ def tables() -> tuple[dict, dict]:
         "dataset": lambda actions, args: stage_dataset(actions, Run.load()),
         "export": lambda actions, args: stage_export(actions, Run.load()),
         "atc": lambda actions, args: stage_atc(actions, Run.load()),
+        "calibrate": lambda actions, args: stage_calibrate(actions, Run.load()),
         "preprocess": lambda actions, args: stage_preprocess(actions, Run.load()),
         "info": lambda actions, args: stage_info(actions, Run.load()),
         "inference": lambda actions, args: stage_inference(actions, Run.load(), int(args[0])),
@@ -47,6 +49,7 @@ def tables() -> tuple[dict, dict]:
         "atc": lambda args: check_atc(Run.load(), int(args[0])),
         "inference": lambda args: check_inference(Run.load(), int(args[0]), args[1] if len(args) > 1 else "dataset"),
         "reference": lambda args: check_reference(*args),
+        "calibrate": lambda args: check_calibrate(*args),
         "layers": lambda args: check_layers(*args),
     }
     return stages, checks

@@ -23,6 +23,7 @@ DUMP_BYTES_PER_IMAGE = 16_000  # one text output of 1000 scores (%.8e: about 15,
 TOOLS = ("auto", "benchmark", "ais_bench", "stand-in")
 BACKENDS = ("onnxruntime", "openvino")
 COMPARES = ("none", "first", "all")
+PRECISIONS = ("float", "int8")  # float: the guide's (fp32 ONNX; the OM as ATC builds it); int8: calibrated
 AIPP_CONFIG = "aipp.config"  # ATC's AIPP stage for the uint8 route (in this repository, as Huawei's guides keep it)
 PURE_LOOP_ASCEND = 100  # the current guides' pure-inference run: ais_bench --loop=100
 MSIT_CSV = (
@@ -61,10 +62,22 @@ class Run:
     demo: bool = False  # the generated demo dataset (random labels)
     chips_per_card: int | None = None  # chips of one card for the guide's card figure: Ascend 310 only (4)
     skipped_entries: list[str] = dataclasses.field(default_factory=list)  # dataset entries that cannot be inputs
+    precision: str = "float"
+    calibration_images: int = 0  # int8: the first N images by name calibrate (0: the default of quantize.py)
+    calibration_dataset: str = ""  # int8: a folder of other images to calibrate on ("": the run's own images)
+    calibration_config: str = ""  # int8 on an Ascend host: AMCT's --calibration_config
 
     @property
     def cpu_label(self) -> str:
-        return f"{self.cpu_model}, {self.cores} cores, {self.backend}"
+        return f"{self.cpu_model}, {self.cores} cores, {self.backend}" + (", int8" if self.int8 else "")
+
+    @property
+    def int8(self) -> bool:
+        return self.precision == "int8"
+
+    def model_stem(self, batch_size: int) -> str:
+        """The model file of BATCH without its extension: the guide's name, or the int8 model's."""
+        return f"shufflenetv2_bs{batch_size}" + ("_int8" if self.int8 else "")
 
     @property
     def stand_in(self) -> bool:
@@ -96,7 +109,7 @@ class Run:
         device = self.devices[0]
         if self.infer_tool == "ais_bench":
             return f"result/pure_bs{batch_size}_summary.json"
-        return f"result/PureInfer_perf_of_shufflenetv2_bs{batch_size}_in_device_{device}.txt"
+        return f"result/PureInfer_perf_of_{self.model_stem(batch_size)}_in_device_{device}.txt"
 
     def pure_perf_files(self) -> list[str]:
         return [self.pure_perf_file(b) for b in self.batch_sizes] if self.pure_loop != 0 else []
@@ -116,11 +129,18 @@ class Run:
     def compare_batches(self) -> list[int]:
         return {"none": [], "first": self.batch_sizes[:1], "all": self.batch_sizes}[self.compare]
 
-    def comparison_files(self) -> list[str]:
+    def comparison_file(self, batch_size: int) -> str:
+        """The comparison of BATCH's outputs: the stand-in's against the PyTorch reference (the fp32 model), or the
+        OM's against the ONNX stand-in's; an int8 model's says so in the name."""
         if self.stand_in:
-            files = [f"compare_bs{b}_onnx_vs_torch.json" for b in self.compare_batches()]
-            return files + ["compare_fp16_vs_torch.json"] if files else []
-        return [f"compare_bs{b}_om_vs_onnx.json" for b in self.compare_batches()]
+            what = "int8_vs_fp32_torch" if self.int8 else "onnx_vs_torch"
+        else:
+            what = "int8_om_vs_fp32_onnx" if self.int8 else "om_vs_onnx"
+        return f"compare_bs{batch_size}_{what}.json"
+
+    def comparison_files(self) -> list[str]:
+        files = [self.comparison_file(b) for b in self.compare_batches()]
+        return files + ["compare_fp16_vs_torch.json"] if self.stand_in and files else files
 
     def layer_files(self) -> list[str]:
         """The layer CSVs of the compare stage: the float16 prediction of the first compared batch size, and (an
@@ -128,8 +148,12 @@ class Run:
         batches = self.compare_batches()
         if not batches:
             return []
-        files = [f"layers_bs{batches[0]}_fp16_vs_onnx.csv"]
+        files = [f"layers_bs{batches[0]}_fp16_vs_onnx.csv"] + ([self.int8_layer_file()] if self.int8 else [])
         return files + [MSIT_CSV] if not self.stand_in and os.path.isfile(MSIT_CSV) else files
+
+    def int8_layer_file(self) -> str:
+        """int8: the layer CSV of the int8 model against the fp32 one (the first compared batch size)."""
+        return f"layers_bs{self.compare_batches()[0]}_int8_vs_fp32.csv"
 
 
 class Actions:

@@ -95,7 +95,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
             ]
             reference(folder, marker, [INFO, str(STATE / "checkpoint"), str(STATE / "model_size")], flags)
         for b in batches:
-            compare("result/reference/", candidate_folder(run, b), f"compare_bs{b}_onnx_vs_torch.json",
+            compare("result/reference/", candidate_folder(run, b), run.comparison_file(b),
                     str(STATE / "reference.done"), str(STATE / f"inference_bs{b}.done"))  # fmt: skip
         compare("result/reference/", "result/reference_fp16/", "compare_fp16_vs_torch.json",
                 str(STATE / "reference.done"), str(STATE / "reference_fp16.done"))  # fmt: skip
@@ -108,7 +108,7 @@ def stage_compare(actions: Actions, run: Run) -> None:
             onnx = os.path.join(run.workdir, f"shufflenetv2_bs{b}.onnx")
             reference(folder, marker, [INFO, f"shufflenetv2_bs{b}.onnx"],
                       ["-backend=onnxruntime", f"-om_path={onnx}", f"-batch_size={b}"])  # fmt: skip
-            compare(f"{folder}/", candidate_folder(run, b), f"compare_bs{b}_om_vs_onnx.json", marker,
+            compare(f"{folder}/", candidate_folder(run, b), run.comparison_file(b), marker,
                     str(STATE / f"inference_bs{b}.done"))  # fmt: skip
     compare_layers(actions, run, batches[0])
 
@@ -139,6 +139,8 @@ def compare_layers(actions: Actions, run: Run, batch_size: int) -> None:
             f"compare_layers.py failed on {onnx}",
             shlex.join(command),
         )
+    if run.int8:
+        compare_int8_layers(actions, run, batch_size, image)
     if run.stand_in:
         return
     msit = shutil.which("msit")
@@ -150,16 +152,41 @@ def compare_layers(actions: Actions, run: Run, batch_size: int) -> None:
         return
     target = MSIT_CSV
     out = "result/msit_bs1"
-    if is_fresh(target, "shufflenetv2_bs1.om", "shufflenetv2_bs1.onnx", INFO):
+    if is_fresh(target, f"{run.model_stem(1)}.om", "shufflenetv2_bs1.onnx", INFO):
         actions.skip(f"{target} is up to date")
         return
     remove(out, target)
-    command = ["msit", "debug", "compare", "-gm", "./shufflenetv2_bs1.onnx", "-om", "./shufflenetv2_bs1.om",
+    command = ["msit", "debug", "compare", "-gm", "./shufflenetv2_bs1.onnx", "-om", f"./{run.model_stem(1)}.om",
                "-i", image, "-o", out]  # fmt: skip
     # msit is a diagnostic beside the run: its failure is said and the run goes on to its report.
     actions.add("optional", "NOTE: msit debug compare failed (see above): the OM is not compared layer by layer",
                 shlex.join(command))  # fmt: skip
     actions.add("check", "layers", out, target)
+
+
+def compare_int8_layers(actions: Actions, run: Run, batch_size: int, image: str) -> None:
+    """int8: the fp32 ONNX file against the int8 model layer by layer on the first image, at the int8 guard's
+    threshold: the int8 ONNX file on the CPU, or on an Ascend host AMCT's fake-quant model (the deploy model's
+    Ascend operators run only on the NPU)."""
+    from shufflenet_ascend.quantization_report import INT8_MIN_MEDIAN_COSINE
+    from shufflenet_ascend.quantize import fake_quant_model, int8_onnx
+
+    onnx = f"shufflenetv2_bs{batch_size}.onnx"
+    candidate = str(int8_onnx(onnx) if run.stand_in else fake_quant_model(onnx))
+    csv_file = run.int8_layer_file()
+    if is_fresh(csv_file, onnx, candidate, INFO):
+        actions.skip(f"{csv_file} is up to date")
+        return
+    Path(csv_file).unlink(missing_ok=True)
+    command = [run.python, script("compare_layers.py"), onnx, candidate, "--input", image, "--csv", csv_file,
+               "--min-cosine", INT8_MIN_MEDIAN_COSINE]  # fmt: skip
+    actions.add(
+        "tolerate",
+        f"NOTE: a layer of {candidate} falls below cosine {INT8_MIN_MEDIAN_COSINE} (the first int8 cannot carry: "
+        f"see above, {csv_file} and report.md)",
+        f"compare_layers.py failed on {onnx} and {candidate}",
+        shlex.join(map(str, command)),
+    )
 
 
 def check_layers(out: str, target: str) -> None:

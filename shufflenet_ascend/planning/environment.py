@@ -53,9 +53,11 @@ def stage_environment(actions: Actions) -> None:
     else:
         soc_reason = "given"
 
-    missing_om = [f"shufflenetv2_bs{b}.om" for b in run.batch_sizes if not Path(f"shufflenetv2_bs{b}.om").is_file()]
+    missing_om = [f"{run.model_stem(b)}.om" for b in run.batch_sizes if not Path(f"{run.model_stem(b)}.om").is_file()]
+    if run.int8 and not shutil.which("amct_onnx"):  # int8 OM files are made from AMCT's deploy models
+        atc = None
     have_om = bool(atc) or not missing_om
-    om_problem = f"atc not found and {' '.join(missing_om)} missing"
+    om_problem = f"{'atc or amct_onnx' if run.int8 else 'atc'} not found and {' '.join(missing_om)} missing"
     om_how = "atc makes the OM files" if atc else "the OM files are there"
     tool = run.tool_option
     if tool == "auto":
@@ -92,6 +94,8 @@ def stage_environment(actions: Actions) -> None:
         "ais_bench": f"{run.python} -m ais_bench (OM on the NPU)",
         "stand-in": f"benchmark_ort.py (CPU stand-in, {run.backend}, ONNX file)",
     }[run.infer_tool]
+    if run.int8:
+        run.tool_text = run.tool_text.replace("OM on", "int8 OM on").replace("ONNX file", "int8 ONNX file")
     # The guide's card figure (one chip's rate x the chips of a card) only where the card is known from the chip:
     # an Atlas 300I holds 4 Ascend 310. A 310P sits on an Atlas 300I Pro (1) or Duo (2), which the chip name does not
     # tell: no extrapolation. Never for a CPU.

@@ -40,15 +40,15 @@ def inference_command(run: Run, batch_size: int, device: int) -> list[object]:
     if run.infer_tool == "ais_bench":
         folder, dirname = (f"prep_dataset_device{device}", f"bs{batch_size}_device{device}") if several else (
             "prep_dataset", f"bs{batch_size}")  # fmt: skip
-        return [run.python, "-m", "ais_bench", "--model", f"./shufflenetv2_bs{batch_size}.om",
+        return [run.python, "-m", "ais_bench", "--model", f"./{run.model_stem(batch_size)}.om",
                 "--input", f"./{folder}/", "--output", "./result/", "--output_dirname", dirname,
                 "--outfmt", "TXT", "--batchsize", batch_size, "--device", device]  # fmt: skip
     guide = ["-model_type=vision", f"-device_id={device}", f"-batch_size={batch_size}"]
     io = [f"-input_text_path={info}", f"-input_width={IMAGE_SIZE}", f"-input_height={IMAGE_SIZE}",
           "-output_binary=False", "-useDvpp=False"]  # fmt: skip
     if run.infer_tool == "benchmark":
-        return [run.benchmark_tool, *guide, f"-om_path=shufflenetv2_bs{batch_size}.om", *io]
-    command = [run.python, script("benchmark_ort.py"), *guide, f"-om_path=shufflenetv2_bs{batch_size}.onnx", *io,
+        return [run.benchmark_tool, *guide, f"-om_path={run.model_stem(batch_size)}.om", *io]
+    command = [run.python, script("benchmark_ort.py"), *guide, f"-om_path={run.model_stem(batch_size)}.onnx", *io,
                f"-backend={run.backend}", *stand_in_route(run)]  # fmt: skip
     if several:  # each process gets its share of the cores, as streams of one thread each (the stand-in's fastest)
         command += [f"-streams={streams_per_device(run.cores, len(run.devices))}", "-threads=1"]
@@ -59,7 +59,7 @@ def pure_command(run: Run, batch_size: int) -> list[object]:
     """The pure-inference run of BATCH on the first device: how the current guides measure an OM's speed
     (ais_bench --loop, no --input), the old tool's -round mode, or the stand-in's (-round, or -duration on a CPU)."""
     device = run.devices[0]
-    om = f"shufflenetv2_bs{batch_size}.om"
+    om = f"{run.model_stem(batch_size)}.om"
     loop = run.pure_loop or PURE_LOOP_ASCEND
     if run.infer_tool == "ais_bench":
         return [run.python, "-m", "ais_bench", f"--model=./{om}", f"--loop={loop}", f"--batchsize={batch_size}",
@@ -68,7 +68,7 @@ def pure_command(run: Run, batch_size: int) -> list[object]:
         return [run.benchmark_tool, f"-round={loop}", f"-om_path={om}", f"-device_id={device}",
                 f"-batch_size={batch_size}"]  # fmt: skip
     amount = f"-round={run.pure_loop}" if run.pure_loop else f"-duration={PURE_SECONDS_STAND_IN}"
-    return [run.python, script("benchmark_ort.py"), amount, f"-om_path=shufflenetv2_bs{batch_size}.onnx",
+    return [run.python, script("benchmark_ort.py"), amount, f"-om_path={run.model_stem(batch_size)}.onnx",
             f"-device_id={device}", f"-batch_size={batch_size}", f"-backend={run.backend}",
             *stand_in_route(run)]  # fmt: skip
 
@@ -90,9 +90,11 @@ def stage_inference(actions: Actions, run: Run, batch_size: int) -> None:
         "offline inference on prep_dataset/ (guide 5.2), a pure-inference run (the current guides' speed figure), "
         "then top-1..5 accuracy (guide 6.1)",
     )
-    set_stamp("inference", f"stand-in {run.backend}" if run.stand_in else f"{run.infer_tool} {run.soc_version}")
+    # (The int8 model's outputs are another run's: switching --precision redoes the inference.)
+    tool = f"stand-in {run.backend}" if run.stand_in else f"{run.infer_tool} {run.soc_version}"
+    set_stamp("inference", tool + (" int8" if run.int8 else ""))
     set_stamp("pure_loop", str(run.pure_loop))
-    model = f"shufflenetv2_bs{batch_size}.{run.model_ext}"
+    model = f"{run.model_stem(batch_size)}.{run.model_ext}"
     done = STATE / f"inference_bs{batch_size}.done"
     dumps = [f"{run.dump_folder(batch_size, d)}/" for d in run.devices]
     accuracy, predictions, per_class = run.accuracy_outputs(batch_size)
@@ -170,8 +172,8 @@ def stage_pure(actions: Actions, run: Run, batch_size: int, model: str) -> None:
 def write_tool_record(run: Run, batch_size: int, device: int, mode: str, started: float) -> None:
     """The run record beside a Huawei tool's perf file or summary (the tool's own files stay as they are): which
     tool on which chip ran which OM, built from which weights, on which data. The stand-in writes its own."""
-    om = f"shufflenetv2_bs{batch_size}.om"
-    atc = read_atc_record(batch_size) or {}
+    om = f"{run.model_stem(batch_size)}.om"
+    atc = read_atc_record(batch_size, run.int8) or {}
     labels = {} if atc else read_onnx_labels(f"shufflenetv2_bs{batch_size}.onnx")
     if mode == "dataset":
         perf, command = run.perf_file(batch_size, device), inference_command(run, batch_size, device)
@@ -197,6 +199,7 @@ def write_tool_record(run: Run, batch_size: int, device: int, mode: str, started
         project_version=project_version(),
         command=tuple(map(str, command)),
         model_size=atc.get("model_size") or labels.get(MODEL_SIZE_KEY),
+        **({"precision": "int8", "calibration": atc.get("calibration")} if run.int8 else {}),
     )
     write_run_record(record_path(perf), record)
 

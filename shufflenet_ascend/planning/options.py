@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.bounds import BATCH_SIZE, DEVICE_ID, ROUNDS
+from shufflenet_ascend.bounds import BATCH_SIZE, CALIBRATION_IMAGES, DEVICE_ID, ROUNDS
 from shufflenet_ascend.cli import PipelineError, make_parser
 from shufflenet_ascend.contract import (
     DEFAULT_INPUT_DTYPE,
@@ -23,6 +23,7 @@ from shufflenet_ascend.contract import (
 from shufflenet_ascend.planning.common import (
     BACKENDS,
     COMPARES,
+    PRECISIONS,
     PURE_LOOP_ASCEND,
     PURE_SECONDS_STAND_IN,
     TOOLS,
@@ -58,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         "result/dumpOutput_device<D>_bs<B>/ (the old tool's and the stand-in's result/dumpOutput_device<D>/, "
         "renamed after each batch size) or result/bs<B>/ and result/bs<B>_summary.json (ais_bench). "
         "Comparison: result/reference/, result/reference_fp16/, result/onnx_bs<B>/, compare_*.json, "
-        "layers_bs<B>_fp16_vs_onnx.csv, result/msit_bs1/ and layers_bs1_om_vs_onnx.csv. "
+        "layers_bs<B>_fp16_vs_onnx.csv, result/msit_bs1/ and layers_bs1_om_vs_onnx.csv. With --precision int8: "
+        "shufflenetv2_bs<B>_int8.onnx (the stand-in) or amct_model/shufflenetv2_bs<B>_deploy_model.onnx and "
+        "shufflenetv2_bs<B>_int8.om (an Ascend host), shufflenetv2_bs<B>_calibration.json (which images), "
+        "compare_bs<B>_int8_vs_*.json and layers_bs<B>_int8_vs_fp32.csv. "
         "Bookkeeping (settings, stamps, lock) in .run_all/.\n\n"
         "A command of a stage that fails ends the run with that command's exit status (below: the same in every "
         "script of the project; 1 when compare_accuracy.py finds a real checkpoint more than 1 point below the "
@@ -120,6 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
            "and the PyTorch fp16 preview against the reference. Also layer by layer on the first image: the ONNX "
            "file against itself in float16 (compare_layers.py --fp16) and, with msit on PATH, the batch-1 OM "
            "against its ONNX file (msit debug compare)")  # fmt: skip
+    option("--precision", metavar="P", default=env("PRECISION", "float"),
+           help="the model's precision [PRECISION]: float (default, the guide's: the fp32 ONNX file, the OM as ATC "
+           "builds it) or int8: after the bins, quantize.py calibrates each batch size's ONNX file on the first "
+           "--calibration-images images by name (AMCT on an Ascend host, then ATC on amct_model/shufflenetv2_bs<B>_"
+           "deploy_model.onnx -> shufflenetv2_bs<B>_int8.om; NNCF elsewhere -> shufflenetv2_bs<B>_int8.onnx for the "
+           "stand-in), and every later step runs the int8 model; its outputs are compared with the fp32 model's "
+           "(compare_bs<B>_int8_vs_*.json) and report.md gives the accuracy drop. Float32 bins only")  # fmt: skip
+    option("--calibration-images", metavar="N", default=env("CALIBRATION_IMAGES", ""),
+           help="int8: images to calibrate on, the first N by name [CALIBRATION_IMAGES]. Default: quantize.py's "
+           "(300), or all the images when fewer")  # fmt: skip
+    option("--calibration-dataset", metavar="DIR", default=env("CALIBRATION_DATASET", ""),
+           help="int8: calibrate on the images of DIR (preprocessed into calibration_prep/), so that the images "
+           "judged are not the ones calibrated on [CALIBRATION_DATASET]. Default: the run's own images (report.md "
+           "says so)")  # fmt: skip
+    option("--calibration-config", metavar="FILE", default=env("CALIBRATION_CONFIG", ""),
+           help="int8 on an Ascend host: AMCT's --calibration_config (a quant.cfg) [CALIBRATION_CONFIG]")  # fmt: skip
     return parser
 
 
@@ -154,7 +174,8 @@ def parse_options(argv: Sequence[str]) -> Run:
         raise PipelineError(f"--devices: '{args.devices}' names a device twice")
     for name, value, allowed in (("tool", args.tool, TOOLS), ("backend", args.backend, BACKENDS),
                                  ("compare", args.compare, COMPARES), ("input-dtype", args.input_dtype, INPUT_DTYPES),
-                                 ("model-size", args.model_size, MODEL_SIZES)):  # fmt: skip
+                                 ("model-size", args.model_size, MODEL_SIZES),
+                                 ("precision", args.precision, PRECISIONS)):  # fmt: skip
         if value not in allowed:
             raise PipelineError(f"--{name}: '{value}' is not one of {', '.join(allowed)}")
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.soc_version):
@@ -163,6 +184,7 @@ def parse_options(argv: Sequence[str]) -> Run:
         not re.fullmatch(r"[0-9]+", args.pure_loop) or int(args.pure_loop) > ROUNDS.high
     ):  # 0: no pure-inference run
         raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a whole number from 0 to {int(ROUNDS.high)}")
+    check_int8_options(args)
     workdir = Path(args.workdir)
     refuse_unsafe_outputs(  # the run's outputs never land in what it reads (a work folder inside --dataset)
         [Output(workdir / "prep_dataset", folder=True), Output(workdir / "result", folder=True), workdir / "report.md"],
@@ -191,7 +213,38 @@ def parse_options(argv: Sequence[str]) -> Run:
         model_size=args.model_size,
         pure_loop=int(args.pure_loop) if args.pure_loop else None,
         python=os.environ.get("PYTHON", "python3"),
+        precision=args.precision,
+        calibration_images=int(args.calibration_images or 0),
+        calibration_dataset=absolute(args.calibration_dataset),
+        calibration_config=absolute(args.calibration_config),
     )
+
+
+def check_int8_options(args: argparse.Namespace) -> None:
+    names = ("calibration_images", "calibration_dataset", "calibration_config")
+    given = [name for name in names if getattr(args, name)]
+    if args.precision != "int8":
+        if given:
+            raise PipelineError(f"--{given[0].replace('_', '-')} is for --precision int8")
+        return
+    if args.input_dtype != "float32":
+        raise PipelineError("--precision int8 calibrates on float32 bins: --input-dtype uint8 is not supported with it")
+    if args.calibration_images and (
+        not re.fullmatch(r"[1-9][0-9]*", args.calibration_images)
+        or not CALIBRATION_IMAGES.accepts(int(args.calibration_images))
+    ):
+        raise PipelineError(f"--calibration-images: '{args.calibration_images}' is not {CALIBRATION_IMAGES.describe()}")
+    if args.calibration_dataset and not os.path.isdir(args.calibration_dataset):
+        raise PipelineError(f"--calibration-dataset: {args.calibration_dataset}: no such folder")
+    if args.calibration_config and not os.path.isfile(args.calibration_config):
+        raise PipelineError(f"--calibration-config: {args.calibration_config}: no such file")
+
+
+def stage_list(run: Run) -> list[str]:
+    """The stages before inference, in order: int8 calibrates on the bins, so ATC comes after them."""
+    if run.int8:
+        return ["environment", "checkpoint", "dataset", "export", "preprocess", "info", "calibrate", "atc"]
+    return ["environment", "checkpoint", "dataset", "export", "atc", "preprocess", "info"]
 
 
 def options(argv: Sequence[str]) -> None:
@@ -200,7 +253,8 @@ def options(argv: Sequence[str]) -> None:
         print(f"RUN_ALL_HELP={shlex.quote(build_parser().format_help())}")
         return
     run = parse_options(argv)
-    check_packages(run.backend)
+    check_packages(run.backend, run.precision)
     print(f"WORKDIR={shlex.quote(run.workdir)}")
     print(f"BATCH_LIST=({' '.join(map(str, run.batch_sizes))})")
+    print(f"STAGE_LIST=({' '.join(stage_list(run))})")
     print(f"RUN_ALL_SETTINGS={shlex.quote(json.dumps(dataclasses.asdict(run)))}")

@@ -21,16 +21,17 @@ REQUIRED = {
     "tqdm": "tqdm",
 }
 OPTIONAL = {"openvino": "openvino"}  # needed only by --backend openvino
+INT8 = {"nncf": "nncf"}  # needed only by --precision int8 (the CPU's quantizer)
 
 
-def missing_packages(backend: str = "onnxruntime") -> list[str]:
+def missing_packages(backend: str = "onnxruntime", precision: str = "float") -> list[str]:
     """The packages (as requirements.txt names them) that this interpreter cannot import."""
-    wanted = {**REQUIRED, **(OPTIONAL if backend == "openvino" else {})}
+    wanted = {**REQUIRED, **(OPTIONAL if backend == "openvino" else {}), **(INT8 if precision == "int8" else {})}
     return [package for module, package in wanted.items() if importlib.util.find_spec(module) is None]
 
 
-def check_packages(backend: str = "onnxruntime") -> None:
-    missing = missing_packages(backend)
+def check_packages(backend: str = "onnxruntime", precision: str = "float") -> None:
+    missing = missing_packages(backend, precision)
     if missing:
         raise PipelineError(
             f"the Python interpreter {sys.executable} lacks {', '.join(missing)} (install them with "

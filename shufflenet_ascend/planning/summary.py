@@ -73,6 +73,10 @@ def stage_summary(actions: Actions, run: Run) -> None:
         report += ["--random-labels"]
     if card_lines:
         report += ["--card-throughput", "; ".join(card_lines)]
+    if run.int8:
+        from shufflenet_ascend.planning.calibration import calibration_text
+
+        report += ["--precision", "int8", "--calibration", calibration_text(run)]
     actions.run(report)
     # Last, because it fails the run when a real checkpoint misses the published accuracy by more than 1 point.
     actions.run([run.python, script("compare_accuracy.py"), *random, *accuracy_files])

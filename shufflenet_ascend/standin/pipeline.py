@@ -500,16 +500,18 @@ def _plan_outputs(flags: BenchmarkFlags, model_path: str, dataset: bool) -> _Out
     return _Outputs(RESULT_DIR, dump, perf, records, ((dump, record_path(dump)), (perf, record_path(perf))))
 
 
-def _describe_model(flags: BenchmarkFlags, model_path: str) -> tuple[str, str, str | None]:
-    """(sha256 of the model file, its weights, its size): from the ONNX file's metadata, or for the torch backends
-    from the checkpoint (its sha256) or the seed."""
+def _describe_model(flags: BenchmarkFlags, model_path: str) -> tuple[str, str, str | None, dict[str, str]]:
+    """(sha256 of the model file, its weights, its size, its quantization: precision and calibration, when it is
+    quantized): from the ONNX file's metadata, or for the torch backends from the checkpoint (its sha256) or the
+    seed."""
     if flags.backend in TORCH_BACKENDS:
         if model_path == RANDOM_WEIGHTS:
-            return "", random_weights(flags.seed), flags.model_size
+            return "", random_weights(flags.seed), flags.model_size, {}
         sha256 = sha256_file(model_path)
-        return sha256, checkpoint_weights(sha256), flags.model_size
+        return sha256, checkpoint_weights(sha256), flags.model_size, {}
     labels = read_onnx_labels(model_path)
-    return sha256_file(model_path), labels.get(WEIGHTS_KEY, UNKNOWN_WEIGHTS), labels.get(MODEL_SIZE_KEY)
+    quantized = {key: labels[key] for key in ("precision", "calibration") if key in labels}
+    return sha256_file(model_path), labels.get(WEIGHTS_KEY, UNKNOWN_WEIGHTS), labels.get(MODEL_SIZE_KEY), quantized
 
 
 def run(flags: BenchmarkFlags, command: Sequence[str] | None = None, samples: Sequence[Sample] | None = None) -> int:
@@ -565,7 +567,7 @@ def _run(
         input_dtype = "float32" if flags.input_dtype == AUTO else flags.input_dtype
     rounds = flags.round or (1 if flags.ais_bench_style and not flags.duration else 0)  # ais_bench's --loop: 1
 
-    sha256, weights, model_size = _describe_model(flags, model_path)
+    sha256, weights, model_size, quantized = _describe_model(flags, model_path)
     record = RunRecord(
         tool="stand-in",
         device=Device("cpu", cpu_name(), cores=available_cores()),
@@ -585,6 +587,7 @@ def _run(
         project_version=project_version(),
         command=command,
         model_size=model_size,
+        **quantized,
     )
     outputs = _plan_outputs(flags, model_path, dataset)
     refuse_unsafe_outputs(
