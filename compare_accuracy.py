@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shufflenet_ascend.accuracy import batch_order, format_reference_table, read_results, row_label
+from shufflenet_ascend.bounds import PERCENT
 from shufflenet_ascend.cli import add_reference_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import ACCURACY_TOLERANCE_POINTS, PUBLISHED_OPEN_SOURCE_ACCURACY
 from shufflenet_ascend.runs import accuracy_run, add_allow_mixed_flag, refuse_mixed
@@ -52,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_reference_flag(parser, PUBLISHED_OPEN_SOURCE_ACCURACY, "reference accuracy in %%, the open-source figures")
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=PERCENT.arg(),
         default=ACCURACY_TOLERANCE_POINTS,
-        help="largest allowed drop below the reference, in points (default: %(default)s)",
+        help="largest allowed drop below the reference, in points, 0..100 (default: %(default)s)",
     )
     parser.add_argument(
         "--random-weights",

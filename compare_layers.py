@@ -14,10 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shufflenet_ascend.bounds import SEED
 from shufflenet_ascend.cli import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     PipelineError,
+    add_min_cosine_flag,
     add_verbose_flag,
     make_parser,
     run_cli,
@@ -33,6 +35,7 @@ from shufflenet_ascend.layers import (
     plot_cosine,
     write_csv,
 )
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -94,13 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a preprocessed bin of one image (repeat for several)",
     )
     parser.add_argument("--csv", required=True, type=Path, metavar="FILE.csv", help="the layer CSV to write")
-    parser.add_argument(
-        "--min-cosine",
-        type=float,
-        default=DEFAULT_MIN_COSINE,
-        metavar="C",
-        help="exit 1 when a layer's cosine is below C (default: %(default)s)",
-    )
+    add_min_cosine_flag(parser, DEFAULT_MIN_COSINE, "a layer's")
     parser.add_argument("--fp16", action="store_true", help="the candidate is GOLDEN run in float16 (no CANDIDATE)")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="also draw the cosine of every layer")
     parser.add_argument(
@@ -110,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"for a checkpoint GOLDEN: {', '.join(MODEL_SIZES)} (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help=f"seed of the {RANDOM_WEIGHTS} weights (default: %(default)s)"
+        "--seed", type=SEED.arg(), default=0, help=f"seed of the {RANDOM_WEIGHTS} weights (default: %(default)s)"
     )
     add_verbose_flag(parser)
     return parser
@@ -121,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.model_size not in MODEL_SIZES:
         raise PipelineError(f"unknown --model-size {args.model_size!r}; choose one of {', '.join(MODEL_SIZES)}")
+    refuse_unsafe_outputs(
+        [args.csv, *([] if args.plot is None else [args.plot])],
+        [None if args.golden == RANDOM_WEIGHTS else args.golden, args.candidate, *args.input],
+    )
     check_output_file(args.csv)
     if args.plot is not None:
         check_output_file(args.plot)

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shufflenet_ascend.bounds import LIST_LENGTH, PERCENT, WORKERS
 from shufflenet_ascend.cli import (
-    PipelineError,
     add_json_flag,
+    add_min_cosine_flag,
     add_verbose_flag,
     add_workers_flag,
     make_parser,
@@ -32,6 +33,7 @@ from shufflenet_ascend.comparison import (
 )
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
 from shufflenet_ascend.keys import name_some
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -62,9 +64,12 @@ Both arguments are dump folders in any of the formats every inference path here 
 --min-cosine C (default 0.99, the usual acceptance bar of an fp16 deployment) applies to the minimum cosine: every
 image must reach it. --min-top1-agreement P (percent) is checked when given. A missed threshold prints a FAIL line
 naming the figure and exits with status 1. A comparison that covers only part of the reference (images of the
-reference without a candidate output) fails the same way ("partial: covers N of the reference's M images") unless
---allow-partial accepts it; images only in the candidate are named in a warning. --json FILE writes every figure
-for machines (atomically; a full disk is one line and exit status 3). Bad input (a folder without outputs, no
+reference without a candidate output) fails the same way ("partial: covers N of the reference's M images"), and so
+does a partial reference (images of the candidate without a reference output: "partial reference: N of the
+candidate's M images have no reference output"), unless --allow-partial accepts it. --min-cosine must be -1..1 and
+--min-top1-agreement 0..100 (nan or 2 are refused, exit 2: a threshold that nothing can miss is no check). --json
+FILE writes every figure for machines (atomically; a full disk is one line and exit status 3); it may not be an
+input (the label file) or lie inside a dump folder. Bad input (a folder without outputs, no
 common image, outputs of different lengths, NaN or infinite values, a dump of two lines) is one line on stderr and
 exit status 2.
 
@@ -96,33 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--worst",
-        type=int,
+        type=LIST_LENGTH.arg(),
         default=DEFAULT_WORST,
         metavar="N",
         help="list the N images of lowest cosine (default: %(default)s)",
     )
-    parser.add_argument(
-        "--min-cosine",
-        type=float,
-        default=DEFAULT_MIN_COSINE,
-        metavar="C",
-        help="exit 1 when an image's cosine is below C (default: %(default)s; -1 accepts any)",
-    )
+    add_min_cosine_flag(parser, DEFAULT_MIN_COSINE, "an image's")
     parser.add_argument(
         "--min-top1-agreement",
-        type=float,
+        type=PERCENT.arg(),
         metavar="P",
-        help="exit 1 when fewer than P %% of the images have the same top-1 class",
+        help="exit 1 when fewer than P %% (0..100) of the images have the same top-1 class",
     )
     parser.add_argument(
         "--allow-partial",
         action="store_true",
-        help="accept a comparison that covers only part of the reference's images (exit 0 when the thresholds "
-        "hold; the verdict still says PARTIAL)",
+        help="accept a comparison that covers only part of the reference's images, or a reference that lacks some "
+        "of the candidate's (exit 0 when the thresholds hold; the verdict still says PARTIAL)",
     )
     add_json_flag(parser)
     add_workers_flag(parser, 0, "processes reading the files")
-    parser.add_argument("--jobs", type=int, dest="workers", help=argparse.SUPPRESS)  # the older name of --workers
+    parser.add_argument(  # the older name of --workers
+        "--jobs", type=WORKERS.arg(), dest="workers", help=argparse.SUPPRESS
+    )
     add_verbose_flag(parser)
     return parser
 
@@ -130,10 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if args.worst < 0:
-        raise PipelineError(f"--worst {args.worst}: must be 0 or more")
-    if args.workers < 0:
-        raise PipelineError(f"--workers {args.workers}: must be 0 or more")
+    refuse_unsafe_outputs([] if args.json is None else [args.json], [args.reference, args.candidate, args.labels])
     if args.json is not None:
         check_output_file(args.json)
 

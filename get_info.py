@@ -15,12 +15,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.cli import EXIT_STATUS_HELP, HelpFormatter, PipelineError, make_parser, run_cli, setup_logging
+from shufflenet_ascend.bounds import IMAGE_SIDE
+from shufflenet_ascend.cli import EXIT_STATUS_HELP, HelpFormatter, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import INPUT_DTYPES
 from shufflenet_ascend.fileio import check_output_file, write_errors_named
 from shufflenet_ascend.formats.info import write_info
-from shufflenet_ascend.preprocess.bin_sizes import check_bin_sizes, expected_bin_bytes
+from shufflenet_ascend.preprocess.bin_sizes import bins_route, expected_bin_bytes
 from shufflenet_ascend.preprocess.info_entries import bin_info_entries, jpg_info_entries
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -36,15 +38,16 @@ DIR as given joined with the file name (./prep_dataset/x.bin stays relative).
 
 - bin mode lists every *.bin of DIR with the WIDTH and HEIGHT given (the preprocessed size, 224 224), for either
   route: float32 bins (the guide's) or uint8 bins (imagenet_torch_preprocess.py --dtype uint8); the info file is
-  the same. The bins must all have one size, or the one of --dtype (3 x WIDTH x HEIGHT x 4 bytes for float32, x 1
-  for uint8): a bin of another size is refused here, naming it, instead of failing late in the benchmark tool
-  ("tensorsize != filesize").
+  the same. The bins must all have one size, that of a route at WIDTH x HEIGHT, or the one of --dtype (3 x WIDTH
+  x HEIGHT x 4 bytes for float32, x 1 for uint8): a bin of another size is refused here, naming it, instead of
+  failing late in the benchmark tool ("tensorsize != filesize").
 - jpg mode lists every .jpg/.jpeg (any case) with its real size, read from the file header (pixels are not
   decoded).
 
 Hidden files are skipped (the preprocessing's record .prep_sources.json among them); so are entries that are no
 files (folders; broken symbolic links and loops of them, with a warning naming them). The file is written under a
-temporary name and renamed when complete. A file name that is not valid UTF-8 (the info file is UTF-8 text) or
+temporary name and renamed when complete; it may not be inside DIR (it would be listed next time) nor be a device
+or a folder. A file name that is not valid UTF-8 (the info file is UTF-8 text) or
 holds whitespace (the fields are space-separated) is refused, naming it.
 """
 
@@ -81,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     for mode_parser in (bin_mode, jpg_mode):
         mode_parser.add_argument("dir", metavar="DIR", help="folder of the inputs; paths are written as given")
         mode_parser.add_argument("out", metavar="OUT.info", help="info file to write (replaced if it exists)")
-    bin_mode.add_argument("width", metavar="WIDTH", type=int, help="input width of the model (224)")
-    bin_mode.add_argument("height", metavar="HEIGHT", type=int, help="input height of the model (224)")
+    side = IMAGE_SIDE.arg()
+    bin_mode.add_argument("width", metavar="WIDTH", type=side, help="input width of the model (224; at most 4096)")
+    bin_mode.add_argument("height", metavar="HEIGHT", type=side, help="input height of the model (224; at most 4096)")
     bin_mode.add_argument(
         "--dtype",
         choices=INPUT_DTYPES,
@@ -95,12 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if args.mode == "bin" and (args.width < 1 or args.height < 1):
-        raise PipelineError(f"WIDTH and HEIGHT must be positive, got {args.width} {args.height}")
+    refuse_unsafe_outputs([args.out], [args.dir])
     check_output_file(args.out)
     if args.mode == "bin":
         entries = bin_info_entries(args.dir, args.width, args.height)
-        check_bin_sizes(entries, args.dtype, width=args.width, height=args.height)
+        bins_route(entries, args.dtype, width=args.width, height=args.height)
     else:
         entries = jpg_info_entries(args.dir)
     with write_errors_named(args.out, "the info file"):

@@ -22,6 +22,7 @@ from shufflenet_ascend.accuracy import (
     summary,
     write_outputs,
 )
+from shufflenet_ascend.bounds import PERCENT
 from shufflenet_ascend.cli import (
     PipelineError,
     add_verbose_flag,
@@ -72,9 +73,10 @@ Beyond the guide's script:
   the dumps, the label file and its hash, the subset, the predictions and per-class files, and the run records of
   the inference that wrote the dumps (found beside them: result/perf_vision_batchsize_<B>_device_<D>.json, or
   result/<name>_record.json for ais_bench's result/<name>/). compare_accuracy.py and write_report.py read it.
-- An output that would overwrite an input (OUT_DIR/OUT_JSON inside a dump folder, or the label or info file) or
-  another output is refused before anything is read. An entry of a dump folder that cannot be read (a symbolic
-  link loop) is skipped with a warning naming it: its image counts as without output.
+- An output that would overwrite an input (OUT_DIR/OUT_JSON inside a dump folder or the --inputs folder, or the
+  label or info file), another output, or a device, FIFO or folder (--predictions /dev/null) is refused before
+  anything is read. A folder of preprocessed bins given as DUMP is said to be one. An entry of a dump folder that
+  cannot be read (a symbolic link loop) is skipped with a warning naming it: its image counts as without output.
 - An output whose key has no label, with NaN or infinite values, with more than one line of values, or with a
   number of values other than 1000 or 1001 (or unlike the other outputs) is an error naming the file (exit status
   2); nothing is written.
@@ -99,17 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference",
         nargs=2,
-        type=float,
+        type=PERCENT.arg(),
         metavar=("TOP1", "TOP5"),
-        help="published top-1 and top-5 accuracy in %%: exit 1 when ours is more than --tolerance "
+        help="published top-1 and top-5 accuracy in %% (0..100): exit 1 when ours is more than --tolerance "
         "points below either (the guide's rule, e.g. --reference 74.1 91.7)",
     )
-    parser.add_argument("--compare", nargs=2, type=float, dest="reference", help=argparse.SUPPRESS)  # older name
+    parser.add_argument(  # the older name of --reference
+        "--compare", nargs=2, type=PERCENT.arg(), dest="reference", help=argparse.SUPPRESS
+    )
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=PERCENT.arg(),
         default=ACCURACY_TOLERANCE_POINTS,
-        help="allowed drop below the published accuracy, in points (default: %(default)s)",
+        help="allowed drop below the published accuracy, in points, 0..100 (default: %(default)s)",
     )
     parser.add_argument(
         "--inputs",
@@ -152,9 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     dump_dirs = [Path(path) for path in args.paths[:-3]]
     labels, out_dir, json_name = Path(args.paths[-3]), Path(args.paths[-2]), args.paths[-1]
     setup_logging(args.verbose)
-    if args.workers < 0:
-        raise PipelineError(f"--workers {args.workers}: must be 0 or more")
-
     json_path = out_dir / json_name
     outputs = OutputFiles(json_path, args.predictions, args.per_class)
     refuse_outputs_among_inputs(outputs, dump_dirs, [labels, *([args.inputs] if args.inputs else [])])

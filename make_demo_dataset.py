@@ -12,7 +12,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from shufflenet_ascend.cli import PipelineError, make_parser, run_cli, setup_logging
+from shufflenet_ascend.bounds import DEMO_IMAGES, SEED
+from shufflenet_ascend.cli import make_parser, run_cli, setup_logging
 from shufflenet_ascend.demo import make_demo_dataset
 
 LOG = logging.getLogger(Path(__file__).stem)
@@ -35,16 +36,21 @@ Both are built in a hidden folder inside DST and moved in place when complete: a
 def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(DESCRIPTION)
     parser.add_argument("dst", metavar="DST", type=Path, help="folder to create val/ and val_label.txt in")
-    parser.add_argument("--count", type=int, default=40, help="number of images (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of pictures and labels (default: %(default)s)")
+    parser.add_argument(
+        "--count",
+        type=DEMO_IMAGES.arg(),
+        default=40,
+        help=f"number of images, 1..{DEMO_IMAGES.high:g} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=SEED.arg(), default=0, help="random seed of pictures and labels (default: %(default)s)"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if args.count < 1:
-        raise PipelineError(f"--count must be at least 1, got {args.count}")
     val_dir, label_file = make_demo_dataset(args.dst, args.count, args.seed)
     LOG.info(
         "demo dataset: %d images in %s, labels in %s (random labels: accuracy is meaningless)",

@@ -13,11 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shufflenet_ascend.bounds import CHIPS_PER_CARD
 from shufflenet_ascend.cli import PipelineError, add_label_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
+from shufflenet_ascend.formats.run_record import record_path
 from shufflenet_ascend.perf import format_json, format_table, plot_throughput, read_perf_files, record_notes
 from shufflenet_ascend.runs import add_allow_mixed_flag, refuse_mixed
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -52,7 +55,9 @@ chips).
 
 Runs of different datasets or models (their records' dataset identity or weights differ) are refused in one table,
 with one line naming both files, unless --allow-mixed. Batch sizes are one model (one file per batch size, the same
-weights). A perf figure that is not a positive finite number (-5, nan, 1e400) is refused, naming the file.
+weights). A perf figure that is not a positive finite number (-5, nan, 1e400) or beyond any chip (a rate above
+1e7 images/s, a latency below 0 or above 1e9 ms) is refused, naming the file. The --json and --plot files may not
+be an input, nor lie inside a folder given (nor be a device or a folder): nothing read is ever written over.
 
     python parse_perf.py result/
     python parse_perf.py result/perf_vision_batchsize_16_device_{0,1}.txt
@@ -73,10 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chips",
-        type=int,
+        type=CHIPS_PER_CARD.arg(),
         help=f"chips per card for perf files without a run record: card fps = Interface throughputRate x chips "
         f"(default: {CHIPS_PER_310_CARD} for the benchmark tool's files, which ran only on an Ascend 310; none for "
-        "ais_bench summaries, whose chip is not known); a record's device always decides",
+        f"ais_bench summaries, whose chip is not known; 1..{CHIPS_PER_CARD.high:g}); a record's device always decides",
     )
     add_label_flag(parser)
     add_allow_mixed_flag(parser)
@@ -95,16 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
-    chips = args.chips
-    if chips is not None and chips < 1:
-        raise PipelineError(f"--chips {chips}: must be at least 1")
+    chips = args.chips  # (None: not given; see perf.card_chips)
     json_path = None if args.json in (None, "-") else Path(args.json)
+    if json_path is not None and json_path.suffix.lower() != ".json":
+        raise PipelineError(
+            f"--json {json_path}: the JSON file's name must end in .json (a guard against "
+            "writing over a perf file given after --json)"
+        )
+    refuse_unsafe_outputs(
+        [path for path in (json_path, args.plot) if path is not None],
+        [*args.paths, *(record_path(path) for path in args.paths if not Path(path).is_dir())],
+    )
     if json_path is not None:
-        if json_path.suffix.lower() != ".json":
-            raise PipelineError(
-                f"--json {json_path}: the JSON file's name must end in .json (a guard against "
-                "writing over a perf file given after --json)"
-            )
         check_output_file(json_path)
     if args.plot is not None:
         check_output_file(args.plot)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from shufflenet_ascend.bounds import CALIBRATION_IMAGES
 from shufflenet_ascend.cli import add_verbose_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.quantize import DEFAULT_CALIBRATION_IMAGES, TOOLS, quantize, summary
 
@@ -54,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("bins", metavar="BINS", help="folder of preprocessed float32 .bin files")
     parser.add_argument(
         "--count",
-        type=int,
+        type=CALIBRATION_IMAGES.arg(),
         default=DEFAULT_CALIBRATION_IMAGES,
         metavar="N",
-        help="images to calibrate on: the first N by name (default: %(default)s)",
+        help="images to calibrate on: the first N by name, 1..50000 (default: %(default)s)",
     )
     parser.add_argument(
         "--tool", choices=TOOLS, default="auto", help="amct, nncf or onnxruntime (default auto: amct when on PATH)"

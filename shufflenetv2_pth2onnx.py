@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from shufflenet_ascend.bounds import BATCH_SIZE, SEED
 from shufflenet_ascend.cli import add_verbose_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import (
     CHANNEL_SPLITS,
@@ -80,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         "batch_size",
         metavar="BATCH_SIZE",
         nargs="?",
-        type=int,
+        type=BATCH_SIZE.arg(),
         default=1,
-        help="batch size of the file's input and output (default: %(default)s); with "
+        help=f"batch size of the file's input and output, 1..{BATCH_SIZE.high:g} (default: %(default)s); with "
         "--dynamic-batch only the batch the model is traced with",
     )
     parser.add_argument(
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=SEED.arg(),
         default=0,
         help="seed of the random weights (CHECKPOINT 'random') and of --verify's random images (default: %(default)s)",
     )

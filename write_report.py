@@ -12,11 +12,15 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from shufflenet_ascend.bounds import CHIPS_PER_CARD
 from shufflenet_ascend.cli import PipelineError, add_label_flag, add_verbose_flag, make_parser, run_cli, setup_logging
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD
 from shufflenet_ascend.fileio import atomic_write_text, check_output_file, write_errors_named
-from shufflenet_ascend.report import ReportInputs, build_report, write_layer_plots
+from shufflenet_ascend.formats.accuracy_json import accuracy_record_path
+from shufflenet_ascend.formats.run_record import record_path
+from shufflenet_ascend.report import ReportInputs, build_report, layer_plot_path, write_layer_plots
 from shufflenet_ascend.runs import add_allow_mixed_flag
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(Path(__file__).stem)
 
@@ -40,7 +44,8 @@ which the report links. Rows are sorted by batch size. The published Ascend 310 
 rates with a ratio only when it ran on an Ascend device (a record's device; without one, the benchmark tool's perf
 files, or --chips above 1); for a CPU run, or one whose device is not known, they are a reference table of their
 own. Runs of different datasets or models (their records say so), among the accuracy JSONs and the perf files
-together, are refused, one line naming both files (exit status 2), unless --allow-mixed."""
+together, are refused, one line naming both files (exit status 2), unless --allow-mixed. OUT.md may not be one
+of the files it reads, nor lie inside a folder given to --perf."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,9 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chips",
-        type=int,
+        type=CHIPS_PER_CARD.arg(),
         help=f"chips per card for perf files without a run record: card fps = Interface fps x chips (default: "
-        f"{CHIPS_PER_310_CARD} for the benchmark tool's files, none for ais_bench summaries; 1 on a CPU)",
+        f"{CHIPS_PER_310_CARD} for the benchmark tool's files, none for ais_bench summaries; 1 on a CPU; at most "
+        f"{CHIPS_PER_CARD.high:g})",
     )
     add_label_flag(parser)
     parser.add_argument("--perf-label", dest="label", help=argparse.SUPPRESS)  # the older name of --label
@@ -135,8 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if args.chips is not None and args.chips < 1:
-        raise PipelineError(f"--chips {args.chips}: must be at least 1")
+    refuse_unsafe_outputs(
+        [args.output, *(layer_plot_path(path, args.output) for path in args.layers)],
+        [
+            *args.accuracy,
+            *map(accuracy_record_path, args.accuracy),
+            *args.perf,
+            *(record_path(path) for path in args.perf if not path.is_dir()),
+            *args.comparison,
+            args.plot,
+            *args.predictions,
+            *args.per_class,
+            *args.layers,
+        ],
+    )
     output = check_output_file(args.output)
     for flag, paths in (("--accuracy", args.accuracy), ("--perf", args.perf), ("--comparison", args.comparison),
                         ("--plot", [args.plot] if args.plot else []), ("--predictions", args.predictions),

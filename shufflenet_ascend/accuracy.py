@@ -40,6 +40,7 @@ from shufflenet_ascend.keys import file_key, name_some
 from shufflenet_ascend.metrics import interval_points, judge, top_k
 from shufflenet_ascend.parallel import map_tasks
 from shufflenet_ascend.runs import dump_run_record
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 TOP_N = 5
 ACCEPTED_CLASS_COUNTS = (NUM_CLASSES, NUM_CLASSES + 1)  # 1001: class 0 is the background
@@ -263,30 +264,11 @@ class OutputFiles:
         return [self.json, *(path for path in (self.predictions, self.per_class) if path is not None)]
 
 
-def _same_file(first: Path, second: Path) -> bool:
-    return os.path.abspath(first) == os.path.abspath(second) or (
-        first.exists() and second.exists() and os.path.samefile(first, second)
-    )
-
-
 def refuse_outputs_among_inputs(outputs: OutputFiles, dump_folders: Sequence[Path], inputs: Sequence[Path]) -> None:
-    """An output inside a dump folder (it would replace an output, or be read as one next time), equal to an input
-    file (the labels, the info file) or to another output is refused, naming both, before anything is read."""
-    files = outputs.all()
-    for index, path in enumerate(files):
-        for other in files[index + 1 :]:
-            if _same_file(path, other):
-                raise PipelineError(f"{path}: given as two outputs at once")
-        for given in inputs:
-            if _same_file(path, given):
-                raise PipelineError(f"{path}: is an input of this step ({given}), refused as an output")
-        parent = Path(os.path.abspath(path.parent))
-        for folder in dump_folders:
-            if folder.is_dir() and (parent == Path(os.path.abspath(folder)) or _same_file(parent, folder)):
-                raise PipelineError(
-                    f"{path}: is inside the dump folder {folder}, refused as an output (it would replace or join the "
-                    "outputs it is computed from)"
-                )
+    """The outputs rule (``safe_outputs``) for this step, before anything is read: no output (the JSON, its record,
+    the predictions and per-class files) inside a dump folder (it would replace an output, or be read as one next
+    time), on an input file (the labels, the info file), on another output, or on a device or folder."""
+    refuse_unsafe_outputs([*outputs.all(), outputs.record], [*dump_folders, *inputs])
 
 
 def remove_stale(outputs: OutputFiles) -> list[Path]:

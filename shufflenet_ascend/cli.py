@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from shufflenet_ascend import signals
 
@@ -103,12 +104,17 @@ def _fill_paragraph(paragraph: str, width: int, indent: str) -> str:
     return "\n".join(filled)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line on stderr (the rule), exit status 2, pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def make_parser(description: str, usage: str | None = None, epilog: str | None = None) -> argparse.ArgumentParser:
     """An argument parser with the project's help layout: usage first, wrapped paragraphs, exit statuses last."""
     epilog_text = EXIT_STATUS_HELP if epilog is None else f"{epilog.strip()}\n\n{EXIT_STATUS_HELP}"
-    return argparse.ArgumentParser(
-        usage=usage, description=description, epilog=epilog_text, formatter_class=HelpFormatter
-    )
+    return ArgumentParser(usage=usage, description=description, epilog=epilog_text, formatter_class=HelpFormatter)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -116,8 +122,15 @@ def make_parser(description: str, usage: str | None = None, epilog: str | None =
 
 
 def add_workers_flag(parser: argparse.ArgumentParser, default: int, what: str) -> None:
+    from shufflenet_ascend.bounds import WORKERS  # here: bounds reports its errors with this module's PipelineError
+
     parser.add_argument(
-        "-j", "--workers", type=int, default=default, metavar="N", help=f"{what} (default: {default or 'all cores'})"
+        "-j",
+        "--workers",
+        type=WORKERS.arg(),
+        default=default,
+        metavar="N",
+        help=f"{what} (default: {default or 'all cores'}; at most {WORKERS.high:g})",
     )
 
 
@@ -131,14 +144,31 @@ def add_label_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_reference_flag(parser: argparse.ArgumentParser, default: Sequence[float], what: str) -> None:
+def add_reference_flag(parser: argparse.ArgumentParser, default: Sequence[float] | None, what: str) -> None:
+    """``--reference TOP1 TOP5``: two percentages, 0..100 (``nan`` or 120 refused: a verdict must be able to fail)."""
+    from shufflenet_ascend.bounds import PERCENT
+
+    shown = "" if default is None else f" (default: {default[0]} {default[1]})"
     parser.add_argument(
         "--reference",
         nargs=2,
-        type=float,
+        type=PERCENT.arg(),
         metavar=("TOP1", "TOP5"),
-        default=tuple(default),
-        help=f"{what} (default: {default[0]} {default[1]})",
+        default=None if default is None else tuple(default),
+        help=f"{what}, in percent 0..100{shown}",
+    )
+
+
+def add_min_cosine_flag(parser: argparse.ArgumentParser, default: float, what: str) -> None:
+    """``--min-cosine C``: the acceptance bar of a cosine, -1..1 (``nan`` refused: a bar nothing can miss)."""
+    from shufflenet_ascend.bounds import COSINE
+
+    parser.add_argument(
+        "--min-cosine",
+        type=COSINE.arg(),
+        default=default,
+        metavar="C",
+        help=f"exit 1 when {what} cosine is below C, -1..1 (default: {default}; -1 accepts any)",
     )
 
 

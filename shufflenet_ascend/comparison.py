@@ -251,21 +251,30 @@ def summarize(
 def apply_thresholds(
     result: dict[str, Any], min_cosine: float | None, min_top1_agreement: float | None, allow_partial: bool = False
 ) -> dict[str, Any]:
-    """Add ``thresholds``, ``failures`` (one sentence per missed threshold, and a comparison that covers only part
-    of the reference unless ``allow_partial``) and ``passed`` to the result."""
+    """Add ``thresholds``, ``failures`` (one sentence per missed threshold, and, unless ``allow_partial``, a
+    comparison that covers only part of the reference or whose reference lacks some of the candidate's images) and
+    ``passed`` to the result."""
     failures = []
     missing = result["only_in_reference"]["count"]
+    unreferenced = result["only_in_candidate"]["count"]
     reference_images = result["images_paired"] + missing
     result["coverage"] = {
         "reference_images": reference_images,
+        "candidate_images": result["images_paired"] + unreferenced,
         "paired": result["images_paired"],
-        "partial": bool(missing),
+        "without_reference": unreferenced,
+        "partial": bool(missing or unreferenced),
         "allowed": allow_partial,
     }
     if missing and not allow_partial:
         failures.append(
             f"partial: covers {result['images_paired']} of the reference's {reference_images} images "
             f"({missing} have no candidate output; --allow-partial accepts that)"
+        )
+    if unreferenced and not allow_partial:
+        failures.append(
+            f"partial reference: {unreferenced} of the candidate's {result['coverage']['candidate_images']} images "
+            "have no reference output, so they are not compared (--allow-partial accepts that)"
         )
     if min_cosine is not None and result["cosine"]["min"] < min_cosine:
         failures.append(
@@ -413,6 +422,11 @@ def format_summary(result: dict[str, Any]) -> str:
         lines.append(
             f"PARTIAL (accepted by --allow-partial): covers {coverage['paired']} of the reference's "
             f"{coverage['reference_images']} images"
+            + (
+                f"; {coverage['without_reference']} of the candidate's have no reference"
+                if coverage.get("without_reference")
+                else ""
+            )
         )
     if result.get("passed") and result["thresholds"]["min_cosine"] is not None:
         lines.append(

@@ -17,6 +17,7 @@ from PIL import Image
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
 from shufflenet_ascend.contract import NUM_CLASSES
 from shufflenet_ascend.formats.labels import format_labels
+from shufflenet_ascend.safe_outputs import Output, refuse_unsafe_outputs
 
 # (width, height, PIL mode, file extension): the variety the demo cycles through.
 DEMO_VARIANTS: tuple[tuple[int, int, str, str], ...] = (
@@ -91,6 +92,7 @@ def make_demo_dataset(dst: Path, count: int, seed: int) -> tuple[Path, Path]:
     Both are built in a hidden folder beside them, then moved in place: an error (disk full) leaves neither, and
     is one PipelineError (exit status 3) naming the file it could not write."""
     val_dir, label_file = dst / "val", dst / "val_label.txt"
+    refuse_unsafe_outputs([Output(dst, folder=True), Output(val_dir, folder=True), label_file])
     if val_dir.exists() or label_file.exists():
         raise PipelineError(f"{dst}: already holds a demo dataset (val/ or val_label.txt); remove it first")
     created = not dst.exists()

@@ -30,12 +30,14 @@ from shufflenet_ascend.contract import (
     INPUT_NAME,
     MODEL_SIZES,
     OUTPUT_NAME,
+    RANDOM_WEIGHTS,
     STATIC_CHANNEL_SPLIT,
 )
 from shufflenet_ascend.fileio import atomic_write_bytes, check_output_file, write_errors_named
 from shufflenet_ascend.metrics import top_k
 from shufflenet_ascend.model import model_size_label, prepare_model, random_images, torch_outputs, weights_label
 from shufflenet_ascend.model_labels import label_onnx
+from shufflenet_ascend.safe_outputs import refuse_unsafe_outputs
 
 LOG = logging.getLogger(__name__)
 
@@ -276,6 +278,7 @@ def export_file(
     The arguments are checked before the model is built (a PipelineError naming ``output``); the graph's problems
     for ATC are warnings; with ``verify`` the parity figures are printed and a relative error above
     MAX_RELATIVE_ERROR fails with exit status 1, nothing written. A write error is exit status 3."""
+    refuse_unsafe_outputs([output], [None if checkpoint == RANDOM_WEIGHTS else checkpoint])
     output = check_output_file(output)
     if batch_size < 1:
         raise PipelineError(f"{output}: batch size must be at least 1, got {batch_size}")

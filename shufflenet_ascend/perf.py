@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from shufflenet_ascend.bounds import BATCH_SIZE, DEVICE_ID
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import CHIPS_PER_310_CARD, PUBLISHED_INTERFACE_FPS
 from shufflenet_ascend.fileio import atomic_output, read_text, write_errors_named
@@ -21,6 +22,7 @@ from shufflenet_ascend.formats.perf import (
     PURE_INFER_NAME_PATTERN,
     SUMMARY_NAME_PATTERN,
     batch_from_model_name,
+    check_perf_numbers,
     parse_dataset_perf,
     parse_pure_infer_perf,
     read_ais_bench_summary,
@@ -96,13 +98,6 @@ def card_chips(record: RunRecord | None, chips: int | None, tool: str = "benchma
     return value if sane else None
 
 
-def _check_rate(path: Path, what: str, value: float) -> float:
-    """A rate the tool could have measured: finite and positive (-5, nan, 1e400 are refused, naming the file)."""
-    if not (math.isfinite(value) and value > 0):
-        raise PipelineError(f"{path}: {what} {value!r} is not a positive number of images per second")
-    return value
-
-
 @dataclass(frozen=True)
 class CardFigure:
     """Several devices of one batch size run at once: what the card measured beside the guide's extrapolation."""
@@ -147,22 +142,28 @@ def read_perf_file(path: str | os.PathLike[str], chips: int | None = None) -> Pe
         perf = parse_dataset_perf(text)
         if perf is None:
             raise PipelineError(f"{path}: not in the benchmark tool's five-line form ([e2e] ... [post])")
+        check_perf_numbers(path, perf)
         batch, device, e2e, interface = (
             int(dataset_name["batch"]),
             int(dataset_name["device"]),
-            _check_rate(path, "[e2e] throughputRate", perf.e2e_throughput),
-            _check_rate(path, "Interface throughputRate", perf.interface_throughput),
+            perf.e2e_throughput,
+            perf.interface_throughput,
         )
     else:
         pure = parse_pure_infer_perf(text)
         if pure is None:
             raise PipelineError(f"{path}: no 'ave_throughputRate = ...samples/s, ave_latency = ...ms' line")
+        check_perf_numbers(path, pure)
         batch, device, e2e, interface = (
             batch_from_model_name(pure_name["model"]),
             int(pure_name["device"]),
             None,
-            _check_rate(path, "ave_throughputRate", pure.throughput),
+            pure.throughput,
         )
+    if batch is not None and not BATCH_SIZE.accepts(batch):
+        raise PipelineError(f"{path}: batch size {batch} in the file name is not {BATCH_SIZE.describe()}")
+    if not DEVICE_ID.accepts(device):
+        raise PipelineError(f"{path}: device {device} in the file name is not {DEVICE_ID.describe()}")
     record = find_run_record(path)
     used = card_chips(record, chips, "benchmark")
     card = None if used is None else round(interface * used, _DECIMALS)

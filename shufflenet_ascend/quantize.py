@@ -37,6 +37,7 @@ from shufflenet_ascend.cli import EXIT_CHECK_FAILED, PipelineError
 from shufflenet_ascend.contract import CHANNELS, IMAGE_SIZE, INPUT_NAME
 from shufflenet_ascend.fileio import atomic_write_bytes, atomic_write_text, sha256_file, write_errors_named
 from shufflenet_ascend.keys import file_key
+from shufflenet_ascend.safe_outputs import Output, refuse_unsafe_outputs
 
 LOG = logging.getLogger(__name__)
 
@@ -325,6 +326,12 @@ def quantize(
     tool = resolve_tool(tool)
     if tool not in TOOLS:
         raise PipelineError(f"--tool {tool}: not one of {', '.join(TOOLS)}")
+    planned: list[Output | Path] = (
+        [deploy_model(onnx_file), fake_quant_model(onnx_file), Output(calibration_folder(onnx_file), folder=True)]
+        if tool == "amct"
+        else [Path(output) if output is not None else int8_onnx(onnx_file)]
+    )
+    refuse_unsafe_outputs([*planned, calibration_record(onnx_file)], [onnx_file, bins, config])
     batch_size, *image_shape = model_input_shape(onnx_file)
     calibration = choose_calibration(bins, count, batch_size, tuple(image_shape))
     LOG.info("calibration on %s", calibration.describe())

@@ -130,6 +130,39 @@ def run_on_full_disk(
     return subprocess.CompletedProcess(process.args, process.returncode, "", output), listing.split()
 
 
+# --------------------------------------------------------------------------------------------------------------
+# The rules' audit (tests/test_rule_*.py): a refused command leaves one line, its status, and the files as they were.
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every entry under ``folder``: a regular file by its SHA-256, anything else (folder, FIFO, link) by its kind;
+    special files are never opened (reading a FIFO would block)."""
+    import hashlib
+    import stat
+
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        mode = path.lstat().st_mode
+        name = str(path.relative_to(folder))
+        if stat.S_ISREG(mode):
+            found[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif stat.S_ISLNK(mode):
+            found[name] = f"link to {os.readlink(path)}"
+        else:
+            found[name] = "folder" if stat.S_ISDIR(mode) else f"mode {stat.S_IFMT(mode):o}"
+    return found
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], status: int, *fragments: str) -> None:
+    """The rule's end of a refused or failed command: exit ``status``, one line on stderr holding ``fragments``,
+    no traceback."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == status, (result.returncode, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
 @pytest.fixture(scope="session")
 def rule_demo_run(tmp_path_factory: pytest.TempPathFactory):
     """One finished ``bash run_all.sh --batch-sizes 1`` on the demo in a fresh clone, shared by the rule tests of

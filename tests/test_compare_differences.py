@@ -94,6 +94,10 @@ def test_a_comparison_of_part_of_the_reference_is_not_a_pass(tmp_path: Path, run
     accepted = run_script("compare_outputs.py", ref, cand, "--allow-partial")
     assert accepted.returncode == 0, accepted.stderr
     assert "PARTIAL (accepted by --allow-partial): covers 1 of the reference's 59 images" in accepted.stdout
-    # The reference complete, the candidate with more: a full comparison (the extra images in a warning).
-    full = run_script("compare_outputs.py", cand, ref)
-    assert full.returncode == 0 and "only in the candidate" in full.stderr
+    # Issue 25: the other way round, a reference missing 58 of the candidate's images is no pass either.
+    lacking = run_script("compare_outputs.py", cand, ref)
+    assert lacking.returncode == 1 and "only in the candidate" in lacking.stderr
+    assert "FAIL: partial reference: 58 of the candidate's 59 images have no reference output" in lacking.stdout
+    assert "PASS" not in lacking.stdout
+    accepted = run_script("compare_outputs.py", cand, ref, "--allow-partial")
+    assert accepted.returncode == 0 and "58 of the candidate's have no reference" in accepted.stdout

@@ -19,9 +19,10 @@ from shufflenet_ascend.preprocess.info_entries import bin_info_entries, jpg_info
 
 
 def make_bins(folder: Path, names: list[str]) -> Path:
+    """Bins of the uint8 route at 224 x 224 (the bins must fit WIDTH x HEIGHT)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        (folder / name).write_bytes(b"\0" * 16)
+        (folder / name).write_bytes(b"\0" * expected_bin_bytes("uint8"))
     return folder
 
 
@@ -52,8 +53,8 @@ def test_bin_mode_lists_bins_in_sorted_order_with_paths_as_given(run_script, tmp
 def test_bin_mode_keeps_absolute_and_bare_paths(tmp_path: Path) -> None:
     make_bins(tmp_path / "bins", ["k.bin"])
     assert bin_info_entries(str(tmp_path / "bins"), 32, 16) == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 32, 16)]
-    assert get_info.main(["bin", str(tmp_path / "bins") + "/", str(tmp_path / "out.info"), "7", "9"]) == 0
-    assert read_info(tmp_path / "out.info") == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 7, 9)]
+    assert get_info.main(["bin", str(tmp_path / "bins") + "/", str(tmp_path / "out.info"), "224", "224"]) == 0
+    assert read_info(tmp_path / "out.info") == [InfoEntry(0, f"{tmp_path}/bins/k.bin", 224, 224)]
 
 
 def test_jpg_mode_reads_sizes_of_jpegs_only(run_script, tmp_path: Path) -> None:
@@ -105,15 +106,15 @@ def test_paths_with_spaces_are_refused(tmp_path: Path) -> None:
         (["bin", "bins", "out.info", "224"], "required: HEIGHT"),
         (["bin", "bins", "out.info", "224", "224", "3"], "unrecognized arguments: 3"),
         (["jpg", "val", "out.info", "224", "224"], "unrecognized arguments: 224 224"),
-        (["bin", "bins", "out.info", "0", "224"], "WIDTH and HEIGHT must be positive, got 0 224"),
-        (["bin", "bins", "out.info", "224", "-1"], "WIDTH and HEIGHT must be positive, got 224 -1"),
-        (["bin", "bins", "out.info", "224", "abc"], "invalid int value: 'abc'"),
+        (["bin", "bins", "out.info", "0", "224"], "WIDTH: '0': expected a whole number from 1 to 4096"),
+        (["bin", "bins", "out.info", "224", "-1"], "HEIGHT: '-1': expected a whole number from 1 to 4096"),
+        (["bin", "bins", "out.info", "224", "abc"], "HEIGHT: 'abc': expected a whole number"),
         (["bin", "missing", "out.info", "224", "224"], "missing: folder not found"),
         (["bin", "bins/x.bin", "out.info", "224", "224"], "bins/x.bin: is not a folder"),
         (["bin", "val", "out.info", "224", "224"], "val: no .bin files"),
         (["jpg", "bins", "out.info"], "bins: no .jpeg/.jpg files"),
         (["bin", "bins", "nowhere/out.info", "224", "224"], "does not exist"),
-        (["bin", "bins", "bins", "224", "224"], "is a folder"),
+        (["bin", "bins", "bins", "224", "224"], "is an input of this command"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line_and_write_nothing(
@@ -318,7 +319,7 @@ def test_check_bin_sizes_takes_a_folder_info_entries_or_paths(tmp_path: Path) ->
             check_bin_sizes(bins, "float32")
         assert refused.value.exit_code == 2
     assert check_bin_sizes(make_sized_bins(tmp_path / "f", {"x.bin": 602112})) == "float32"
-    assert check_bin_sizes(make_bins(tmp_path / "odd", ["x.bin"])) is None  # one size, neither route's
+    assert check_bin_sizes(make_sized_bins(tmp_path / "odd", {"x.bin": 16})) is None  # one size, neither route's
     assert expected_bin_bytes("float32") == 602112 and expected_bin_bytes("uint8") == 150528
     with pytest.raises(PipelineError, match=r"missing\.bin: bin not found"):
         check_bin_sizes([tmp_path / "missing.bin"], "uint8")

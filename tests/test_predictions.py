@@ -271,7 +271,7 @@ def test_an_output_that_is_an_input_is_refused(tmp_path: Path, run_script) -> No
         "imagenet_acc_eval.py", "dumpOutput_device0/", "val_label.txt", "./dumpOutput_device0", victim.name
     )
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "inside the dump folder" in result.stderr and victim.name in result.stderr
+    assert "lies inside dumpOutput_device0" in result.stderr and victim.name in result.stderr
     assert victim.read_bytes() == before
     for args in (
         ["./", "val_label.txt"],  # the label file

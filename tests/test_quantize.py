@@ -109,7 +109,7 @@ def test_amct_is_run_as_the_guides_write_it_on_bins_of_one_batch_each(tiny, tmp_
     ("args", "message"),
     [
         (["--count", "1"], "fewer than one batch of 2"),
-        (["--count", "0"], "at least one image"),
+        (["--count", "0"], "--count: '0': expected a whole number from 1 to 50000"),
         (["--tool", "nncf", "--calibration-config", "quant.cfg"], "is AMCT's"),
     ],
 )

@@ -1185,11 +1185,11 @@ def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
 @pytest.mark.parametrize(
     "bad_arguments, message",
     [
-        (["--batch-sizes", "1 x"], "'x' is not a positive integer"),
-        (["--batch-sizes", "*"], "--batch-sizes: '*' is not a positive integer"),
+        (["--batch-sizes", "1 x"], "'x' is not a whole number from 1 to 1024"),
+        (["--batch-sizes", "*"], "--batch-sizes: '*' is not a whole number from 1 to 1024"),
         (["--batch-sizes", " "], "--batch-sizes: no batch size given"),
-        (["--device-id", "-1"], "not a non-negative integer"),
-        (["--devices", "0 *"], "--devices: '*' is not a non-negative integer"),
+        (["--device-id", "-1"], "--device-id: '-1' is not a whole number from 0 to 255"),
+        (["--devices", "0 *"], "--devices: '*' is not a whole number from 0 to 255"),
         (["--devices", "0 1 0"], "--devices: '0 1 0' names a device twice"),
         (["--tool", "npu"], "--tool: 'npu' is not one of auto, benchmark, ais_bench, stand-in"),
         (["--backend", "tensorrt"], "--backend: 'tensorrt' is not one of onnxruntime, openvino"),
@@ -1201,7 +1201,7 @@ def test_bad_checkpoint_stops_at_the_export_stage(tmp_path):
         (["--precision", "int4"], "--precision: 'int4' is not one of float, int8"),
         (["--calibration-images", "8"], "--calibration-images is for --precision int8"),
         (["--precision", "int8", "--input-dtype", "uint8"], "--input-dtype uint8 is not supported with it"),
-        (["--precision", "int8", "--calibration-images", "0"], "'0' is not a positive integer"),
+        (["--precision", "int8", "--calibration-images", "0"], "'0' is not a whole number from 1 to 50000"),
         (["--precision", "int8", "--calibration-dataset", "nowhere"], "--calibration-dataset: nowhere: no such"),
     ],
 )

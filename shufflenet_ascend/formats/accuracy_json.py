@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from shufflenet_ascend.bounds import IMAGES
 from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import NUM_CLASSES
 from shufflenet_ascend.fileio import sha256_file
 
 
@@ -49,8 +51,10 @@ def read_accuracy_json(path: str | os.PathLike[str]) -> AccuracyResult:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise PipelineError(f"{path}: not an accuracy JSON of imagenet_acc_eval.py") from None
     # A figure no evaluation can produce means the file was edited or corrupted: refuse it, never judge it.
-    if result.images < 1:
+    if not IMAGES.accepts(result.images) or result.images < 1:
         raise PipelineError(f"{path}: Number of images is {result.images}, expected at least 1")
+    if not 0 <= result.classes <= NUM_CLASSES + 1:  # the model's outputs: 1000, or 1001 with a background class
+        raise PipelineError(f"{path}: Number of classes is {result.classes}, expected at most {NUM_CLASSES + 1}")
     for rank, percent in enumerate(result.top_k_percent, start=1):
         if not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
             raise PipelineError(
@@ -120,6 +124,9 @@ def read_accuracy_record(accuracy_json: str | os.PathLike[str]) -> AccuracyRecor
             document[key] = tuple(document.get(key) or ())
         known = {entry.name for entry in fields(AccuracyRecord)}
         record = AccuracyRecord(**{key: value for key, value in document.items() if key in known})
+        counts = (record.labelled_images, record.images_scored, record.missing, record.dataset_images or 0)
+        if not all(IMAGES.accepts(count) for count in counts):
+            raise ValueError  # a count no evaluation writes: the file was edited
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise PipelineError(
             f"{path}: not an accuracy record of imagenet_acc_eval.py ({ACCURACY_RECORD_FORMAT})"

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from shufflenet_ascend.cli import PipelineError
+from shufflenet_ascend.contract import BIN_BYTES_BY_DTYPE
 from shufflenet_ascend.fileio import atomic_write_bytes, atomic_write_text
 from shufflenet_ascend.keys import name_some
 
@@ -104,7 +105,25 @@ def list_dump_outputs(folder: str | os.PathLike[str]) -> dict[str, Path]:
         raise PipelineError(
             f"{folder}: no outputs (<key>_1.txt|.bin of the benchmark tool or <key>_0.txt|.bin|.npy of ais_bench)"
         )
+    refuse_input_bins(folder, min(outputs.values()))
     return dict(sorted(outputs.items()))
+
+
+def refuse_input_bins(folder: Path, sample: Path) -> None:
+    """A folder of preprocessed images (``ILSVRC2012_val_00000001.bin``: read as output 1 of the key
+    ``ILSVRC2012_val``) given where outputs are wanted is refused as what it is: an input bin is the size of an
+    image, 602112 or 150528 bytes, an output a few kB."""
+    if sample.suffix != ".bin":
+        return
+    try:
+        size = sample.stat().st_size
+    except OSError:
+        return  # read later, with its own error
+    if size in BIN_BYTES_BY_DTYPE.values():
+        raise PipelineError(
+            f"{folder}: holds preprocessed input bins ({sample.name} is {size} bytes, one image), not an inference "
+            "tool's outputs: give the dump folder the tool wrote (e.g. result/dumpOutput_device0/)"
+        )
 
 
 def format_dump_line(values: np.ndarray) -> str:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from shufflenet_ascend.bounds import IMAGE_SIDE, IMAGES
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.fileio import atomic_write_text, read_text
 
@@ -41,5 +42,9 @@ def read_info(path: str | os.PathLike[str]) -> list[InfoEntry]:
                 f"{path}:{line_number}: malformed info line {line.strip()!r}, "
                 "expected '<index> <path> <width> <height>'"
             ) from None
+        for name, value, bound in (("index", entry.index, IMAGES), ("width", entry.width, IMAGE_SIDE),
+                                   ("height", entry.height, IMAGE_SIDE)):  # fmt: skip
+            if not bound.accepts(value):
+                raise PipelineError(f"{path}:{line_number}: {name} {value} is not {bound.describe()}")
         entries.append(entry)
     return entries

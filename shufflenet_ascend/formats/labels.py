@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 
+from shufflenet_ascend.bounds import CLASS_INDEX
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.fileio import read_text
 from shufflenet_ascend.keys import file_key
@@ -17,7 +18,8 @@ def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
 
     Refused, as a PipelineError naming the file and line: a line without two fields; a class index that is not
     plain ASCII digits (``int()`` would read "\uff14" as 4, "1_0" as 10, "+5" as 5: guessing a label is worse than
-    stopping); two lines giving one image (key) different classes (the guide's script silently keeps the last).
+    stopping); a class index outside ImageNet's 0..999 (``bounds.CLASS_INDEX``); two lines giving one image (key)
+    different classes (the guide's script silently keeps the last).
     Accepted: blank lines, a UTF-8 byte-order mark at the start (Windows editors write one), and a line repeated
     with the same class (it says nothing new, so nothing can be wrong).
     """
@@ -34,6 +36,11 @@ def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
                 "(class index in ASCII digits 0-9)"
             )
         key, label = file_key(fields[0]), int(fields[1])
+        if not CLASS_INDEX.accepts(label):
+            raise PipelineError(
+                f"{path}:{line_number}: class index {fields[1]} of {fields[0]} is not an ImageNet class "
+                f"({CLASS_INDEX.describe()})"
+            )
         if key in labels and labels[key] != label:
             raise PipelineError(
                 f"{path}:{line_number}: {fields[0]} has class {label} here but class {labels[key]} "

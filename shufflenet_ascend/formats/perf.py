@@ -7,9 +7,10 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from shufflenet_ascend.bounds import BATCH_SIZE, DEVICE_ID, LATENCY_MS, MODULE_RATE, RATE, Bound
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.fileio import read_text
 
@@ -82,6 +83,54 @@ class PureInferPerf:
         return f"ave_throughputRate = {_g(self.throughput)}samples/s, ave_latency = {_g(self.latency_ms)}ms\n"
 
 
+def check_rate(path: str | os.PathLike[str], what: str, value: object, bound: Bound = RATE) -> float:
+    """A rate a tool could have measured (``bounds.RATE``): -5, nan, 1e400 and 1e308 are refused, naming the file."""
+    if not bound.accepts(value):
+        beyond = Bound(bound.high, math.inf, integer=False, low_open=True).accepts(value)
+        problem = f"beyond any chip (above {bound.high:g})" if beyond else "not a positive number"
+        raise PipelineError(f"{path}: {what} {value!r} is {problem} of images per second")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_latency(path: str | os.PathLike[str], what: str, value: object) -> float:
+    """A latency in ms (``bounds.LATENCY_MS``): -1 or inf is refused, naming the file."""
+    if not LATENCY_MS.accepts(value):
+        raise PipelineError(f"{path}: {what} {value!r} is not a latency in ms ({LATENCY_MS.describe()})")
+    return float(value)  # type: ignore[arg-type]
+
+
+# Each figure under the name its line gives it.
+_FIGURE_NAMES = {
+    "e2e_throughput": "[e2e] throughputRate",
+    "e2e_latency_ms": "[e2e] latency",
+    "read_throughput": "[data read] throughputRate",
+    "read_latency_ms": "[data read] moduleLatency",
+    "preprocess_throughput": "[preprocess] throughputRate",
+    "preprocess_latency_ms": "[preprocess] moduleLatency",
+    "infer_throughput": "[infer] throughputRate",
+    "interface_throughput": "Interface throughputRate",
+    "infer_latency_ms": "[infer] moduleLatency",
+    "post_throughput": "[post] throughputRate",
+    "post_latency_ms": "[post] moduleLatency",
+    "throughput": "ave_throughputRate",
+    "latency_ms": "ave_latency",
+}
+
+
+def check_perf_numbers(path: str | os.PathLike[str], perf: DatasetPerf | PureInferPerf) -> None:
+    """Every figure of a perf file a number the tool could have printed: rates (fields ending in ``throughput``)
+    positive and finite, latencies finite and not negative, each within ``bounds``."""
+    for field in fields(perf):
+        value = getattr(perf, field.name)
+        what = _FIGURE_NAMES[field.name]
+        if field.name in ("read_throughput", "preprocess_throughput", "post_throughput"):
+            check_rate(path, what, value, MODULE_RATE)
+        elif field.name.endswith("throughput"):
+            check_rate(path, what, value)
+        else:
+            check_latency(path, what, value)
+
+
 def parse_dataset_perf(text: str) -> DatasetPerf | None:
     match = _DATASET_PERF_PATTERN.search(text)
     return None if match is None else DatasetPerf(*map(float, match.groups()))
@@ -133,13 +182,13 @@ def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
         raise PipelineError(f"{path}: not JSON (expected ais_bench's summary)") from None
     if not isinstance(document, dict) or "throughput" not in document:
         raise PipelineError(f"{path}: no 'throughput' key: not a summary of ais_bench")
-    throughput = document["throughput"]
-    if not _positive_number(throughput):
-        raise PipelineError(f"{path}: throughput {throughput!r} is not a positive number of images per second")
+    throughput = check_rate(path, "throughput", document["throughput"])
     args = document.get("args") or {}
     if not isinstance(args, dict):
         raise PipelineError(f"{path}: 'args' is not an object")
     batch = _non_negative_int(args.get("batchsize")) or None
+    if batch is not None and not BATCH_SIZE.accepts(batch):
+        raise PipelineError(f"{path}: batchsize {batch} in args is not {BATCH_SIZE.describe()}")
     if batch is None:
         name = SUMMARY_NAME_PATTERN.match(path.name)
         batch = batch_from_model_name(name["name"] if name else path.stem) or batch_from_model_name(
@@ -151,33 +200,28 @@ def read_ais_bench_summary(path: str | os.PathLike[str]) -> AisBenchSummary:
             raise PipelineError(f"{path}: ran on devices {device_value}; expected one summary per device")
         device_value = device_value[0]
     device = _non_negative_int(0 if device_value is None else device_value)
-    if device is None:
+    if device is None or not DEVICE_ID.accepts(device):
         raise PipelineError(f"{path}: device {device_value!r} in args is not a device number")
     pure = "input" in args and not args["input"]
-    wall_clock = document.get("wall_clock_throughput")
-    if not _positive_number(wall_clock):
-        wall_clock = None
-    latency = _latency(document.get("NPU_compute_time"))
-    return AisBenchSummary(float(throughput), batch, device, pure, latency, wall_clock)
-
-
-def _positive_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    wall_clock = document.get("wall_clock_throughput")  # the stand-in's own figure (ais_bench writes none)
+    if wall_clock is not None:
+        wall_clock = check_rate(path, "wall_clock_throughput", wall_clock)
+    latency = _latency(path, document.get("NPU_compute_time"))
+    return AisBenchSummary(throughput, batch, device, pure, latency, wall_clock)
 
 
 _AIS_BENCH_LATENCY_KEYS = {"min": "min", "mean": "mean", "median": "median", "percentile(99%)": "p99", "max": "max"}
 
 
-def _latency(stats: object) -> dict[str, float] | None:
-    """ais_bench's NPU_compute_time statistics under the run record's names; values that are not finite
-    non-negative numbers are left out (the throughput is what is checked strictly)."""
+def _latency(path: Path, stats: object) -> dict[str, float] | None:
+    """ais_bench's NPU_compute_time statistics under the run record's names; a value given that is not a latency
+    (-1, inf, "2") is refused, naming the file."""
     if not isinstance(stats, dict):
         return None
     latency = {}
     for key, name in _AIS_BENCH_LATENCY_KEYS.items():
-        value = stats.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-            latency[name] = float(value)
+        if stats.get(key) is not None:
+            latency[name] = check_latency(path, f"NPU_compute_time {key}", stats[key])
     count = stats.get("count")
     if latency and isinstance(count, int) and not isinstance(count, bool):
         latency["count"] = count

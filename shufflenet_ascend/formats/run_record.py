@@ -17,6 +17,18 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shufflenet_ascend.bounds import (
+    BATCH_SIZE,
+    CHIPS_PER_CARD,
+    CORES,
+    DEVICE_ID,
+    IMAGES,
+    LATENCY_MS,
+    RATE,
+    STREAMS,
+    THREADS,
+    Bound,
+)
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.fileio import atomic_write_text, sha256_file
 
@@ -146,10 +158,10 @@ def read_run_record(path: str | os.PathLike[str]) -> RunRecord:
         if document.pop("format") != RECORD_FORMAT:
             raise ValueError
         device = document.pop("device")
-        device["device_ids"] = tuple(int(number) for number in device.get("device_ids", ()))
+        device["device_ids"] = tuple(device.get("device_ids", ()))
         document["command"] = tuple(document.get("command", ()))
         if document.get("batch_latencies_ms") is not None:
-            document["batch_latencies_ms"] = tuple(float(value) for value in document["batch_latencies_ms"])
+            document["batch_latencies_ms"] = tuple(document["batch_latencies_ms"])
         known = {entry.name for entry in fields(RunRecord)}
         record = RunRecord(device=Device(**device), **{key: value for key, value in document.items() if key in known})
     except FileNotFoundError:
@@ -165,15 +177,35 @@ def read_run_record(path: str | os.PathLike[str]) -> RunRecord:
         problems.append(f"mode {record.mode!r}")
     if record.input_dtype not in INPUT_DTYPES:
         problems.append(f"input dtype {record.input_dtype!r}")
-    if not isinstance(record.batch_size, int) or record.batch_size < 1:
-        problems.append(f"batch size {record.batch_size!r}")
-    if not isinstance(record.images, int) or record.images < 0:
-        problems.append(f"images {record.images!r}")
+    problems += _number_problems(record)
     if record.device.kind == "cpu" and record.device.chips_per_card is not None:
         problems.append("a CPU with chips per card")
     if problems:
         raise PipelineError(f"{path}: run record with an impossible {', '.join(problems)}")
     return record
+
+
+def _number_problems(record: RunRecord) -> list[str]:
+    """The record's numbers that are not of their type and range (``bounds``): a batch of 3e9, threads "2", chips
+    per card 1e30, a latency of -1 or inf."""
+    checks: list[tuple[str, object, Bound, bool]] = [  # (name, value, bound, may be None)
+        ("batch size", record.batch_size, BATCH_SIZE, False),
+        ("images", record.images, IMAGES, False),
+        ("streams", record.streams, STREAMS, True),
+        ("threads", record.threads, THREADS, True),
+        ("cores", record.device.cores, CORES, True),
+        ("chips per card", record.device.chips_per_card, CHIPS_PER_CARD, True),
+        ("wall-clock throughput", record.wall_clock_throughput, RATE, True),
+        *(("device id", number, DEVICE_ID, False) for number in record.device.device_ids),
+        *((f"latency {key}", value, IMAGES if key == "count" else LATENCY_MS, False)
+          for key, value in (record.latency_ms or {}).items()),
+        *(("batch latency", value, LATENCY_MS, False) for value in record.batch_latencies_ms or ()),
+    ]  # fmt: skip
+    problems = []
+    for name, value, bound, optional in checks:
+        if not (optional and value is None) and not bound.accepts(value):
+            problems.append(f"{name} {value!r} (expected {bound.describe()})")
+    return problems[:1]  # one line: the first is enough to refuse the record
 
 
 def find_run_record(output_file: str | os.PathLike[str]) -> RunRecord | None:

@@ -9,7 +9,9 @@ import os
 import re
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 
+from shufflenet_ascend.bounds import BATCH_SIZE, CALIBRATION_IMAGES, DEVICE_ID, ROUNDS
 from shufflenet_ascend.cli import PipelineError, make_parser
 from shufflenet_ascend.contract import (
     DEFAULT_INPUT_DTYPE,
@@ -28,6 +30,7 @@ from shufflenet_ascend.planning.common import (
     Run,
 )
 from shufflenet_ascend.planning.packages import check_packages
+from shufflenet_ascend.safe_outputs import Output, refuse_unsafe_outputs
 
 # ----------------------------------------------------------------------------------------------------------------
 # options
@@ -159,15 +162,15 @@ def parse_options(argv: Sequence[str]) -> Run:
     if not batch_sizes:
         raise PipelineError("--batch-sizes: no batch size given")
     for value in batch_sizes:
-        if not re.fullmatch(r"[1-9][0-9]*", value):
-            raise PipelineError(f"--batch-sizes: '{value}' is not a positive integer")
+        if not re.fullmatch(r"[1-9][0-9]*", value) or not BATCH_SIZE.accepts(int(value)):
+            raise PipelineError(f"--batch-sizes: '{value}' is not {BATCH_SIZE.describe()}")
     batch_sizes = list(dict.fromkeys(int(value) for value in batch_sizes))  # "1 1" is one batch size: one row
-    if not re.fullmatch(r"[0-9]+", args.device_id):
-        raise PipelineError(f"--device-id: '{args.device_id}' is not a non-negative integer")
+    if not re.fullmatch(r"[0-9]+", args.device_id) or not DEVICE_ID.accepts(int(args.device_id)):
+        raise PipelineError(f"--device-id: '{args.device_id}' is not {DEVICE_ID.describe()}")
     devices = args.devices.split() or [args.device_id]
     for value in devices:
-        if not re.fullmatch(r"[0-9]+", value):
-            raise PipelineError(f"--devices: '{value}' is not a non-negative integer")
+        if not re.fullmatch(r"[0-9]+", value) or not DEVICE_ID.accepts(int(value)):
+            raise PipelineError(f"--devices: '{value}' is not {DEVICE_ID.describe()}")
     if len(set(devices)) != len(devices):
         raise PipelineError(f"--devices: '{args.devices}' names a device twice")
     for name, value, allowed in (("tool", args.tool, TOOLS), ("backend", args.backend, BACKENDS),
@@ -178,9 +181,16 @@ def parse_options(argv: Sequence[str]) -> Run:
             raise PipelineError(f"--{name}: '{value}' is not one of {', '.join(allowed)}")
     if not re.fullmatch(r"[A-Za-z0-9_]+", args.soc_version):
         raise PipelineError(f"--soc-version: '{args.soc_version}' is not a chip name such as Ascend310")
-    if args.pure_loop and not re.fullmatch(r"[0-9]+", args.pure_loop):
-        raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a non-negative integer")
+    if args.pure_loop and (
+        not re.fullmatch(r"[0-9]+", args.pure_loop) or int(args.pure_loop) > ROUNDS.high
+    ):  # 0: no pure-inference run
+        raise PipelineError(f"--pure-loop: '{args.pure_loop}' is not a whole number from 0 to {int(ROUNDS.high)}")
     check_int8_options(args)
+    workdir = Path(args.workdir)
+    refuse_unsafe_outputs(  # the run's outputs never land in what it reads (a work folder inside --dataset)
+        [Output(workdir / "prep_dataset", folder=True), Output(workdir / "result", folder=True), workdir / "report.md"],
+        [args.dataset, args.labels],
+    )
     try:
         os.makedirs(args.workdir, exist_ok=True)
     except OSError:
@@ -220,8 +230,11 @@ def check_int8_options(args: argparse.Namespace) -> None:
         return
     if args.input_dtype != "float32":
         raise PipelineError("--precision int8 calibrates on float32 bins: --input-dtype uint8 is not supported with it")
-    if args.calibration_images and not re.fullmatch(r"[1-9][0-9]*", args.calibration_images):
-        raise PipelineError(f"--calibration-images: '{args.calibration_images}' is not a positive integer")
+    if args.calibration_images and (
+        not re.fullmatch(r"[1-9][0-9]*", args.calibration_images)
+        or not CALIBRATION_IMAGES.accepts(int(args.calibration_images))
+    ):
+        raise PipelineError(f"--calibration-images: '{args.calibration_images}' is not {CALIBRATION_IMAGES.describe()}")
     if args.calibration_dataset and not os.path.isdir(args.calibration_dataset):
         raise PipelineError(f"--calibration-dataset: {args.calibration_dataset}: no such folder")
     if args.calibration_config and not os.path.isfile(args.calibration_config):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from shufflenet_ascend.cli import PipelineError
-from shufflenet_ascend.contract import CHANNELS, IMAGE_SIZE, INPUT_DTYPES
+from shufflenet_ascend.contract import CHANNELS, DEFAULT_INPUT_DTYPE, IMAGE_SIZE, INPUT_DTYPES
 from shufflenet_ascend.formats.info import InfoEntry
 from shufflenet_ascend.preprocess.info_entries import BIN_EXTENSIONS, list_files
 from shufflenet_ascend.preprocess.names import display_path
@@ -92,3 +92,19 @@ def check_bin_sizes(
         )
     sizes = list(first_of_size)
     return next((name for name in INPUT_DTYPES if sizes and expected_bin_bytes(name, width, height) == sizes[0]), None)
+
+
+def bins_route(bins: Bins, dtype: str | None = None, *, width: int = IMAGE_SIZE, height: int = IMAGE_SIZE) -> str:
+    """``check_bin_sizes``, and bins that share a size of neither route at ``width`` x ``height`` (224 bins listed
+    as 256 x 256) refused as well, naming the folder and the sizes: the dtype of the bins."""
+    paths = bin_paths(bins)
+    found = check_bin_sizes(paths, dtype, width=width, height=height)
+    if found is not None or not paths:
+        return found or DEFAULT_INPUT_DTYPE
+    folders = {os.path.dirname(path) for path in paths}
+    where = display_path(folders.pop()) if len(folders) == 1 else display_path(paths[0])
+    sizes = " or ".join(f"{expected_bin_bytes(name, width, height)} bytes ({name})" for name in INPUT_DTYPES)
+    raise PipelineError(
+        f"{where}: the bins are {bin_size(paths[0])} bytes, not an input of {width} x {height}, which is {sizes}: "
+        "are WIDTH and HEIGHT the size the bins were made at?"
+    )

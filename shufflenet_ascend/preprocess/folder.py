@@ -52,6 +52,7 @@ from shufflenet_ascend.preprocess.record import (
     scan_source_folder,
 )
 from shufflenet_ascend.preprocess.transform import ImageRefused, check_dtype, preprocess_image, transform_identity
+from shufflenet_ascend.safe_outputs import Output, refuse_unsafe_outputs
 from shufflenet_ascend.signals import Terminated
 
 LOG = logging.getLogger(__name__)
@@ -88,9 +89,7 @@ def check_folders(src_dir: Path, dst_dir: Path) -> None:
         raise PipelineError(f"{dst_dir}: {entry_problem(dst_dir, exc)}") from None
     if not dst_is_folder:
         raise PipelineError(f"{dst_dir}: exists and is not a folder")
-    src_real, dst_real = src_dir.resolve(), dst_dir.resolve()
-    if dst_real == src_real or src_real in dst_real.parents:
-        raise PipelineError(f"{dst_dir}: the output folder must not be the source folder {src_dir} or inside it")
+    refuse_unsafe_outputs([Output(dst_dir, folder=True)], [src_dir])
 
 
 @dataclass

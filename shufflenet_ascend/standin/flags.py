@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shufflenet_ascend import bounds
 from shufflenet_ascend.cli import EXIT_STATUS_HELP, HelpFormatter, PipelineError
 from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, INPUT_DTYPES, MODEL_SIZES
+from shufflenet_ascend.safe_outputs import Output, refuse_unsafe_outputs
 from shufflenet_ascend.standin.backends import BACKENDS, DEFAULT_BACKEND, TORCH_BACKENDS
 
 PROG = "benchmark_ort.py"
@@ -197,6 +199,8 @@ def parse_device_list(text: str) -> tuple[int, ...]:
     if not all(part.isdigit() for part in parts):
         raise PipelineError(f"--device={text}: expected a device id (0, 1, ...) or a comma-separated list (0,1)")
     ids = tuple(int(part) for part in parts)
+    if not all(bounds.DEVICE_ID.accepts(number) for number in ids):
+        raise PipelineError(f"--device={text}: each device id must be {bounds.DEVICE_ID.describe()}")
     if len(set(ids)) != len(ids):
         raise PipelineError(f"--device={text}: a device is named twice")
     return ids
@@ -251,7 +255,8 @@ FLAG_HELP: dict[str, str] = {
     "input_height": "height H of each input (default: the model's)",
     "output_binary": "True: dump raw float32 <key>_1.bin files; False: one text line <key>_1.txt per image",
     "useDvpp": "decode JPEGs on the Ascend DVPP; only False is possible here (inputs are preprocessed .bin files)",
-    "round": "pure-inference mode (without -input_text_path): number of timed runs on random input",
+    "round": "pure-inference mode (without -input_text_path): number of timed batches on random input, at least 1 "
+    "(ais_bench's --loop: 0 is refused by either name)",
     "backend": "stand-in only: onnxruntime (the reference numerics), openvino (CPU, THROUGHPUT hint, async infer "
     "queue, f32 precision set explicitly), torch or torch-fp16 (the PyTorch model: -om_path is a checkpoint or the "
     "word random, with -model_size and -seed; torch-fp16 is an emulation of fp16 inference, not the chip). All "
@@ -276,7 +281,8 @@ FLAG_HELP: dict[str, str] = {
     "input": "ais_bench: a folder of .bin/.npy inputs, read in natural order, one .bin or .npy file, or a "
     "comma-separated list of files (--input, -i); one output per input file; absent: pure inference",
     "output": "ais_bench: where the outputs and <dirname>_summary.json go (--output, -o); absent: nothing written",
-    "output_dirname": "ais_bench: the outputs' folder name under --output (default: the start time)",
+    "output_dirname": "ais_bench: the outputs' folder name under --output (default: the start time); a name that "
+    "leads out of --output (../x) is refused",
     "outfmt": "ais_bench: the dump format, TXT (printf %f), BIN (raw float32) or NPY",
     "device": "ais_bench: the device id, or a list such as 0,1 run as one command (--device, -d): the images "
     "split into one contiguous shard per device, the cores shared between them (-streams = cores / devices, "
@@ -306,11 +312,29 @@ def format_help() -> str:
     for field in dataclasses.fields(BenchmarkFlags):
         default = field.default
         shown = f"{default!r}" if isinstance(default, str) else str(default)
-        lines.append(f"  -{field.name} ({_flag_kind(field.name).__name__}, default {shown})")
+        bound = FLAG_BOUNDS.get(field.name)
+        limits = "" if bound is None else f", {bound.describe().split(' ', 3)[-1]}"
+        lines.append(f"  -{field.name} ({_flag_kind(field.name).__name__}, default {shown}{limits})")
         lines.append(textwrap.fill(FLAG_HELP[field.name], width, initial_indent=" " * 6, subsequent_indent=" " * 6))
     lines.append(textwrap.fill(FLAG_ALIAS_HELP, width, initial_indent="  ", subsequent_indent="  "))
     lines += ["  -help", "      show this help and exit", "", EXIT_STATUS_HELP]
     return "\n".join(lines) + "\n"
+
+
+# The numbers' ranges (shufflenet_ascend.bounds): a value outside is refused where it is parsed, naming the flag.
+# -round (ais_bench's --loop) counts batches: 0 given is refused by both names alike (unset means dataset mode).
+FLAG_BOUNDS: dict[str, bounds.Bound] = {
+    "device_id": bounds.DEVICE_ID,
+    "batch_size": bounds.BATCH_SIZE,
+    "input_width": bounds.INPUT_SIDE,
+    "input_height": bounds.INPUT_SIDE,
+    "round": bounds.ROUNDS,
+    "streams": bounds.STREAMS,
+    "threads": bounds.THREADS,
+    "seed": bounds.SEED,
+    "warmup": bounds.WARMUP,
+    "duration": bounds.DURATION_S,
+}
 
 
 def _flag_kind(name: str) -> type:
@@ -321,6 +345,8 @@ def _convert_flag(name: str, text: str, shown: str | None = None) -> object:
     """``text`` as the value of flag ``name``; an error names the flag as typed (``shown``: an alias)."""
     kind = _flag_kind(name)
     flag = shown or f"-{name}"
+    if name in FLAG_BOUNDS:
+        return FLAG_BOUNDS[name].parse(text, flag)
     if kind is bool:
         word = text.strip().lower()
         if word in _TRUE_WORDS:
@@ -414,6 +440,9 @@ def check_flags(flags: BenchmarkFlags) -> None:
             raise PipelineError(f"--outfmt={flags.outfmt}: expected one of {', '.join(OUTFMTS)}")
         if flags.pure_data_type not in PURE_DATA_TYPES:
             raise PipelineError(f"--pure_data_type={flags.pure_data_type}: expected zero or random")
+        if flags.output and flags.output_dirname:  # the summary <output>/<dirname>_summary.json stays in --output
+            output = Path(flags.output)
+            refuse_unsafe_outputs([Output(output / f"{flags.output_dirname}_summary.json", under=output)])
     elif not flags.om_path:
         raise PipelineError("-om_path is required (the .onnx model; a checkpoint or 'random' for a torch backend)")
     elif Path(flags.om_path).suffix.lower() == ".om":
