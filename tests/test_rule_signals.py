@@ -66,14 +66,15 @@ def test_a_signal_while_a_script_imports_is_one_line(tmp_path, signalling_module
 @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
 def test_a_signal_while_main_runs_is_one_line(tmp_path, signalling_modules, name: str):
     # parse_perf.py imports matplotlib only to plot: the signal lands inside main.
-    (tmp_path / "perf_vision_batchsize_1_device_0.txt").write_text(
+    (tmp_path / "result").mkdir()
+    (tmp_path / "result" / "perf_vision_batchsize_1_device_0.txt").write_text(
         "[e2e] throughputRate: 1, latency: 1\n[data read] throughputRate: 1, moduleLatency: 1\n"
         "[preprocess] throughputRate: 1, moduleLatency: 1\n"
         "[infer] throughputRate: 1, Interface throughputRate: 2, moduleLatency: 1\n"
         "[post] throughputRate: 1, moduleLatency: 1\n"
     )
     env = {**os.environ, "PYTHONPATH": str(signalling_modules), "SIG_AT_IMPORT": name}
-    command = [sys.executable, str(REPO_ROOT / "parse_perf.py"), ".", "--plot", "perf.png"]
+    command = [sys.executable, str(REPO_ROOT / "parse_perf.py"), "result/", "--plot", "perf.png"]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     one_line(result, "parse_perf.py", name)
     assert not (tmp_path / "perf.png").exists()
