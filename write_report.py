@@ -32,7 +32,10 @@ Write report.md: the run on one page (machine and tool, accuracy, precision, per
 
 Every option may be absent: the report then says what it lacks in its place (and a warning is logged). A given
 file that does not exist is exit status 2, one line naming it, nothing written; one that cannot be read as what it
-should be is said in its place, and the report is still written, atomically. run_all.sh writes it at the end of a run.
+should be is said in its place, and the report is still written, atomically; a number outside its range (a comparison
+JSON's cosine of 2 or NaN, its negative or infinite error, a count "2"; a layer CSV's cosine outside -1..1 or
+negative error, where msit's N/A, NaN and inf stay readable) is exit status 2, one line naming the file and the
+field, nothing written. run_all.sh writes it at the end of a run.
 
 What was run (dataset, model files and weights, tool, backend and device, streams x threads, command, date and
 commit) comes from the run records beside the perf files and from the accuracy records beside the JSONs

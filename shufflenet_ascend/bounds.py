@@ -22,6 +22,11 @@ def _show(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+class OutOfBounds(PipelineError):
+    """A number of a file outside its bound: the file is corrupt or edited, so a reader that tolerates an unreadable
+    file (write_report.py says it in its place) still refuses this one, exit status 2, nothing written."""
+
+
 @dataclass(frozen=True)
 class Bound:
     """What a number may be: ``low``..``high`` inclusive (``low_open``: strictly above ``low``), whole or not."""
@@ -50,7 +55,7 @@ class Bound:
     def check(self, value: object, what: str) -> int | float:
         """``value`` (read from a file) when it is in range; else a PipelineError: "<what> <value!r> is not ..."."""
         if not self.accepts(value):
-            raise PipelineError(f"{what} {value!r} is not {self.describe()}")
+            raise OutOfBounds(f"{what} {value!r} is not {self.describe()}")
         return value  # type: ignore[return-value]
 
     def convert(self, text: str) -> int | float | None:
@@ -99,6 +104,8 @@ CHIPS_PER_CARD = Bound(1, 8)
 CLASS_INDEX = Bound(0, 999)
 PERCENT = Bound(0, 100, integer=False)
 COSINE = Bound(-1, 1, integer=False)
+# An error between two outputs (max absolute, relative, mean): not negative and finite; no upper bar of its own.
+ERROR = Bound(0, 1e300, integer=False)
 # Images of a model's input: 224 x 224 here; 4096 is larger than any classification network's input.
 IMAGE_SIDE = Bound(1, 4096)
 INPUT_SIDE = Bound(0, 4096)  # the stand-in's -input_width/-input_height: 0 takes the model's

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shufflenet_ascend.bounds import COSINE, ERROR
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import DEFAULT_MODEL_SIZE, RANDOM_WEIGHTS
 from shufflenet_ascend.fileio import atomic_output, atomic_write_text, read_bytes, read_text, write_errors_named
@@ -703,6 +704,9 @@ def _float(text: str | None) -> float | None:
         return None
 
 
+_ERROR_COLUMNS = ("MaxAbsoluteError", "MeanAbsoluteError", "RelativeEuclideanDistance")
+
+
 def read_layer_csv(path: str | os.PathLike[str]) -> list[LayerRow]:
     """Rows of a layer CSV, ours or msit's (``msit debug compare``'s result_<timestamp>.csv), columns read by name
     (the set varies by release; Index, OpType, NPUDump, GroundTruth and CosineSimilarity must be there). A cosine
@@ -720,6 +724,15 @@ def read_layer_csv(path: str | os.PathLike[str]) -> list[LayerRow]:
         except (TypeError, ValueError):
             index = number
         cosine = _float(record.get("CosineSimilarity"))
+        where = f"{path}: row {number + 1}: "
+        # Rule 4 (bounds): msit's "NaN" (a cosine it could not compute) and its "inf" error (an overflowed tensor)
+        # are its own words and kept; a cosine outside -1..1 or a negative error is a corrupt or edited file.
+        if cosine is not None and not math.isnan(cosine):
+            COSINE.check(cosine, where + "CosineSimilarity")
+        errors = [_float(record.get(column)) for column in _ERROR_COLUMNS]
+        for column, value in zip(_ERROR_COLUMNS, errors, strict=True):
+            if value is not None and value < 0:
+                ERROR.check(value, where + column)
         rows.append(
             LayerRow(
                 index,
@@ -728,9 +741,7 @@ def read_layer_csv(path: str | os.PathLike[str]) -> list[LayerRow]:
                 (record.get("GroundTruth") or "").strip(),
                 (record.get("Shape") or "").strip(),
                 cosine,
-                _float(record.get("MaxAbsoluteError")),
-                _float(record.get("MeanAbsoluteError")),
-                _float(record.get("RelativeEuclideanDistance")),
+                *errors,
                 (record.get(MODULE_COLUMN) or "").strip(),
             )
         )

@@ -19,18 +19,28 @@ INT8_MIN_MEDIAN_COSINE = 0.98
 PUBLISHED_INT8_EXAMPLE = ("ResNet50 (ModelZoo, Ascend 310P3)", 76.13, 75.31)
 
 
+def int8_verdict(median: float) -> str:
+    """PASS or FAIL of an int8-vs-fp32 comparison's median cosine against the int8 guard (here and in the precision
+    table, one bar)."""
+    return "PASS" if median >= INT8_MIN_MEDIAN_COSINE else "FAIL"
+
+
+def int8_guard_text() -> str:
+    """The int8 guard in words, as the tables say it."""
+    return f"the int8 guard: median cosine >= {INT8_MIN_MEDIAN_COSINE}"
+
+
 def comparison_lines(name: str, doc: dict[str, Any]) -> list[tuple[str, str]]:
     """The rows one int8-vs-fp32 comparison gives: the median cosine against the guard, and the accuracy drop."""
     cosine = doc["cosine"]
     rows = []
     median = cosine.get("median")
     if median is not None:
-        verdict = "PASS" if median >= INT8_MIN_MEDIAN_COSINE else "FAIL"
         rows.append(
             (
                 f"outputs against fp32 ({name})",
-                f"median cosine {median:.6f} over {doc['images_paired']} images ({verdict}: the int8 guard is >= "
-                f"{INT8_MIN_MEDIAN_COSINE}); min {cosine['min']:.6f} ({cosine['min_key']}); top-1 agreement "
+                f"median cosine {median:.6f} over {doc['images_paired']} images ({int8_verdict(median)}, "
+                f"{int8_guard_text()}); min {cosine['min']:.6f} ({cosine['min_key']}); top-1 agreement "
                 f"{doc['top1_agreement_percent']:.2f}%",
             )
         )
@@ -96,7 +106,8 @@ def int8_section(
     )
     cell = [f"| {key} | {str(value).replace('|', '/')} |" for key, value in rows]
     note = (
-        "The precision table's verdict above applies the fp16 bar (a cosine of at least 0.99 on every image); int8 "
-        f"is held to the median cosine (at least {INT8_MIN_MEDIAN_COSINE}) and judged by its accuracy drop."
+        "The precision table above judges an int8 comparison by this guard too (the median cosine, at least "
+        f"{INT8_MIN_MEDIAN_COSINE}), not by the fp16 bar (a cosine of at least 0.99 on every image); int8 is also "
+        "judged by its accuracy drop."
     )
     return ["## int8: calibration and what it costs against fp32", "", "| | |", "|---|---|", *cell, "", note]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from shufflenet_ascend.accuracy import batch_order, row_label, top1_top5
+from shufflenet_ascend.bounds import COSINE, ERROR, IMAGES, PERCENT, Bound, OutOfBounds
 from shufflenet_ascend.cli import PipelineError
 from shufflenet_ascend.contract import (
     ACCURACY_TOLERANCE_POINTS,
@@ -63,6 +64,7 @@ from shufflenet_ascend.perf import (
     read_perf_files,
     row_cells,
 )
+from shufflenet_ascend.quantization_report import INT8_MIN_MEDIAN_COSINE, int8_guard_text, int8_section, int8_verdict
 from shufflenet_ascend.runs import AccuracyRun, accuracy_run, refuse_mixed, short_identity
 
 DEFAULT_TOOLKIT_ROOTS = ("/usr/local/Ascend/ascend-toolkit/latest",)
@@ -344,13 +346,59 @@ _COMPARISON_KEYS = (
 )
 
 
+# The numbers of a comparison JSON and their bounds (rule 4): each is checked where the report reads it.
+_COMPARISON_NUMBERS: tuple[tuple[tuple[str, ...], Bound], ...] = (
+    (("images_paired",), IMAGES),
+    (("only_in_reference", "count"), IMAGES),
+    (("only_in_candidate", "count"), IMAGES),
+    (("cosine", "min"), COSINE),
+    (("cosine", "mean"), COSINE),
+    (("cosine", "p1"), COSINE),
+    (("max_abs_error", "value"), ERROR),
+    (("top1_agreement_percent",), PERCENT),
+    (("top5_set_agreement_percent",), PERCENT),
+)
+_OPTIONAL_NUMBERS: tuple[tuple[tuple[str, ...], Bound], ...] = (
+    (("cosine", "median"), COSINE),  # older files have none
+    (("max_relative_error", "value"), ERROR),  # None: infinite (a reference of all zeros)
+    (("labels", "images"), IMAGES),
+    (("labels", "reference_top1_percent"), PERCENT),
+    (("labels", "candidate_top1_percent"), PERCENT),
+    (("labels", "reference_top5_percent"), PERCENT),
+    (("labels", "candidate_top5_percent"), PERCENT),
+    (("labels", "reference_right_candidate_wrong", "count"), IMAGES),
+    (("labels", "candidate_right_reference_wrong", "count"), IMAGES),
+)
+
+
+def _field(document: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        document = document[key]
+    return document
+
+
+def check_comparison_numbers(path: Path, document: dict[str, Any]) -> None:
+    """Each number of the comparison of its type and in its bound; else ``OutOfBounds`` naming the file and field."""
+    for keys, bound in _COMPARISON_NUMBERS:
+        bound.check(_field(document, keys), f"{path}: {'.'.join(keys)}")
+    for keys, bound in _OPTIONAL_NUMBERS:
+        try:
+            value = _field(document, keys)
+        except (KeyError, TypeError):
+            continue
+        if value is not None:
+            bound.check(value, f"{path}: {'.'.join(keys)}")
+
+
 def read_comparison(path: Path) -> dict[str, Any]:
-    """A compare_outputs.py --json file; anything else is a PipelineError naming it."""
+    """A compare_outputs.py --json file; anything else is a PipelineError naming it, a number out of its bound an
+    ``OutOfBounds`` (never "not shown": write_report.py stops, exit status 2)."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         missing = [key for key in _COMPARISON_KEYS if key not in document]
         if missing:
             raise KeyError(missing[0])
+        check_comparison_numbers(path, document)
         return document
     except FileNotFoundError:
         raise PipelineError(f"{path}: comparison file not found") from None
@@ -366,7 +414,12 @@ def comparison_rows(path: Path, doc: dict[str, Any]) -> tuple[str, str | None]:
     """The comparison's row of the precision table, and of the accuracy-and-flips table (None without labels)."""
     only = doc["only_in_reference"]["count"] + doc["only_in_candidate"]["count"]
     failures = doc.get("failures") or []
-    verdict = ("FAIL: " + "; ".join(map(str, failures))) if failures else ("PASS" if doc.get("passed") else "-")
+    median = doc["cosine"].get("median")
+    if "int8" in path.name and median is not None:
+        # compare_outputs.py applied the fp16 bar; an int8 model is held to the int8 section's bar (one constant).
+        verdict = f"{int8_verdict(median)} ({int8_guard_text()})"
+    else:
+        verdict = ("FAIL: " + "; ".join(map(str, failures))) if failures else ("PASS" if doc.get("passed") else "-")
     cosine = doc["cosine"]
     row = (
         f"| {_cell(path.stem)} | {_cell(doc['reference'])} | {_cell(doc['candidate'])} | "
@@ -395,6 +448,8 @@ def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
         try:
             doc = read_comparison(path)
             row, label_row = comparison_rows(path, doc)
+        except OutOfBounds:
+            raise
         except PipelineError as exc:
             problems.append(str(exc))
             continue
@@ -424,7 +479,9 @@ def precision_section(paths: Sequence[Path], lacking: list[str]) -> list[str]:
             "",
             "Cosine: of each image's two output vectors (min, mean, 1st percentile over the images); max "
             "rel error: per image max \\|reference - candidate\\| / max \\|reference\\|, the worst image's. "
-            "The usual acceptance bar of an fp16 deployment is a cosine of at least 0.99 on every image.",
+            "The usual acceptance bar of an fp16 deployment is a cosine of at least 0.99 on every image; a "
+            f"comparison whose file name says int8 is judged by the int8 guard (median cosine >= "
+            f"{INT8_MIN_MEDIAN_COSINE}), as its verdict says.",
         ]
         if any("fp16" in name for name in names):
             lines.append(
@@ -463,6 +520,8 @@ def write_layer_plots(paths: Sequence[Path], report_path: Path, lacking: list[st
             rows = read_layer_csv(path)
             plot_cosine(rows, layer_plot_path(path, report_path), f"{Path(path).name}: {_layer_what(path)}",
                         DEFAULT_MIN_COSINE)  # fmt: skip
+        except OutOfBounds:
+            raise
         except PipelineError as exc:
             lacking.append(f"- Not plotted: {exc}")
 
@@ -474,6 +533,8 @@ def layers_section(paths: Sequence[Path], report_path: Path, lacking: list[str])
     for path in map(Path, paths):
         try:
             rows = read_layer_csv(path)
+        except OutOfBounds:
+            raise
         except PipelineError as exc:
             problems.append(str(exc))
             continue
@@ -685,7 +746,6 @@ def what_was_run_section(inputs: ReportInputs, runs: dict[Path, AccuracyRun], no
 
 def quantized_section(inputs: ReportInputs) -> list[str]:
     """The int8 section: its comparisons are those whose file names say int8."""
-    from shufflenet_ascend.quantization_report import int8_section
 
     comparisons = []
     for path in map(Path, inputs.comparisons):

@@ -37,6 +37,26 @@ def summary_text(stats: dict[str, object] | None = None, **document: object) -> 
     )
 
 
+def a_comparison(**changes: object) -> dict[str, object]:
+    """compare_outputs.py --json's document of 3 images (the fp16 bar applied: cosine min below 0.99, so FAIL), with
+    ``changes``: a top-level key, or "cosine.median"-style for one field inside."""
+    document: dict[str, object] = {
+        "reference": "result/torch_bs1/", "candidate": "result/onnx_bs1/", "images_paired": 3, "values_per_image": 1000,
+        "only_in_reference": {"count": 0, "keys": []}, "only_in_candidate": {"count": 0, "keys": []},
+        "cosine": {"min": 0.95, "min_key": "img_2", "mean": 0.99, "p1": 0.951, "median": 0.995},
+        "max_abs_error": {"value": 0.25, "key": "img_2"}, "max_relative_error": {"value": 0.01, "key": "img_2"},
+        "top1_agreement_percent": 100.0, "top5_set_agreement_percent": 100.0,
+        "passed": False, "failures": ["cosine min 0.95 < 0.99 (img_2)"],
+    }  # fmt: skip
+    for name, value in changes.items():
+        *parents, key = name.split(".")
+        inner = document
+        for parent in parents:
+            inner = inner[parent]  # type: ignore[assignment,index]
+        inner[key] = value  # type: ignore[index]
+    return document
+
+
 def a_record(**changes: object) -> str:
     """A stand-in run's record, with ``changes`` (``kind`` and ``chips_per_card`` go to its device)."""
     record = RunRecord("stand-in", Device("cpu", "a CPU", cores=2), "m.onnx", "0" * 64, 1, "dataset", 3, streams=1,

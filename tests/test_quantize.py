@@ -169,7 +169,7 @@ def test_the_report_section_gives_the_guard_the_drop_and_the_first_layer_int8_ca
         "1,Relu,Relu_1,Relu_1,0.9901\n2,Conv,Conv_2,Conv_2,0.9712\n"
     )
     text = "\n".join(int8_section("the first 50 images", [("cmp.json", comparison)], 72.0, False, [layers]))
-    assert "median cosine 0.975000 over 50 images (FAIL: the int8 guard is >= 0.98)" in text
+    assert "median cosine 0.975000 over 50 images (FAIL, the int8 guard: median cosine >= 0.98)" in text
     assert "top-1 74.00% (fp32) -> 72.00% (int8): -2.00 points; top-5 92.00% -> 91.00%: -1.00 points" in text
     assert "| first layer int8 cannot carry | first layer below cosine 0.98: row 2, Conv" in text
     assert "cosine 0.971200" in text and "(layers.csv) |" in text

@@ -272,3 +272,22 @@ def test_the_layer_section_names_the_first_layer_below_and_plots_cosine(tmp_path
     # Without a layer comparison, the section is left out.
     assert run_script("write_report.py", "plain.md").returncode == 0
     assert "Layer by layer" not in (tmp_path / "plain.md").read_text()
+
+
+def test_the_precision_table_judges_an_int8_comparison_by_the_int8_guard() -> None:
+    """compare_outputs.py applied the fp16 bar (a cosine of 0.99 on every image); int8 is held to the int8 section's
+    median cosine, one constant, and the verdict says which bar."""
+    from rule_files import a_comparison
+
+    from shufflenet_ascend.quantization_report import INT8_MIN_MEDIAN_COSINE
+
+    assert INT8_MIN_MEDIAN_COSINE == 0.98
+    int8 = Path("compare_bs1_int8_vs_fp32_torch.json")
+    row, _ = report.comparison_rows(int8, a_comparison(**{"cosine.min": 0.9, "cosine.median": 0.985}))
+    assert row.endswith("| 0.90000000 | 0.99000000 | 0.95100000 | 0.25 | 0.01 | 100.00 | 100.00 | "
+                        "PASS (the int8 guard: median cosine >= 0.98) |")  # fmt: skip
+    row, _ = report.comparison_rows(int8, a_comparison(**{"cosine.median": 0.97}))
+    assert row.endswith("| FAIL (the int8 guard: median cosine >= 0.98) |")
+    # Not int8: the file's own verdict, the fp16 bar's.
+    row, _ = report.comparison_rows(Path("compare_bs1_onnx_vs_torch.json"), a_comparison(**{"cosine.median": 0.985}))
+    assert row.endswith("| FAIL: cosine min 0.95 < 0.99 (img_2) |")

@@ -6,6 +6,7 @@ file, exit status 2, no traceback (no 23 GB allocation, no ``inf`` printed), and
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rule_files import KEYS, PERF, a_record, a_work_folder, perf_text, summary_text
+from rule_files import KEYS, PERF, a_comparison, a_record, a_work_folder, perf_text, summary_text
 
 from conftest import REPO_ROOT, assert_one_line, snapshot
 from shufflenet_ascend.bounds import BATCH_SIZE, CHIPS_PER_CARD, PERCENT, Bound
@@ -41,6 +42,15 @@ def write(relative: str, text: str) -> Callable[[Path], None]:
     return setup
 
 
+def comparison(**changes: object) -> Callable[[Path], None]:
+    """A comparison JSON (compare.json) with ``changes``; json.dumps writes nan and inf as NaN and Infinity."""
+    return write("compare.json", json.dumps(a_comparison(**changes)))
+
+
+LAYER_CSV = "Index,OpType,NPUDump,GroundTruth,CosineSimilarity,MaxAbsoluteError\n0,Conv,Conv_0,Conv_0,0.9995,0.01\n"
+# msit's own words stay readable: N/A (not compared), NaN (a cosine it could not compute), inf (an overflow's error).
+LAYER_MSIT_WORDS = "1,TransData,trans1,*,N/A,N/A\n2,Mul,hs1,Mul_2,NaN,inf\n"
+REPORT = ["write_report.py", "report.md"]
 NONE = None
 CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
     # Flags.
@@ -179,6 +189,56 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
         ["parse_perf.py", "result/"],
         "batchsize 3000000000 in args",
     ),
+    "comparison: cosine.min NaN": (
+        comparison(**{"cosine.min": float("nan")}),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: cosine.min nan is not a number from -1 to 1",
+    ),
+    "comparison: cosine.median 2": (
+        comparison(**{"cosine.median": 2}),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: cosine.median 2 is not a number from -1 to 1",
+    ),
+    "comparison: max_abs_error Infinity": (
+        comparison(**{"max_abs_error.value": float("inf")}),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: max_abs_error.value inf is not a number from 0 to",
+    ),
+    "comparison: max_relative_error -1": (
+        comparison(**{"max_relative_error.value": -1}),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: max_relative_error.value -1 is not a number from 0 to",
+    ),
+    "comparison: images_paired '2'": (
+        comparison(images_paired="2"),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: images_paired '2' is not a whole number from 0 to",
+    ),
+    "comparison: only_in_candidate count 1e30": (
+        comparison(**{"only_in_candidate.count": 1e30}),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: only_in_candidate.count 1e+30 is not a whole number",
+    ),
+    "comparison: top1_agreement_percent 101": (
+        comparison(top1_agreement_percent=101.0),
+        [*REPORT, "--comparison", "compare.json"],
+        "compare.json: top1_agreement_percent 101.0 is not a number from 0 to 100",
+    ),
+    "layer CSV: cosine 2": (
+        write("layers.csv", LAYER_CSV + LAYER_MSIT_WORDS + "3,Relu,Relu_3,Relu_3,2,0.1\n"),
+        [*REPORT, "--layers", "layers.csv"],
+        "layers.csv: row 4: CosineSimilarity 2.0 is not a number from -1 to 1",
+    ),
+    "layer CSV: cosine inf": (
+        write("layers.csv", LAYER_CSV + "1,Relu,Relu_1,Relu_1,inf,0.1\n"),
+        [*REPORT, "--layers", "layers.csv"],
+        "layers.csv: row 2: CosineSimilarity inf is not a number from -1 to 1",
+    ),
+    "layer CSV: error -0.5": (
+        write("layers.csv", LAYER_CSV + "1,Relu,Relu_1,Relu_1,0.99,-0.5\n"),
+        [*REPORT, "--layers", "layers.csv"],
+        "layers.csv: row 2: MaxAbsoluteError -0.5 is not a number from 0 to",
+    ),
     # An input of the wrong kind, said as what it is.
     "acc_eval on a folder of bins, not dumps": (
         NONE,
@@ -249,3 +309,14 @@ def test_the_stand_in_help_states_the_ranges(run_script) -> None:
     printed = run_script("benchmark_ort.py", "-help").stdout
     assert "-batch_size (int, default 1, from 1 to 1024)" in printed
     assert "-streams (int, default 0, from 0 to 256)" in printed
+
+
+def test_a_comparison_and_msits_layer_words_in_range_are_reported(work: Path, run_script) -> None:
+    """The bounds refuse only what no tool writes: msit's N/A, NaN and inf and a good comparison make a report."""
+    comparison()(work)
+    write("layers.csv", LAYER_CSV + LAYER_MSIT_WORDS)(work)
+    result = run_script(*REPORT, "--comparison", "compare.json", "--layers", "layers.csv", cwd=work)
+    assert result.returncode == 0, result.stderr
+    text = (work / "report.md").read_text()
+    assert "| compare | result/torch_bs1/ | result/onnx_bs1/ | 3 | 0 | 0.95000000 |" in text
+    assert "row 2, Mul hs1" in text
