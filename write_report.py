@@ -190,8 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         layers=args.layers,
     )
     lacking: list[str] = []
-    write_layer_plots(args.layers, output, lacking)
     text = build_report(inputs, output, lacking)
+    write_layer_plots(args.layers, output)
     for sentence in lacking:
         LOG.warning("warning: %s: %s", output, sentence.removeprefix("- "))
     with write_errors_named(output, "report"):

@@ -513,17 +513,18 @@ def _layer_what(path: Path) -> str:
     return "compare_layers.py"
 
 
-def write_layer_plots(paths: Sequence[Path], report_path: Path, lacking: list[str]) -> None:
-    """Draw the cosine plot of each readable layer CSV beside the report (the section links them)."""
+def write_layer_plots(paths: Sequence[Path], report_path: Path) -> None:
+    """Draw the cosine plot of each readable layer CSV beside the report (the section links them).
+
+    Called once the report is built: by then every input has passed its checks, so a bad one (exit 2) leaves no
+    plot behind. A CSV that cannot be read is said by the layer section, not again here."""
     for path in paths:
         try:
             rows = read_layer_csv(path)
-            plot_cosine(rows, layer_plot_path(path, report_path), f"{Path(path).name}: {_layer_what(path)}",
-                        DEFAULT_MIN_COSINE)  # fmt: skip
-        except OutOfBounds:
-            raise
-        except PipelineError as exc:
-            lacking.append(f"- Not plotted: {exc}")
+        except PipelineError:
+            continue
+        title = f"{Path(path).name}: {_layer_what(path)}"
+        plot_cosine(rows, layer_plot_path(path, report_path), title, DEFAULT_MIN_COSINE)
 
 
 def layers_section(paths: Sequence[Path], report_path: Path, lacking: list[str]) -> list[str]:
@@ -550,9 +551,8 @@ def layers_section(paths: Sequence[Path], report_path: Path, lacking: list[str])
             "```",
             "",
         ]
-        plot = layer_plot_path(path, report_path)
-        if plot.is_file():
-            lines += [f"![Cosine per layer, {_cell(path.name)}]({_target(plot, report_path)})", ""]
+        plot = layer_plot_path(path, report_path)  # drawn by write_layer_plots once the report is built
+        lines += [f"![Cosine per layer, {_cell(path.name)}]({_target(plot, report_path)})", ""]
     if len(lines) == 2 and not problems:
         return []
     lines.append(

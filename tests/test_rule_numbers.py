@@ -47,6 +47,14 @@ def comparison(**changes: object) -> Callable[[Path], None]:
     return write("compare.json", json.dumps(a_comparison(**changes)))
 
 
+def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
+    def setup(work: Path) -> None:
+        for one in setups:
+            one(work)
+
+    return setup
+
+
 LAYER_CSV = "Index,OpType,NPUDump,GroundTruth,CosineSimilarity,MaxAbsoluteError\n0,Conv,Conv_0,Conv_0,0.9995,0.01\n"
 # msit's own words stay readable: N/A (not compared), NaN (a cosine it could not compute), inf (an overflow's error).
 LAYER_MSIT_WORDS = "1,TransData,trans1,*,N/A,N/A\n2,Mul,hs1,Mul_2,NaN,inf\n"
@@ -239,6 +247,17 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
         [*REPORT, "--layers", "layers.csv"],
         "layers.csv: row 2: MaxAbsoluteError -0.5 is not a number from 0 to",
     ),
+    # A good layer CSV beside a bad input: its plot is not drawn either (the report's inputs are checked first).
+    "layer CSV in range, then one out of range": (
+        both(write("good.csv", LAYER_CSV), write("layers.csv", LAYER_CSV + "1,Relu,Relu_1,Relu_1,inf,0.1\n")),
+        [*REPORT, "--layers", "good.csv", "layers.csv"],
+        "layers.csv: row 2: CosineSimilarity inf is not a number from -1 to 1",
+    ),
+    "layer CSV in range, comparison out of range": (
+        both(write("good.csv", LAYER_CSV), comparison(**{"cosine.min": float("nan")})),
+        [*REPORT, "--layers", "good.csv", "--comparison", "compare.json"],
+        "compare.json: cosine.min nan is not a number from -1 to 1",
+    ),
     # An input of the wrong kind, said as what it is.
     "acc_eval on a folder of bins, not dumps": (
         NONE,
@@ -320,3 +339,4 @@ def test_a_comparison_and_msits_layer_words_in_range_are_reported(work: Path, ru
     text = (work / "report.md").read_text()
     assert "| compare | result/torch_bs1/ | result/onnx_bs1/ | 3 | 0 | 0.95000000 |" in text
     assert "row 2, Mul hs1" in text
+    assert (work / "report_layers.png").stat().st_size > 0 and "(report_layers.png)" in text
