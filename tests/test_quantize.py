@@ -75,6 +75,42 @@ def test_cpu_quantizer_writes_an_int8_onnx_beside_the_fp32_one(tiny, tool):
     assert not np.array_equal(fp32, quantized)  # int8 arithmetic, not the fp32 model again
 
 
+class ConvHardSwishConv(torch.nn.Module):
+    """Conv -> Megvii's Hard-Swish (Add, Clip, Div, Mul) -> Conv -> SE-style gate (Mul) -> classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = torch.nn.Conv2d(3, 8, 3, stride=2)
+        self.second = torch.nn.Conv2d(8, 8, 1)
+        self.fc = torch.nn.Linear(8, 1000)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        from blocks import hard_sigmoid, hard_swish  # ShuffleNet-Series/ShuffleNetV2+, on sys.path via the package
+
+        features = self.second(hard_swish(self.first(image)))
+        features = features * hard_sigmoid(features.mean((2, 3), keepdim=True))
+        return self.fc(features.mean((2, 3)))
+
+
+def test_nncf_leaves_the_hard_swish_and_gate_products_unquantized(tiny):
+    """NNCF's ONNX backend does not know Megvii's Hard-Swish; left alone it quantizes both inputs of its Mul, which
+    keeps OpenVINO from fusing Conv + Hard-Swish. The Convs' inputs stay quantized."""
+    import shufflenet_ascend.model  # noqa: F401  (puts the model folder on sys.path)
+
+    torch.manual_seed(0)
+    export_tiny(ConvHardSwishConv(), tiny / "hswish_bs2.onnx", batch_size=BATCH)
+    result = quantize(tiny, "hswish_bs2.onnx", "prep", "--count", "6", "--tool", "nncf", "--output", "hswish_int8.onnx")
+    assert result.returncode == 0, result.stderr
+    graph = onnx.load(tiny / "hswish_int8.onnx").graph
+    made_by = {output: node.op_type for node in graph.node for output in node.output}
+    muls = [node for node in graph.node if node.op_type == "Mul"]
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    assert len(muls) == 2 and len(convs) == 2
+    assert all(made_by.get(name) != "DequantizeLinear" for node in muls for name in node.input)
+    assert all(made_by[node.input[0]] == "DequantizeLinear" for node in convs)  # activations still int8
+    assert all(made_by[node.input[1]] == "DequantizeLinear" for node in convs)  # and weights
+
+
 def test_amct_is_run_as_the_guides_write_it_on_bins_of_one_batch_each(tiny, tmp_path):
     log = tmp_path / "calls.jsonl"
     tools = tmp_path / "tools"
