@@ -3,11 +3,13 @@ host with the bins packed to its --input_shape; and the fake amct_onnx refusing 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnx
@@ -17,6 +19,7 @@ import torch
 
 from conftest import REPO_ROOT
 from shufflenet_ascend.metrics import cosine_similarity
+from shufflenet_ascend.model import MODEL_DIR
 from shufflenet_ascend.model_labels import label_onnx
 from tiny_model import HEIGHT, WIDTH, TinyClassifier, export_tiny
 
@@ -75,6 +78,14 @@ def test_cpu_quantizer_writes_an_int8_onnx_beside_the_fp32_one(tiny, tool):
     assert not np.array_equal(fp32, quantized)  # int8 arithmetic, not the fp32 model again
 
 
+def network_blocks() -> ModuleType:
+    """The model's blocks.py (ShuffleNet-Series/ShuffleNetV2+), for its Hard-Swish and hard sigmoid."""
+    spec = importlib.util.spec_from_file_location("network_blocks", MODEL_DIR / "blocks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class ConvHardSwishConv(torch.nn.Module):
     """Conv -> Megvii's Hard-Swish (Add, Clip, Div, Mul) -> Conv -> SE-style gate (Mul) -> classifier."""
 
@@ -85,18 +96,15 @@ class ConvHardSwishConv(torch.nn.Module):
         self.fc = torch.nn.Linear(8, 1000)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        from blocks import hard_sigmoid, hard_swish  # ShuffleNet-Series/ShuffleNetV2+, on sys.path via the package
-
-        features = self.second(hard_swish(self.first(image)))
-        features = features * hard_sigmoid(features.mean((2, 3), keepdim=True))
+        blocks = network_blocks()
+        features = self.second(blocks.hard_swish(self.first(image)))
+        features = features * blocks.hard_sigmoid(features.mean((2, 3), keepdim=True))
         return self.fc(features.mean((2, 3)))
 
 
 def test_nncf_leaves_the_hard_swish_and_gate_products_unquantized(tiny):
     """NNCF's ONNX backend does not know Megvii's Hard-Swish; left alone it quantizes both inputs of its Mul, which
     keeps OpenVINO from fusing Conv + Hard-Swish. The Convs' inputs stay quantized."""
-    import shufflenet_ascend.model  # noqa: F401  (puts the model folder on sys.path)
-
     torch.manual_seed(0)
     export_tiny(ConvHardSwishConv(), tiny / "hswish_bs2.onnx", batch_size=BATCH)
     result = quantize(tiny, "hswish_bs2.onnx", "prep", "--count", "6", "--tool", "nncf", "--output", "hswish_int8.onnx")
