@@ -77,7 +77,11 @@ __all__ = ["load_samples", "run", "run_dataset", "run_pure_inference"]
 LOG = logging.getLogger(__name__)
 
 RESULT_DIR = Path("result")
-PREFETCH_BATCHES = 4
+# Batches read ahead of the inference: enough images for a few small batches, one large batch. Every batch array
+# in circulation is memory the reader writes and the model reads: the fewer, the more of them the CPU's cache
+# holds (at batch 16, four batches of 9.6 MB read ahead cost the reader 0.22 to 0.32 ms of CPU per image, one
+# 0.14 to 0.19 ms).
+PREFETCH_IMAGES = 4
 # The writer formats and writes outputs in groups: fewer thread switches, one numpy formatting pass per group.
 WRITE_GROUP_IMAGES = 32
 
@@ -207,11 +211,13 @@ def run_dataset(
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
     pipeline = _Pipeline()
-    to_infer: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
+    prefetch = max(1, PREFETCH_IMAGES // batch_size)
+    to_infer: queue.Queue = queue.Queue(maxsize=prefetch)
     finished: queue.Queue = queue.Queue()  # holds at most the batch arrays in circulation
     # Batch arrays go round: reader -> inference -> back to the reader, so none is allocated per batch.
-    free_arrays: queue.Queue = queue.Queue()
-    for _ in range(PREFETCH_BATCHES + backend.in_flight + 1):
+    # Last in, first out: the array the model finished with last is the likeliest to be still in the CPU's cache.
+    free_arrays: queue.LifoQueue = queue.LifoQueue()
+    for _ in range(prefetch + backend.in_flight + 1):
         free_arrays.put(aligned_empty((batch_size, *shape)))
     read_clock, preprocess_clock, infer_clock, post_clock = (_StageClock() for _ in range(4))
     infer_lock = threading.Lock()
