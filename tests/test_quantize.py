@@ -3,13 +3,11 @@ host with the bins packed to its --input_shape; and the fake amct_onnx refusing 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import onnx
@@ -17,9 +15,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from blocks import hard_sigmoid, hard_swish
 from conftest import REPO_ROOT
 from shufflenet_ascend.metrics import cosine_similarity
-from shufflenet_ascend.model import MODEL_DIR
 from shufflenet_ascend.model_labels import label_onnx
 from tiny_model import HEIGHT, WIDTH, TinyClassifier, export_tiny
 
@@ -78,14 +76,6 @@ def test_cpu_quantizer_writes_an_int8_onnx_beside_the_fp32_one(tiny, tool):
     assert not np.array_equal(fp32, quantized)  # int8 arithmetic, not the fp32 model again
 
 
-def network_blocks() -> ModuleType:
-    """The model's blocks.py (ShuffleNet-Series/ShuffleNetV2+), for its Hard-Swish and hard sigmoid."""
-    spec = importlib.util.spec_from_file_location("network_blocks", MODEL_DIR / "blocks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class ConvHardSwishConv(torch.nn.Module):
     """Conv -> Megvii's Hard-Swish (Add, Clip, Div, Mul) -> Conv -> SE-style gate (Mul) -> classifier."""
 
@@ -96,9 +86,8 @@ class ConvHardSwishConv(torch.nn.Module):
         self.fc = torch.nn.Linear(8, 1000)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        blocks = network_blocks()
-        features = self.second(blocks.hard_swish(self.first(image)))
-        features = features * blocks.hard_sigmoid(features.mean((2, 3), keepdim=True))
+        features = self.second(hard_swish(self.first(image)))
+        features = features * hard_sigmoid(features.mean((2, 3), keepdim=True))
         return self.fc(features.mean((2, 3)))
 
 
