@@ -19,10 +19,24 @@ from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
 from shufflenet_ascend.formats.dump import encode_dump_lines, write_dumps
 
 _FIXED_LIMIT = 1e9  # |value| below it takes the array path: at most 9 digits before the point
-_FIELD = 18  # sign, 9 integer digits, '.', six decimals, ' '
-_DIGITS4 = np.frombuffer(b"".join(b"%04d" % number for number in range(10_000)), dtype=np.uint8).reshape(-1, 4)
-_DIGITS2 = _DIGITS4[:100, 2:]
-_TEN_TO = 10 ** np.arange(1, 9, dtype=np.int64)  # 10 .. 10**8: how many integer digits a value has
+_TEN_TO = 10 ** np.arange(1, 9, dtype=np.int32)  # 10 .. 10**8: how many integer digits a value has
+# A value's 20 bytes, as five little-endian words: "-ddd" "dddd" "dd.d" "dddd" "d   " (sign, nine integer
+# digits, point, six decimals, a space, two bytes of padding); _KEEP says which are printed.
+_SIGN_THREE_DIGITS = np.frombuffer(b"".join(b"-%03d" % number for number in range(1000)), dtype="<u4")
+_FOUR_DIGITS = np.frombuffer(b"".join(b"%04d" % number for number in range(10_000)), dtype="<u4")
+_TWO_DIGITS_POINT_DIGIT = np.frombuffer(b"".join(b"%02d.%d" % divmod(number, 10) for number in range(1000)), "<u4")
+_DIGIT_SPACE = np.frombuffer(b"".join(b"%d   " % number for number in range(10)), dtype="<u4")
+_FIELD = 20
+# By sign and number of integer digits (pattern = digits + 10 x negative): the bytes printed, and how many.
+_KEEP = np.array(
+    [
+        [negative] + [position >= 9 - digits for position in range(9)] + [True] * 8 + [False] * 2
+        for negative in (False, True)
+        for digits in range(10)
+    ]
+)
+_KEPT_BYTES = _KEEP.sum(axis=1)
+_KEEP_RECORDS = _KEEP.view(np.dtype((np.void, _FIELD))).ravel()  # one item per pattern: gathered in one go
 
 
 def encode_fixed_lines(rows: np.ndarray) -> list[bytes]:
@@ -38,24 +52,18 @@ def encode_fixed_lines(rows: np.ndarray) -> list[bytes]:
         line = "%f " * rows.shape[1] + "\n"
         return [(line % tuple(row)).encode("ascii") for row in rows.tolist()]
     flat = rows.ravel()
-    scaled = np.rint(np.abs(flat.astype(np.float64)) * 1e6).astype(np.int64)
-    integer, fraction = np.divmod(scaled, 1_000_000)
-    high, low = np.divmod(integer, 10_000)
-    chars = np.empty((flat.size, _FIELD), dtype=np.uint8)
-    chars[:, 0] = ord("-")
-    chars[:, 1] = high // 10_000 + ord("0")
-    chars[:, 2:6] = _DIGITS4[high % 10_000]
-    chars[:, 6:10] = _DIGITS4[low]
-    chars[:, 10] = ord(".")
-    chars[:, 11:13] = _DIGITS2[fraction // 10_000]
-    chars[:, 13:17] = _DIGITS4[fraction % 10_000]
-    chars[:, 17] = ord(" ")
-    digits = np.searchsorted(_TEN_TO, integer, side="right") + 1  # 1..9, "0" for values below one
-    keep = np.ones(chars.shape, dtype=bool)
-    keep[:, 0] = np.signbit(flat)  # printf keeps the sign of -0.0 and of negatives that round to zero
-    keep[:, 1:10] = np.arange(9)[None, :] >= (9 - digits)[:, None]
-    text = chars[keep].tobytes()
-    ends = np.cumsum(keep.sum(axis=1).reshape(rows.shape).sum(axis=1)).tolist()
+    scaled = np.rint(np.abs(flat, dtype=np.float64) * 1e6).astype(np.int64)
+    integer, fraction = (part.astype(np.int32) for part in np.divmod(scaled, 1_000_000))
+    words = np.empty((flat.size, 5), dtype="<u4")
+    words[:, 0] = _SIGN_THREE_DIGITS[integer // 1_000_000]
+    words[:, 1] = _FOUR_DIGITS[integer // 100 % 10_000]
+    words[:, 2] = _TWO_DIGITS_POINT_DIGIT[integer % 100 * 10 + fraction // 100_000]
+    words[:, 3] = _FOUR_DIGITS[fraction // 10 % 10_000]
+    words[:, 4] = _DIGIT_SPACE[fraction % 10]
+    pattern = np.searchsorted(_TEN_TO, integer, side="right") + 1  # integer digits, 1..9 ("0" below one)
+    pattern += 10 * np.signbit(flat)  # printf keeps the sign of -0.0 and of negatives that round to zero
+    text = words.view(np.uint8).ravel()[_KEEP_RECORDS[pattern].view(bool)].tobytes()
+    ends = np.cumsum(_KEPT_BYTES[pattern].reshape(rows.shape).sum(axis=1)).tolist()
     return [text[start:end] + b"\n" for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
