@@ -59,7 +59,7 @@ flight at once:
 
 - [e2e] throughputRate: images / wall time of the whole dataset run (from the first read to the last dump
   written, after the warm-up); latency: that wall time in ms.
-- [data read] images / time the reader thread spent reading the .bin files (straight into the batch array);
+- [data read] images / time spent reading the .bin files (straight into the batch array);
   moduleLatency = ms per image.
 - [preprocess] the .bin files are already preprocessed: images / time spent completing the batch arrays
   (padding the last one), so this rate is very high; moduleLatency = ms per image.
@@ -72,10 +72,10 @@ flight at once:
 - [post] batches / time the writer thread spent formatting and writing the dump files (the tool counts batches
   here); moduleLatency = ms per batch.
 
-Reading, inference and writing overlap: a reader thread, the backend's streams, a writer thread (which takes the
-outputs in groups of 32 images); each dump file is written once, to a temporary name, and renamed. -warmup=N
-untimed rounds of two batches per stream (default 1) precede the clock. The reader's
-and writer's times are wall-clock: they include waiting for a core.
+Reading, inference and writing overlap: the next batch is read while the backend's streams compute the batches
+in flight, and a writer thread takes the outputs in groups of 32 images; each dump file is written once, to a
+temporary name, and renamed. -warmup=N untimed rounds of two batches per stream (default 1) precede the clock.
+The read and write times are wall-clock: they include waiting for a core.
 
 Pure-inference mode (-round=N batches, or -duration=SECONDS, of seeded random input, with the same streams and
 backend): ave_throughputRate = samples / wall time with at least one batch in flight; ave_latency = that time / N,
