@@ -4,19 +4,19 @@
 backends take the same batches (float32 NCHW) and return the same outputs (float32, one array per model output):
 
     onnxruntime   the ONNX file the OM was converted from, onnxruntime CPU (the reference numerics)
-    openvino      the same ONNX file, OpenVINO CPU: THROUGHPUT performance hint, an AsyncInferQueue, inference
+    openvino      the same ONNX file, OpenVINO CPU: THROUGHPUT performance hint, a ring of infer requests, inference
                   precision f32 set explicitly (on CPUs with bf16/AMX support OpenVINO otherwise computes in bf16)
     torch         the PyTorch model itself (a checkpoint or seeded random weights), standin.torch_reference
     torch-fp16    the same in fp16 emulation (standin.torch_reference: weights and each layer's output rounded to
                   float16, sums in float32); an emulation of the Ascend's fp16, not the chip
 
 Concurrency: ``streams`` batches are computed at once, each with ``threads`` intra-op threads, and as many again
-wait queued (``IN_FLIGHT_PER_STREAM``: a stream then has its next batch while the last one's Python callback
-runs). onnxruntime: one session (intra-op threads = ``threads``, idle ones not spinning) whose ``run`` is called
-from ``streams`` worker threads at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker
+wait queued (``IN_FLIGHT_PER_STREAM``: a stream then has its next batch while the last one's outputs are taken).
+onnxruntime: one session (intra-op threads = ``threads``, idle ones not spinning) whose ``run`` is called from
+``streams`` worker threads at once (``run`` releases the GIL and is thread-safe). torch: ``streams`` worker
 threads, ``torch.set_num_threads(threads)``. openvino: ``NUM_STREAMS = streams``, ``INFERENCE_NUM_THREADS =
-streams x threads`` and two infer requests per stream; with both left automatic, its THROUGHPUT hint decides the
-streams.
+streams x threads`` and two infer requests per stream, used in turn by the submitting thread; with both left
+automatic, its THROUGHPUT hint decides the streams.
 
 Defaults (0 = automatic; measured on a 2-core machine, ShuffleNetV2+ Small, img/s, see docs/development.md):
 one stream per core with one thread each, i.e. streams x threads = the cores this process may run on
@@ -64,7 +64,8 @@ DEFAULT_BACKEND = "onnxruntime"
 # one batch per stream, 380-399 with two (at batch 16 the same within the noise).
 IN_FLIGHT_PER_STREAM = 2
 
-# Called once per submitted batch, from a worker thread: (outputs, None) or (None, the error).
+# Called once per submitted batch: (outputs, None) or (None, the error). From a worker thread (onnxruntime, torch)
+# or, for OpenVINO, from the submitting thread, in a later ``submit`` or in ``wait_all``.
 DoneCallback = Callable[[list[np.ndarray] | None, BaseException | None], None]
 
 
@@ -126,11 +127,12 @@ class InFlightClock:
                 self._since = self.now()
             self._in_flight += 1
 
-    def end(self) -> None:
+    def end(self, at: float | None = None) -> None:
+        """One call done, ``at`` that clock time (default now)."""
         with self._lock:
             self._in_flight -= 1
             if self._in_flight == 0:
-                self.seconds += self.now() - self._since
+                self.seconds += (self.now() if at is None else at) - self._since
 
     def record_call(self, seconds: float) -> None:
         with self._lock:
@@ -349,7 +351,8 @@ def describe_onnxruntime_input(session: Any, model_path: str | os.PathLike[str])
 
 
 class OpenVinoBackend(Backend):
-    """OpenVINO CPU: THROUGHPUT hint, f32 inference precision, an AsyncInferQueue of the optimal request count."""
+    """OpenVINO CPU: THROUGHPUT hint, f32 inference precision, a ring of infer requests driven by the submitting
+    thread (the callbacks run in it too, see ``submit``)."""
 
     name = "openvino"
 
@@ -377,7 +380,10 @@ class OpenVinoBackend(Backend):
         dims = [dim.get_length() if dim.is_static else None for dim in shape]
         self.model_input = ModelInput(model_input.get_any_name(), *dims)
         self._automatic_streams = automatic_streams
-        self._queue: Any = None
+        self._ring: list[Any] = []  # the infer requests, used in turn (start() makes them)
+        self._jobs: list[tuple[DoneCallback, int] | None] = []  # per request: its batch's callback and job number
+        self._next = 0  # the request to use next: the one submitted longest ago
+        self._tensors: dict[int, tuple[np.ndarray, Any]] = {}  # id(batch) -> (batch, an OpenVINO tensor on it)
         self._requests = concurrency.streams * IN_FLIGHT_PER_STREAM  # until start() compiles the model
         self._submitted: list[float] = []  # each job's submission time, since the last wait_all
         self._latency: dict[int, float] = {}  # job -> OpenVINO's latency of its request, seconds
@@ -385,7 +391,7 @@ class OpenVinoBackend(Backend):
     def start(self, batch_size: int, shape: tuple[int, int, int]) -> None:
         import openvino as ov
 
-        if self._queue is not None:
+        if self._ring:
             return
         self._model.reshape({0: ov.PartialShape([batch_size, *shape])})
         config: dict[str, str] = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
@@ -405,8 +411,8 @@ class OpenVinoBackend(Backend):
         optimal = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         requests = max(optimal, streams) * IN_FLIGHT_PER_STREAM
         self._outputs = len(compiled.outputs)
-        self._queue = ov.AsyncInferQueue(compiled, requests)
-        self._queue.set_callback(self._finished)
+        self._ring = [compiled.create_infer_request() for _ in range(requests)]
+        self._jobs = [None] * requests
         self._requests = requests
 
     @property
@@ -416,43 +422,75 @@ class OpenVinoBackend(Backend):
     def describe(self) -> str:
         return f"{super().describe()}, {self._requests} infer requests, precision f32"
 
-    def _finished(self, request: Any, userdata: tuple[DoneCallback, int]) -> None:
-        on_done, job = userdata
+    def _tensor(self, batch: np.ndarray) -> Any:
+        """An OpenVINO tensor on the batch's memory (shared, not copied), made once per batch array: the pipeline
+        refills the same few arrays, and a tensor set on a request costs less CPU than an array given to
+        ``start_async`` (measured at batch 1: 50-60 against 115-135 us per batch, in the submitting thread)."""
+        import openvino as ov
+
+        if batch.dtype != np.float32 or not batch.flags.c_contiguous:
+            return ov.Tensor(np.ascontiguousarray(batch, dtype=np.float32))
+        known = self._tensors.get(id(batch))
+        if known is None or known[0] is not batch:
+            if len(self._tensors) >= 2 * len(self._ring):  # arrays made per batch (pure inference's random input)
+                self._tensors.clear()
+            known = self._tensors[id(batch)] = (batch, ov.Tensor(batch, shared_memory=True))
+        return known[1]
+
+    def _collect(self, slot: int) -> None:
+        """Wait for the request in ``slot``, then hand its outputs (copied) or its error to its callback."""
+        job = self._jobs[slot]
+        assert job is not None
+        on_done, number = job
+        self._jobs[slot] = None
+        request = self._ring[slot]
         outputs: list[np.ndarray] | None = None
         failure: BaseException | None = None
         try:
+            request.wait()
             outputs = [
                 np.array(request.get_output_tensor(index).data, dtype=np.float32, copy=True)
                 for index in range(self._outputs)
             ]
-        except BaseException as error:
+        except Exception as error:
             failure = error
         finally:
-            # OpenVINO's own time of this request (ms), as benchmark_app reports it: from its start (after the
-            # wait for an idle request) to its outputs, the wait for a stream included (see wait_all).
-            self._latency[job] = float(request.latency) / 1000.0
-            self.clock.end()
+            # OpenVINO's own time of this request (ms), as benchmark_app reports it: from its start to its outputs,
+            # the wait for a stream included (see wait_all). The in-flight clock ends at its outputs, not now.
+            self._latency[number] = float(request.latency) / 1000.0
+            self.clock.end(self._submitted[number] + self._latency[number])
         on_done(outputs, failure)
 
     def submit(self, batch: np.ndarray, on_done: DoneCallback) -> None:
-        # start_async waits for an idle request, i.e. while other batches are in flight: starting the clock
-        # before it changes nothing in the in-flight time. The batch is shared, not copied (share_inputs).
-        # One thread submits (the pipeline's): the jobs' numbers are their submission order.
-        job = len(self._submitted)
+        # The requests are used in turn: the one used next, submitted longest ago, is collected first (waiting
+        # for it while every request is busy) and its callback runs here. No Python runs in OpenVINO's threads:
+        # a stream never waits for the GIL to finish a batch. One thread submits (the pipeline's): the jobs'
+        # numbers are their submission order.
+        slot = self._next
+        self._next = (slot + 1) % len(self._ring)
+        if self._jobs[slot] is not None:
+            self._collect(slot)
+        request = self._ring[slot]
+        request.set_input_tensor(self._tensor(batch))
+        number = len(self._submitted)
+        self._submitted.append(self.clock.now())  # the request's latency counts from about now
         self.clock.begin()
         try:
-            self._queue.start_async({0: batch}, userdata=(on_done, job), share_inputs=True)
+            request.start_async()
         except BaseException:
             self.clock.end()
+            self._submitted.pop()
             raise
-        self._submitted.append(self.clock.now())  # the request's latency counts from about now
+        self._jobs[slot] = (on_done, number)
 
     def wait_all(self) -> None:
-        """Wait for every request; then each one's time on a stream goes to the clock (``stream_seconds``: its
-        latency less the wait for a stream, the queued second request of each stream having waited)."""
-        if self._queue is None:
-            return
-        self._queue.wait_all()
+        """Wait for every request, oldest first; then each one's time on a stream goes to the clock
+        (``stream_seconds``: its latency less the wait for a stream, the queued second request of each stream
+        having waited)."""
+        for offset in range(len(self._ring)):
+            slot = (self._next + offset) % len(self._ring)
+            if self._jobs[slot] is not None:
+                self._collect(slot)
         jobs = [job for job in range(len(self._submitted)) if job in self._latency]
         completed = [self._submitted[job] + self._latency[job] for job in jobs]
         submitted = [self._submitted[job] for job in jobs]
