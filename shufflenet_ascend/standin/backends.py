@@ -329,7 +329,7 @@ def open_session(model_path: str | os.PathLike[str], threads: int = 0) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     # Idle intra-op threads sleep instead of spinning: with several threads per stream, spinning ones take the
-    # cores from the reader and writer threads and from other processes (measured on a loaded 2-core machine:
+    # cores from the reading and writing threads and from other processes (measured on a loaded 2-core machine:
     # 1 stream x 2 threads ran about twice as fast without spinning); with one thread per stream there is no pool.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
