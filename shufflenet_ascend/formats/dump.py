@@ -161,7 +161,7 @@ def encode_dump_lines(rows: np.ndarray) -> list[bytes]:
     # byte, removed at the end (bytes.replace: faster than selecting the bytes to keep with a mask).
     words = np.empty((flat.size, 4), dtype="<u4")
     words[:, 0] = _NUL_DIGIT_POINT_DIGIT[first2]
-    words[:, 1] = _FOUR_DIGITS[high - first2 * 10000]
+    words[:, 1] = FOUR_DIGIT_WORDS[high - first2 * 10000]
     words[:, 2] = _THREE_DIGITS_E[mantissa - high * 1000]
     words[:, 3] = _EXPONENT_WORDS[exponent]
     chars = words.view(np.uint8).reshape(*rows.shape, 16)
@@ -174,7 +174,8 @@ def encode_dump_lines(rows: np.ndarray) -> list[bytes]:
 
 _EXPONENT_OFFSET = 50  # float32 decimal exponents lie in -45..38
 _TEN_TO_8_MINUS = np.power(10.0, 8 - np.arange(-_EXPONENT_OFFSET, _EXPONENT_OFFSET + 1, dtype=np.float64))
-_FOUR_DIGITS = np.frombuffer(b"".join(b"%04d" % number for number in range(10000)), dtype="<u4")
+# "0000" .. "9999" as little-endian 4-byte words (also ais_bench's %f lines, standin.outputs)
+FOUR_DIGIT_WORDS = np.frombuffer(b"".join(b"%04d" % number for number in range(10000)), dtype="<u4")
 _THREE_DIGITS_E = np.frombuffer(b"".join(b"%03de" % number for number in range(1000)), dtype="<u4")
 _EXPONENT_WORDS = np.frombuffer(
     b"".join(b"%+03d " % exponent for exponent in range(-_EXPONENT_OFFSET, _EXPONENT_OFFSET + 1)), dtype="<u4"

@@ -16,14 +16,13 @@ import numpy as np
 
 from shufflenet_ascend import fileio
 from shufflenet_ascend.cli import EXIT_CANNOT_WRITE, PipelineError
-from shufflenet_ascend.formats.dump import encode_dump_lines, write_dumps
+from shufflenet_ascend.formats.dump import FOUR_DIGIT_WORDS, encode_dump_lines, write_dumps
 
 _FIXED_LIMIT = 1e9  # |value| below it takes the array path: at most 9 digits before the point
 _TEN_TO = 10 ** np.arange(1, 9, dtype=np.int32)  # 10 .. 10**8: how many integer digits a value has
 # A value's 20 bytes, as five little-endian words: "-ddd" "dddd" "dd.d" "dddd" "d   " (sign, nine integer
 # digits, point, six decimals, a space, two bytes of padding); _KEEP says which are printed.
 _SIGN_THREE_DIGITS = np.frombuffer(b"".join(b"-%03d" % number for number in range(1000)), dtype="<u4")
-_FOUR_DIGITS = np.frombuffer(b"".join(b"%04d" % number for number in range(10_000)), dtype="<u4")
 _TWO_DIGITS_POINT_DIGIT = np.frombuffer(b"".join(b"%02d.%d" % divmod(number, 10) for number in range(1000)), "<u4")
 _DIGIT_SPACE = np.frombuffer(b"".join(b"%d   " % number for number in range(10)), dtype="<u4")
 _FIELD = 20
@@ -56,9 +55,9 @@ def encode_fixed_lines(rows: np.ndarray) -> list[bytes]:
     integer, fraction = (part.astype(np.int32) for part in np.divmod(scaled, 1_000_000))
     words = np.empty((flat.size, 5), dtype="<u4")
     words[:, 0] = _SIGN_THREE_DIGITS[integer // 1_000_000]
-    words[:, 1] = _FOUR_DIGITS[integer // 100 % 10_000]
+    words[:, 1] = FOUR_DIGIT_WORDS[integer // 100 % 10_000]
     words[:, 2] = _TWO_DIGITS_POINT_DIGIT[integer % 100 * 10 + fraction // 100_000]
-    words[:, 3] = _FOUR_DIGITS[fraction // 10 % 10_000]
+    words[:, 3] = FOUR_DIGIT_WORDS[fraction // 10 % 10_000]
     words[:, 4] = _DIGIT_SPACE[fraction % 10]
     pattern = np.searchsorted(_TEN_TO, integer, side="right") + 1  # integer digits, 1..9 ("0" below one)
     pattern += 10 * np.signbit(flat)  # printf keeps the sign of -0.0 and of negatives that round to zero
